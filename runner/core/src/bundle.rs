@@ -1,0 +1,349 @@
+//! The report bundle: its layout, `run.json`, the manifest of digests, and
+//! offline verification (digests, suite identity, byte-identical re-judging).
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::canonical::{self, CanonicalError};
+use crate::digest::sha256;
+use crate::evidence::read_exchange;
+use crate::judge::{self, Plan, Results};
+use crate::suite::Suite;
+
+/// What the run set out to do and where; written first, so a killed run keeps it.
+pub const RUN_FILE: &str = "run.json";
+/// The verdicts, canonical JSON.
+pub const RESULTS_FILE: &str = "results.json";
+/// SHA-256 of every other file.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// One JSONL file per case that sent a request.
+pub const EVIDENCE_DIR: &str = "evidence";
+
+/// The path of a case's evidence file inside a bundle.
+pub fn evidence_path(bundle: &Path, case: &str) -> PathBuf {
+    bundle.join(EVIDENCE_DIR).join(format!("{case}.jsonl"))
+}
+
+/// `run.json`: the run's identity, target and plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Format tag, `tokencert-run/1`.
+    pub format: String,
+    /// The bundle's directory name.
+    pub run_id: String,
+    /// The tool that made the bundle, e.g. `tokencert 0.1.0`.
+    pub tool: String,
+    /// Digest of the suite used.
+    pub suite_digest: String,
+    /// The cases and the capabilities claimed.
+    pub plan: Plan,
+    /// What was tested.
+    pub target: TargetInfo,
+    /// Per-request deadline in milliseconds.
+    pub timeout_ms: u64,
+    /// Largest response body read, in bytes.
+    pub body_limit_bytes: u64,
+    /// Wall-clock start, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall-clock end, RFC 3339 UTC; absent while running or if killed.
+    pub finished_at: Option<String>,
+}
+
+/// The format tag of `run.json`.
+pub const RUN_FORMAT: &str = "tokencert-run/1";
+
+/// The target as recorded (never its credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// Base URL, e.g. `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    /// Model name sent.
+    pub model: String,
+    /// For the embedded reference service: its seed and mutant.
+    pub reference: Option<ReferenceInfo>,
+}
+
+/// Settings of the embedded reference service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceInfo {
+    /// Output seed.
+    pub seed: u64,
+    /// Mutant name, if one was selected.
+    pub mutant: Option<String>,
+}
+
+/// `manifest.json`: SHA-256 of every file in the bundle but itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format tag, `tokencert-manifest/1`.
+    pub format: String,
+    /// Bundle-relative path (`/`-separated) → `sha256:<hex>`.
+    pub files: BTreeMap<String, String>,
+}
+
+/// The format tag of manifests.
+pub const MANIFEST_FORMAT: &str = "tokencert-manifest/1";
+
+/// Why a bundle could not be written or does not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A JSON file does not parse as what it should be.
+    #[error("{path} is not a valid {what}: {message}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// What it should have been.
+        what: &'static str,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value could not be written canonically.
+    #[error(transparent)]
+    Canonical(#[from] CanonicalError),
+    /// The manifest names a path that could leave the bundle.
+    #[error("the manifest names {0:?}, which is not a plain path inside the bundle")]
+    UnsafePath(String),
+    /// The bundle holds something other than plain files and directories.
+    #[error("{0} is not a plain file or directory (symlinks and devices are refused)")]
+    NotAFile(String),
+    /// A file listed in the manifest is absent.
+    #[error("{0} is listed in the manifest but missing")]
+    Missing(String),
+    /// A file's digest differs from the manifest.
+    #[error("{path} has been modified: the manifest says {expected}, the file is {actual}")]
+    Tampered {
+        /// The file.
+        path: String,
+        /// Digest in the manifest.
+        expected: String,
+        /// Digest of the file.
+        actual: String,
+    },
+    /// A file is present but not in the manifest.
+    #[error("{0} is in the bundle but not in the manifest")]
+    Unlisted(String),
+    /// The bundle was made with another suite.
+    #[error("the bundle was judged with suite {bundle}, but the suite at {root} is {disk}")]
+    DifferentSuite {
+        /// Digest recorded in the bundle.
+        bundle: String,
+        /// Digest of the suite on disk.
+        disk: String,
+        /// Where the suite on disk is.
+        root: String,
+    },
+    /// The plan names a case the suite lacks.
+    #[error(transparent)]
+    UnknownCase(#[from] judge::UnknownCase),
+    /// Re-judging gives different results.
+    #[error("results.json differs from the re-judged evidence: {0}")]
+    VerdictsDiffer(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |source| BundleError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes a value as canonical JSON.
+pub fn write_canonical<T: Serialize>(path: &Path, value: &T) -> Result<(), BundleError> {
+    let bytes = canonical::to_vec(value)?;
+    std::fs::write(path, bytes).map_err(io(path))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    what: &'static str,
+) -> Result<T, BundleError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| BundleError::Malformed {
+        path: path.display().to_string(),
+        what,
+        message: e.to_string(),
+    })
+}
+
+/// Reads `run.json`.
+pub fn read_run(bundle: &Path) -> Result<RunInfo, BundleError> {
+    read_json(&bundle.join(RUN_FILE), "run.json")
+}
+
+/// Every plain file in the bundle except the manifest, as sorted
+/// `/`-separated relative paths. Symlinks and other special files are refused.
+fn bundle_files(bundle: &Path) -> Result<Vec<String>, BundleError> {
+    let mut out = Vec::new();
+    let mut dirs = vec![PathBuf::new()];
+    while let Some(rel) = dirs.pop() {
+        let dir = bundle.join(&rel);
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let entry = entry.map_err(io(&dir))?;
+            let path = rel.join(entry.file_name());
+            let kind = entry.file_type().map_err(io(&path))?;
+            let name = slash_path(&path);
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if !kind.is_file() {
+                return Err(BundleError::NotAFile(name));
+            } else if name != MANIFEST_FILE {
+                out.push(name);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A manifest path may only name a file below the bundle directory.
+fn safe_relative(name: &str) -> Result<PathBuf, BundleError> {
+    let path = PathBuf::from(name);
+    let plain = !name.is_empty()
+        && !name.contains('\\')
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        Ok(path)
+    } else {
+        Err(BundleError::UnsafePath(name.to_string()))
+    }
+}
+
+/// Digests every file and writes `manifest.json`.
+pub fn write_manifest(bundle: &Path) -> Result<Manifest, BundleError> {
+    let mut files = BTreeMap::new();
+    for name in bundle_files(bundle)? {
+        let path = bundle.join(&name);
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        files.insert(name, sha256(&bytes));
+    }
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        files,
+    };
+    write_canonical(&bundle.join(MANIFEST_FILE), &manifest)?;
+    Ok(manifest)
+}
+
+/// Re-judges a bundle's evidence with `suite`, from the plan in its `run.json`.
+pub fn rejudge(bundle: &Path, suite: &Suite) -> Result<Results, BundleError> {
+    let run = read_run(bundle)?;
+    let results = judge::judge(suite, &run.plan, |case| {
+        let path = evidence_path(bundle, case);
+        path.exists().then(|| read_exchange(&path))
+    })?;
+    Ok(results)
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The run's record.
+    pub run: RunInfo,
+    /// The results, identical to the re-judged ones.
+    pub results: Results,
+    /// Number of files whose digest matched.
+    pub files: usize,
+}
+
+/// Verifies a bundle offline: every digest in the manifest, no unlisted
+/// files, the suite digest against `suite`, and re-judged results
+/// byte-identical to `results.json`. The first failure is returned.
+pub fn verify(bundle: &Path, suite: &Suite) -> Result<Verified, BundleError> {
+    let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
+    for (name, expected) in &manifest.files {
+        let path = bundle.join(safe_relative(name)?);
+        let meta =
+            std::fs::symlink_metadata(&path).map_err(|_| BundleError::Missing(name.clone()))?;
+        if !meta.is_file() {
+            return Err(BundleError::NotAFile(name.clone()));
+        }
+        let actual = sha256(&std::fs::read(&path).map_err(io(&path))?);
+        if &actual != expected {
+            return Err(BundleError::Tampered {
+                path: name.clone(),
+                expected: expected.clone(),
+                actual,
+            });
+        }
+    }
+    if let Some(extra) = bundle_files(bundle)?
+        .into_iter()
+        .find(|f| !manifest.files.contains_key(f))
+    {
+        return Err(BundleError::Unlisted(extra));
+    }
+    let run = read_run(bundle)?;
+    if run.suite_digest != suite.digest {
+        return Err(BundleError::DifferentSuite {
+            bundle: run.suite_digest,
+            disk: suite.digest.clone(),
+            root: suite.root.display().to_string(),
+        });
+    }
+    let rejudged = rejudge(bundle, suite)?;
+    let expected = canonical::to_vec(&rejudged)?;
+    let results_path = bundle.join(RESULTS_FILE);
+    let recorded = std::fs::read(&results_path).map_err(io(&results_path))?;
+    if recorded != expected {
+        return Err(BundleError::VerdictsDiffer(describe_difference(
+            &recorded, &rejudged,
+        )));
+    }
+    Ok(Verified {
+        run,
+        results: rejudged,
+        files: manifest.files.len(),
+    })
+}
+
+/// Names the cases whose recorded results differ from the re-judged ones.
+fn describe_difference(recorded: &[u8], rejudged: &Results) -> String {
+    let recorded: Results = match serde_json::from_slice(recorded) {
+        Ok(r) => r,
+        Err(e) => return format!("results.json does not parse ({e})"),
+    };
+    let by_id: BTreeMap<&str, _> = recorded.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut differing = Vec::new();
+    for case in &rejudged.cases {
+        match by_id.get(case.id.as_str()) {
+            Some(r) if *r == case => {}
+            Some(r) if r.verdict != case.verdict => differing.push(format!(
+                "case {} is recorded as {} but re-judges as {}",
+                case.id,
+                r.verdict.name(),
+                case.verdict.name()
+            )),
+            Some(_) => differing.push(format!("case {} differs in its checks or reasons", case.id)),
+            None => differing.push(format!("case {} is missing from results.json", case.id)),
+        }
+    }
+    let known: std::collections::BTreeSet<&str> =
+        rejudged.cases.iter().map(|c| c.id.as_str()).collect();
+    for id in by_id.keys().filter(|id| !known.contains(*id)) {
+        differing.push(format!(
+            "case {id} is in results.json but was not in the run"
+        ));
+    }
+    if differing.is_empty() {
+        "every case agrees, but the summary, header or byte form differs".into()
+    } else {
+        differing.join("; ")
+    }
+}

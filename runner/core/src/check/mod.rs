@@ -1,0 +1,172 @@
+//! The fixed set of named checks. Each is a pure function from a recorded
+//! exchange to a [`Finding`]: a verdict and a reason that quotes the
+//! evidence (status, byte offset, event index, field path).
+
+mod body;
+mod http;
+mod stream;
+
+use std::collections::BTreeMap;
+
+use crate::evidence::Exchange;
+use crate::judge::Verdict;
+use crate::sse;
+use crate::suite::Check;
+
+/// The result of one check on one exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Pass, fail or error.
+    pub verdict: Verdict,
+    /// Why, quoting the evidence.
+    pub reason: String,
+}
+
+impl Finding {
+    pub(crate) fn pass(reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Pass,
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn fail(reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Fail,
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn error(reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Error,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Compiled schemas by name.
+pub type Schemas = BTreeMap<String, jsonschema::Validator>;
+
+/// An exchange prepared for checking: the body assembled and the SSE stream
+/// parsed once, shared by every check of the case.
+pub struct View<'a> {
+    exchange: &'a Exchange,
+    body: Vec<u8>,
+    sse: sse::Parsed,
+}
+
+impl<'a> View<'a> {
+    /// Prepares an exchange for checking.
+    pub fn new(exchange: &'a Exchange) -> Self {
+        let body = exchange.body();
+        let sse = sse::parse(&body);
+        Self {
+            exchange,
+            body,
+            sse,
+        }
+    }
+
+    /// The body, provided a response arrived and its body is complete;
+    /// otherwise the finding to report instead.
+    fn complete_body(&self) -> Result<&[u8], Finding> {
+        if self.exchange.response.is_none() {
+            return Err(no_response(self.exchange));
+        }
+        match self.exchange.incomplete() {
+            None => Ok(&self.body),
+            Some(why) => Err(Finding::fail(format!(
+                "the response body is incomplete ({} bytes received): {why}",
+                self.body.len()
+            ))),
+        }
+    }
+}
+
+fn no_response(exchange: &Exchange) -> Finding {
+    let why = exchange
+        .incomplete()
+        .unwrap_or_else(|| "no response head was recorded".into());
+    Finding::error(format!("no response to judge: {why}"))
+}
+
+/// Runs one check.
+pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas) -> Finding {
+    match check {
+        Check::Status(code) => http::status(view, *code),
+        Check::ContentType(media) => http::content_type(view, media),
+        Check::JsonSchema(name) => body::json_schema(view, name, schemas),
+        Check::UsageAddsUp => body::usage_adds_up(view),
+        Check::SseWellFormed => stream::sse_well_formed(view),
+        Check::ChunksMatchSchema(name) => stream::chunks_match_schema(view, name, schemas),
+        Check::TerminatedByDone => stream::terminated_by_done(view),
+        Check::OneRolePerChoice => stream::one_role_per_choice(view),
+        Check::ConsistentChunkIds => stream::consistent_chunk_ids(view),
+        Check::StreamUsageLast => stream::stream_usage_last(view),
+    }
+}
+
+/// At most `max` bytes of `bytes`, as text, for quoting in a reason.
+fn excerpt(bytes: &[u8], max: usize) -> String {
+    let cut = &bytes[..bytes.len().min(max)];
+    let text = String::from_utf8_lossy(cut);
+    let more = if bytes.len() > max { "…" } else { "" };
+    format!("{:?}{more}", text)
+}
+
+/// Validates `value` against a schema; the reason lists the first errors.
+fn schema_errors(value: &serde_json::Value, name: &str, schemas: &Schemas) -> Result<(), Finding> {
+    let Some(schema) = schemas.get(name) else {
+        return Err(Finding::error(format!("unknown schema {name}")));
+    };
+    let errors: Vec<String> = schema
+        .iter_errors(value)
+        .take(3)
+        .map(|e| {
+            let at = e.instance_path().as_str();
+            format!("{}: {e}", if at.is_empty() { "/" } else { at })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Finding::fail(errors.join("; ")))
+    }
+}
+
+/// Checks `usage` adds up: non-negative integer counts, total = prompt + completion.
+fn usage_consistent(usage: &serde_json::Value) -> Result<(u64, u64), String> {
+    let field = |name: &str| {
+        usage
+            .get(name)
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| {
+                format!(
+                    "usage.{name} is not a non-negative integer (got {})",
+                    short(usage.get(name))
+                )
+            })
+    };
+    let prompt = field("prompt_tokens")?;
+    let completion = field("completion_tokens")?;
+    let total = field("total_tokens")?;
+    if prompt.checked_add(completion) != Some(total) {
+        return Err(format!(
+            "usage.total_tokens is {total}, but prompt_tokens + completion_tokens = {prompt} + {completion}"
+        ));
+    }
+    Ok((prompt, completion))
+}
+
+fn short(value: Option<&serde_json::Value>) -> String {
+    match value {
+        None => "nothing".into(),
+        Some(v) => {
+            let text = v.to_string();
+            if text.len() > 80 {
+                format!("{}…", &text[..text.floor_char_boundary(80)])
+            } else {
+                text
+            }
+        }
+    }
+}

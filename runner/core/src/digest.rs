@@ -1,0 +1,58 @@
+//! SHA-256 digests: of files, and of the suite as a whole.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The suite digest: SHA-256 over the lines `<hex sha256>  <path>\n` of
+/// every file under `spec/` and `suites/`, sorted by path bytes, paths
+/// relative to `root` with `/` separators. This is what
+/// `find spec suites -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`
+/// prints, so a third party can recompute it without tokencert.
+pub fn suite_digest(root: &Path) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    for top in ["spec", "suites"] {
+        collect_files(root, Path::new(top), &mut files)?;
+    }
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    names.sort();
+    let mut listing = String::new();
+    for name in names {
+        let bytes = std::fs::read(root.join(&name))?;
+        listing.push_str(&hex(&Sha256::digest(&bytes)));
+        listing.push_str("  ");
+        listing.push_str(&name);
+        listing.push('\n');
+    }
+    Ok(sha256(listing.as_bytes()))
+}
+
+fn collect_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root.join(rel))? {
+        let entry = entry?;
+        let path = rel.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            collect_files(root, &path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,397 @@
+//! The evidence format: one JSONL file per case, one record per line,
+//! written by the driver as the exchange happens and read back by the judge.
+//!
+//! Times are nanoseconds on a monotonic clock since the request was sent.
+
+use std::path::Path;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// Raw bytes in a JSON-friendly form: text when valid UTF-8, else base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawBytes {
+    /// Valid UTF-8, kept readable.
+    Text {
+        /// The bytes as text.
+        text: String,
+    },
+    /// Anything else, base64 (standard alphabet, padded).
+    Base64 {
+        /// The bytes, base64-encoded.
+        b64: String,
+    },
+}
+
+impl RawBytes {
+    /// Encodes bytes, preferring the readable form.
+    pub fn new(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => RawBytes::Text {
+                text: text.to_string(),
+            },
+            Err(_) => RawBytes::Base64 {
+                b64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            },
+        }
+    }
+
+    /// Decodes back to the original bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EvidenceError> {
+        match self {
+            RawBytes::Text { text } => Ok(text.as_bytes().to_vec()),
+            RawBytes::Base64 { b64 } => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| EvidenceError::Base64(e.to_string())),
+        }
+    }
+}
+
+/// How an exchange ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The response body ended normally.
+    Complete,
+    /// The per-request deadline passed first.
+    Deadline {
+        /// The deadline, in milliseconds.
+        limit_ms: u64,
+    },
+    /// The body grew past the size limit and reading stopped.
+    BodyLimit {
+        /// The limit, in bytes.
+        limit_bytes: u64,
+    },
+    /// The connection failed (refused, reset, TLS, not HTTP, ...).
+    Transport {
+        /// What the client library reported (secrets redacted).
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// A phrase for verdict reasons, e.g. "the deadline of 30000 ms passed".
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Complete => "the response completed".into(),
+            Outcome::Deadline { limit_ms } => format!("the deadline of {limit_ms} ms passed"),
+            Outcome::BodyLimit { limit_bytes } => {
+                format!("the body exceeded the limit of {limit_bytes} bytes")
+            }
+            Outcome::Transport { message } => format!("transport error: {message}"),
+        }
+    }
+}
+
+/// One line of an evidence file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// The request as sent (credentials redacted).
+    Request {
+        /// Case id.
+        case: String,
+        /// HTTP method.
+        method: String,
+        /// Full URL.
+        url: String,
+        /// Headers in order sent, credentials replaced by `[REDACTED]`.
+        headers: Vec<(String, String)>,
+        /// Body bytes.
+        body: RawBytes,
+    },
+    /// The response status line and headers arrived.
+    Response {
+        /// Time since the request was sent.
+        t_ns: u64,
+        /// HTTP status code.
+        status: u16,
+        /// Headers in order received.
+        headers: Vec<(String, String)>,
+    },
+    /// A piece of the response body arrived.
+    Chunk {
+        /// Time since the request was sent.
+        t_ns: u64,
+        /// The bytes, exactly as received.
+        bytes: RawBytes,
+    },
+    /// The exchange ended.
+    End {
+        /// Time since the request was sent.
+        t_ns: u64,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+/// A response head as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// Time since the request was sent.
+    pub t_ns: u64,
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers in order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl ResponseHead {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A body chunk as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Time since the request was sent.
+    pub t_ns: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// One recorded exchange, reassembled from its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// Case id from the request record.
+    pub case: String,
+    /// HTTP method.
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// Request body.
+    pub request_body: Vec<u8>,
+    /// The response head, if one arrived.
+    pub response: Option<ResponseHead>,
+    /// Body chunks in arrival order.
+    pub chunks: Vec<Chunk>,
+    /// How it ended; `None` when the recording stops early (a killed run).
+    pub outcome: Option<Outcome>,
+}
+
+impl Exchange {
+    /// The whole response body.
+    pub fn body(&self) -> Vec<u8> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.bytes.iter().copied())
+            .collect()
+    }
+
+    /// Why the body is incomplete, or `None` when it completed.
+    pub fn incomplete(&self) -> Option<String> {
+        match &self.outcome {
+            Some(Outcome::Complete) => None,
+            Some(other) => Some(other.describe()),
+            None => Some("the recording ends before the exchange finished".into()),
+        }
+    }
+}
+
+/// Evidence that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line is not a record.
+    #[error("line {line}: not an evidence record: {message}")]
+    Record {
+        /// 1-based line number.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The records are not in the order request, response, chunks, end.
+    #[error("line {line}: {message}")]
+    Order {
+        /// 1-based line number.
+        line: usize,
+        /// What is out of place.
+        message: String,
+    },
+    /// Base64 that does not decode.
+    #[error("bad base64 in evidence: {0}")]
+    Base64(String),
+}
+
+/// Reads an evidence file. A final line without its newline is the mark of
+/// a run killed mid-write and is dropped; every other line must parse.
+pub fn read_exchange(path: &Path) -> Result<Exchange, EvidenceError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvidenceError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_exchange(&text)
+}
+
+/// Parses the text of an evidence file; see [`read_exchange`].
+pub fn parse_exchange(text: &str) -> Result<Exchange, EvidenceError> {
+    let complete_lines = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    let mut exchange: Option<Exchange> = None;
+    for (i, line) in complete_lines
+        .split('\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
+        let n = i + 1;
+        let record: Record = serde_json::from_str(line).map_err(|e| EvidenceError::Record {
+            line: n,
+            message: e.to_string(),
+        })?;
+        let order = |message: &str| EvidenceError::Order {
+            line: n,
+            message: message.to_string(),
+        };
+        match (record, exchange.as_mut()) {
+            (
+                Record::Request {
+                    case,
+                    method,
+                    url,
+                    body,
+                    ..
+                },
+                None,
+            ) => {
+                exchange = Some(Exchange {
+                    case,
+                    method,
+                    url,
+                    request_body: body.to_bytes()?,
+                    response: None,
+                    chunks: Vec::new(),
+                    outcome: None,
+                });
+            }
+            (Record::Request { .. }, Some(_)) => return Err(order("a second request record")),
+            (_, None) => return Err(order("a record before the request record")),
+            (_, Some(ex)) if ex.outcome.is_some() => {
+                return Err(order("a record after the end record"));
+            }
+            (
+                Record::Response {
+                    t_ns,
+                    status,
+                    headers,
+                },
+                Some(ex),
+            ) => {
+                if ex.response.is_some() {
+                    return Err(order("a second response record"));
+                }
+                ex.response = Some(ResponseHead {
+                    t_ns,
+                    status,
+                    headers,
+                });
+            }
+            (Record::Chunk { t_ns, bytes }, Some(ex)) => {
+                if ex.response.is_none() {
+                    return Err(order("a body chunk before the response record"));
+                }
+                ex.chunks.push(Chunk {
+                    t_ns,
+                    bytes: bytes.to_bytes()?,
+                });
+            }
+            (Record::End { outcome, .. }, Some(ex)) => ex.outcome = Some(outcome),
+        }
+    }
+    exchange.ok_or(EvidenceError::Order {
+        line: 1,
+        message: "no request record".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(r: &Record) -> String {
+        format!("{}\n", serde_json::to_string(r).expect("records serialize"))
+    }
+
+    fn request() -> Record {
+        Record::Request {
+            case: "a.b".into(),
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/v1/chat/completions".into(),
+            headers: vec![("authorization".into(), "[REDACTED]".into())],
+            body: RawBytes::new(b"{}"),
+        }
+    }
+
+    #[test]
+    fn raw_bytes_round_trip_text_and_binary() {
+        for bytes in [&b"data: hi\n\n"[..], &[0xff, 0xfe, b'x'][..]] {
+            let raw = RawBytes::new(bytes);
+            let json = serde_json::to_string(&raw).expect("serializes");
+            let back: RawBytes = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back.to_bytes().expect("decodes"), bytes);
+        }
+        assert!(matches!(RawBytes::new(&[0xff]), RawBytes::Base64 { .. }));
+    }
+
+    #[test]
+    fn a_cut_final_line_is_dropped_and_the_exchange_is_incomplete() {
+        let mut text = line(&request());
+        text.push_str(&line(&Record::Response {
+            t_ns: 5,
+            status: 200,
+            headers: vec![],
+        }));
+        text.push_str(&line(&Record::Chunk {
+            t_ns: 6,
+            bytes: RawBytes::new(b"data: 1\n\n"),
+        }));
+        text.push_str("{\"record\":\"chunk\",\"t_ns\":7,\"by");
+        let ex = parse_exchange(&text).expect("parses");
+        assert_eq!(ex.body(), b"data: 1\n\n");
+        assert!(
+            ex.incomplete()
+                .expect("incomplete")
+                .contains("recording ends")
+        );
+    }
+
+    #[test]
+    fn out_of_order_records_are_refused_with_their_line() {
+        let text = line(&Record::Chunk {
+            t_ns: 1,
+            bytes: RawBytes::new(b"x"),
+        });
+        let err = parse_exchange(&text).expect_err("refused");
+        assert!(err.to_string().starts_with("line 1:"), "{err}");
+        let mut text = line(&request());
+        text.push_str(&line(&Record::End {
+            t_ns: 2,
+            outcome: Outcome::Complete,
+        }));
+        text.push_str(&line(&Record::Response {
+            t_ns: 3,
+            status: 200,
+            headers: vec![],
+        }));
+        let err = parse_exchange(&text).expect_err("refused");
+        assert!(
+            err.to_string().contains("line 3: a record after the end"),
+            "{err}"
+        );
+    }
+}

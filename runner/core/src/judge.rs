@@ -1,0 +1,228 @@
+//! The judge: verdicts as a pure function of the suite, the plan and the
+//! recorded evidence. No I/O of its own, no clock, no randomness.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::{self, View};
+use crate::evidence::{EvidenceError, Exchange};
+use crate::suite::{Capability, Case, Level, Suite};
+
+/// The outcome of a check or a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The evidence satisfies the check.
+    Pass,
+    /// The evidence shows the target breaks the clause.
+    Fail,
+    /// The evidence does not allow a judgement (no response, unreadable evidence).
+    Error,
+    /// Not applicable: the target does not claim what the case requires.
+    Skipped,
+}
+
+impl Verdict {
+    /// Lower-case name, as in results files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// What a run set out to do; recorded in `run.json` and needed to re-judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Case ids, in run order.
+    pub cases: Vec<String>,
+    /// Capabilities the target claims.
+    pub claims: BTreeSet<Capability>,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check with its argument, e.g. `status 200`.
+    pub check: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Why, quoting the evidence.
+    pub reason: String,
+}
+
+/// One case's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseResult {
+    /// Case id.
+    pub id: String,
+    /// The clause tested.
+    pub clause: String,
+    /// The clause's level.
+    pub level: Level,
+    /// Fail if any check fails, else error if any errs, else pass (or skipped).
+    pub verdict: Verdict,
+    /// The deciding reason.
+    pub reason: String,
+    /// Every check's result, in case order.
+    pub checks: Vec<CheckResult>,
+}
+
+/// The results file of a bundle (`results.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Results {
+    /// Format tag.
+    pub format: String,
+    /// Digest of the suite the cases came from.
+    pub suite_digest: String,
+    /// Verdict counts by level keyword, then by verdict name.
+    pub summary: BTreeMap<String, BTreeMap<String, u64>>,
+    /// One result per planned case, sorted by id.
+    pub cases: Vec<CaseResult>,
+}
+
+/// The format tag of results files.
+pub const RESULTS_FORMAT: &str = "tokencert-results/1";
+
+impl Results {
+    /// How many cases at `level` have `verdict`.
+    pub fn count(&self, level: Level, verdict: Verdict) -> u64 {
+        self.summary
+            .get(level.keyword())
+            .and_then(|m| m.get(verdict.name()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// True when no MUST case failed or erred.
+    pub fn conforms(&self) -> bool {
+        self.count(Level::Must, Verdict::Fail) == 0 && self.count(Level::Must, Verdict::Error) == 0
+    }
+}
+
+/// The plan names a case the suite does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("the run names case {0}, which this suite does not have")]
+pub struct UnknownCase(pub String);
+
+/// The capabilities a case requires that the target does not claim.
+pub fn unclaimed(case: &Case, claims: &BTreeSet<Capability>) -> Vec<Capability> {
+    case.requires
+        .iter()
+        .copied()
+        .filter(|c| !claims.contains(c))
+        .collect()
+}
+
+/// Judges one case from its evidence (or the reason there is none).
+pub fn judge_case(
+    suite: &Suite,
+    case: &Case,
+    claims: &BTreeSet<Capability>,
+    evidence: Option<Result<Exchange, EvidenceError>>,
+) -> CaseResult {
+    let level = suite.clause_of(case).map_or(Level::Must, |c| c.level);
+    let result = |verdict, reason: String, checks| CaseResult {
+        id: case.id.clone(),
+        clause: case.clause.clone(),
+        level,
+        verdict,
+        reason,
+        checks,
+    };
+    let missing = unclaimed(case, claims);
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
+        return result(
+            Verdict::Skipped,
+            format!("not claimed: requires {}", names.join(", ")),
+            vec![],
+        );
+    }
+    let exchange = match evidence {
+        None => {
+            return result(
+                Verdict::Error,
+                "no evidence was recorded for this case".into(),
+                vec![],
+            );
+        }
+        Some(Err(e)) => {
+            return result(
+                Verdict::Error,
+                format!("the evidence cannot be read: {e}"),
+                vec![],
+            );
+        }
+        Some(Ok(exchange)) => exchange,
+    };
+    let view = View::new(&exchange);
+    let checks: Vec<CheckResult> = case
+        .checks
+        .iter()
+        .map(|c| {
+            let finding = check::run(c, &view, &suite.schemas);
+            CheckResult {
+                check: c.label(),
+                verdict: finding.verdict,
+                reason: finding.reason,
+            }
+        })
+        .collect();
+    let decisive = [Verdict::Fail, Verdict::Error]
+        .iter()
+        .find_map(|v| checks.iter().find(|c| c.verdict == *v));
+    match decisive {
+        Some(c) => {
+            let reason = format!("{}: {}", c.check, c.reason);
+            result(c.verdict, reason, checks)
+        }
+        None => {
+            let reason = format!("all {} checks pass", checks.len());
+            result(Verdict::Pass, reason, checks)
+        }
+    }
+}
+
+/// Judges a whole run. `evidence` returns a case's exchange, `None` when
+/// nothing was recorded for it.
+pub fn judge(
+    suite: &Suite,
+    plan: &Plan,
+    mut evidence: impl FnMut(&str) -> Option<Result<Exchange, EvidenceError>>,
+) -> Result<Results, UnknownCase> {
+    let mut cases = Vec::with_capacity(plan.cases.len());
+    for id in &plan.cases {
+        let case = suite.case(id).ok_or_else(|| UnknownCase(id.clone()))?;
+        let recorded = if unclaimed(case, &plan.claims).is_empty() {
+            evidence(id)
+        } else {
+            None
+        };
+        cases.push(judge_case(suite, case, &plan.claims, recorded));
+    }
+    Ok(collect(suite, cases))
+}
+
+/// Assembles results from case results (sorted by id) with their summary.
+pub fn collect(suite: &Suite, mut cases: Vec<CaseResult>) -> Results {
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut summary: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for case in &cases {
+        *summary
+            .entry(case.level.keyword().to_string())
+            .or_default()
+            .entry(case.verdict.name().to_string())
+            .or_default() += 1;
+    }
+    Results {
+        format: RESULTS_FORMAT.into(),
+        suite_digest: suite.digest.clone(),
+        summary,
+        cases,
+    }
+}

@@ -1,0 +1,16 @@
+//! tokencert-core: the pure half of tokencert.
+//!
+//! Loads and validates the standard and the suite, parses recorded
+//! evidence (including a strict SSE parser), runs the named checks, and
+//! judges and verifies bundles. Nothing here touches the network, reads a
+//! clock or draws a random number: verdicts are a function of the suite and
+//! the evidence alone.
+
+pub mod bundle;
+pub mod canonical;
+pub mod check;
+pub mod digest;
+pub mod evidence;
+pub mod judge;
+pub mod sse;
+pub mod suite;
