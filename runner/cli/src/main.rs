@@ -1,1 +1,63 @@
-fn main() {}
+//! `tokencert`: certify an OpenAI-compatible token service against the
+//! tokencert standard, and verify the bundles it writes.
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Conformance certification for OpenAI-compatible LLM token services.
+///
+/// Runs the YAML suite under suites/ against an endpoint (or, with no
+/// target, against the embedded reference service), records every exchange
+/// as evidence, judges it, and writes a bundle that `tokencert verify`
+/// re-checks offline.
+#[derive(Parser)]
+#[command(name = "tokencert", version, about, long_about)]
+struct Cli {
+    /// Directory holding spec/ and suites/ (the tokencert checkout).
+    #[arg(long, global = true, env = "TOKENCERT_SUITE", default_value = ".")]
+    suite: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the suite against a target and write a bundle under --out.
+    ///
+    /// Exit status: 0 when every MUST case passes (skipped cases aside),
+    /// 1 when a MUST case fails or could not be judged, 2 on a usage or
+    /// setup error.
+    Run(cmd::run::Args),
+    /// Verify a bundle offline: digests, suite identity, and re-judged
+    /// results byte-identical to results.json.
+    ///
+    /// Exit status: 0 verified; 3 a file was modified, is missing, is not
+    /// listed or is unsafe; 4 the bundle was made with another suite;
+    /// 5 the re-judged results differ; 2 the bundle or suite cannot be read.
+    Verify(cmd::verify::Args),
+    /// Serve the reference token service until interrupted (Ctrl-C).
+    Serve(cmd::serve::Args),
+    /// List the cases, and with --coverage the clauses each is linked to.
+    List(cmd::list::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => cmd::run::run(&cli.suite, args),
+        Command::Verify(args) => cmd::verify::run(&cli.suite, args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::List(args) => cmd::list::run(&cli.suite, args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,155 @@
-fn main() {}
+//! The YAML suite as ordinary `cargo test` tests: one test per case, named
+//! by its id, so `cargo test -- api.chat` filters as usual.
+//!
+//! The target comes from the environment (`TOKENCERT_BASE_URL`, else
+//! `OPENAI_BASE_URL`; `OPENAI_API_KEY`; `TOKENCERT_MODEL`); with none set it
+//! is the embedded reference service. Cases whose capability the target
+//! does not claim are reported as ignored. Every exchange is recorded, and
+//! after the run the harness writes a bundle (libtest-mimic only returns
+//! counts) under the cargo target directory and prints where.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tokencert::target::{self, Selection};
+use tokencert_core::bundle::{self, RunInfo};
+use tokencert_core::evidence::read_exchange;
+use tokencert_core::judge::{self, Plan, Verdict};
+use tokencert_core::suite::{self, Suite};
+use tokencert_drive::{Client, Limits};
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let suite = match suite::load(&root) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            // Report the invalid suite as one failing test rather than a crash.
+            let message = e.to_string();
+            let trial = Trial::test("suite.load", move || Err(Failed::from(message)));
+            return libtest_mimic::run(&args, vec![trial]).exit_code();
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let prepared = match runtime.block_on(target::prepare(Selection::from_env())) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cannot prepare the target: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = match Client::new(prepared.target.clone(), Limits::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bundle_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("tokencert")
+        .join(format!(
+            "{}-{}",
+            tokencert_drive::run_id(),
+            std::process::id()
+        ));
+    if let Err(e) = std::fs::create_dir_all(bundle_dir.join(bundle::EVIDENCE_DIR)) {
+        eprintln!("cannot create {}: {e}", bundle_dir.display());
+        return ExitCode::FAILURE;
+    }
+
+    let trials = suite
+        .cases
+        .iter()
+        .map(|case| {
+            let unclaimed = !judge::unclaimed(case, &prepared.claims).is_empty();
+            let kind = result_kind(&suite, case);
+            let (suite, client, handle) =
+                (Arc::clone(&suite), client.clone(), runtime.handle().clone());
+            let (id, claims, dir) = (case.id.clone(), prepared.claims.clone(), bundle_dir.clone());
+            Trial::test(case.id.clone(), move || {
+                let case = suite
+                    .case(&id)
+                    .ok_or_else(|| Failed::from("case vanished"))?;
+                let path = bundle::evidence_path(&dir, &id);
+                handle
+                    .block_on(client.execute(case, &path))
+                    .map_err(|e| Failed::from(e.to_string()))?;
+                let result = judge::judge_case(&suite, case, &claims, Some(read_exchange(&path)));
+                match result.verdict {
+                    Verdict::Pass | Verdict::Skipped => Ok(()),
+                    Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
+                        "{} [{} {}]: {}\n  evidence: {}",
+                        result.verdict.name(),
+                        result.level.keyword(),
+                        result.clause,
+                        result.reason,
+                        path.display()
+                    ))),
+                }
+            })
+            .with_kind(kind)
+            .with_ignored_flag(unclaimed)
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+
+    if let Err(e) = seal(&suite, &bundle_dir, &prepared) {
+        eprintln!("could not write the bundle {}: {e}", bundle_dir.display());
+    } else if conclusion.num_passed + conclusion.num_failed > 0 {
+        eprintln!("tokencert bundle: {}", bundle_dir.display());
+    }
+    drop(prepared);
+    conclusion.exit_code()
+}
+
+/// The test kind shown in brackets: the clause's level.
+fn result_kind(suite: &Suite, case: &suite::Case) -> &'static str {
+    suite.clause_of(case).map_or("", |c| c.level.keyword())
+}
+
+/// Writes run.json, results.json and the manifest for the cases that ran.
+fn seal(suite: &Suite, dir: &Path, prepared: &target::Prepared) -> Result<(), bundle::BundleError> {
+    let ran: Vec<String> = suite
+        .cases
+        .iter()
+        .filter(|c| bundle::evidence_path(dir, &c.id).exists())
+        .map(|c| c.id.clone())
+        .collect();
+    let limits = Limits::default();
+    let info = RunInfo {
+        format: bundle::RUN_FORMAT.into(),
+        run_id: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        tool: concat!(
+            "tokencert ",
+            env!("CARGO_PKG_VERSION"),
+            " (cargo test harness)"
+        )
+        .into(),
+        suite_digest: suite.digest.clone(),
+        plan: Plan {
+            cases: ran,
+            claims: prepared.claims.clone(),
+        },
+        target: prepared.info.clone(),
+        timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+        body_limit_bytes: limits.body_limit,
+        started_at: String::new(),
+        finished_at: None,
+    };
+    bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
+    let results = bundle::rejudge(dir, suite)?;
+    bundle::write_canonical(&dir.join(bundle::RESULTS_FILE), &results)?;
+    bundle::write_manifest(dir)?;
+    Ok(())
+}

@@ -1,1 +1,14 @@
-//! stub
+//! tokencert-drive: the impure half of tokencert.
+//!
+//! Sends each case's request to the target, records every exchange as
+//! evidence while it happens (so a killed run keeps what it had), and
+//! assembles the bundle. The only place with the network and the clock.
+
+mod exchange;
+mod record;
+mod run;
+mod target;
+
+pub use exchange::{Client, ClientError, Limits};
+pub use run::{RunConfig, RunError, RunReport, run, run_id};
+pub use target::{ApiKey, Target};

@@ -6,6 +6,7 @@
 mod case;
 mod clause;
 mod locate;
+mod profile;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use case::{AuthMode, Capability, Case, Check, Endpoint, Request};
 pub use clause::{Clause, Level};
+pub use profile::{TargetProfile, load_profile};
 
 use crate::digest;
 use clause::ClauseFile;
@@ -280,7 +282,7 @@ fn valid_clause_id(id: &str) -> bool {
         })
 }
 
-fn yaml_problem(rel: &Path, e: &serde_saphyr::Error) -> Problem {
+pub(crate) fn yaml_problem(rel: &Path, e: &serde_saphyr::Error) -> Problem {
     let message = e.to_string();
     // The first line is the message; the rest is a rendered snippet.
     let message = message.lines().next().unwrap_or_default().to_string();

@@ -1,0 +1,30 @@
+//! One module per subcommand.
+
+pub mod list;
+pub mod run;
+pub mod serve;
+pub mod verify;
+
+use std::path::Path;
+
+use anyhow::Context;
+use tokencert_core::suite::{self, Suite};
+
+/// Loads the suite, saying where it looked when it is not there.
+pub fn load_suite(root: &Path) -> anyhow::Result<Suite> {
+    if !root.join("spec").is_dir() || !root.join("suites").is_dir() {
+        anyhow::bail!(
+            "no suite at {}: expected spec/ and suites/ there; run from the tokencert checkout or pass --suite DIR",
+            root.display()
+        );
+    }
+    suite::load(root).with_context(|| format!("loading the suite at {}", root.display()))
+}
+
+/// A multi-threaded tokio runtime for the commands that talk to the network.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}

@@ -1,0 +1,205 @@
+//! `tokencert run`: drive the suite against a target and write a bundle.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokencert::target::{self, Selection};
+use tokencert_core::judge::{CaseResult, Results, Verdict};
+use tokencert_core::suite::{Level, load_profile};
+use tokencert_drive::{ApiKey, Client, Limits, RunConfig};
+use tokencert_reference::Mutant;
+
+/// Options of `tokencert run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only run cases whose id contains one of these strings.
+    filters: Vec<String>,
+    /// Base URL of the target, including the version prefix
+    /// (e.g. http://127.0.0.1:8000/v1). Without it, the embedded reference
+    /// service is started on 127.0.0.1 and tested.
+    #[arg(long, env = "TOKENCERT_BASE_URL")]
+    target: Option<String>,
+    /// Model to test; defaults to the profile's model.
+    #[arg(long, env = "TOKENCERT_MODEL")]
+    model: Option<String>,
+    /// Environment variable holding the bearer key (never pass keys as arguments).
+    #[arg(long, value_name = "VAR", default_value = target::env::API_KEY)]
+    api_key_env: String,
+    /// Target profile (YAML, e.g. suites/targets/reference.yaml): the
+    /// capabilities the target claims and its model. Without one, a remote
+    /// target claims `auth` exactly when a key is set.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// Directory under which the bundle directory is created.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Deadline per request, in seconds, from send to the last body byte.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Largest response body read per request, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    body_limit: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Seed of the embedded reference service.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run against a mutant of the embedded reference service (`tokencert
+    /// serve --list-mutants` lists them).
+    #[arg(long)]
+    mutant: Option<Mutant>,
+}
+
+/// Runs the suite; see [`Args`].
+pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let suite = super::load_suite(root)?;
+    let profile = match &args.profile {
+        Some(path) => {
+            Some(load_profile(path).map_err(|p| anyhow::anyhow!("invalid target profile: {p}"))?)
+        }
+        None => None,
+    };
+    let cases: Vec<_> = suite
+        .cases
+        .iter()
+        .filter(|c| {
+            args.filters.is_empty() || args.filters.iter().any(|f| c.id.contains(f.as_str()))
+        })
+        .collect();
+    if cases.is_empty() {
+        anyhow::bail!(
+            "no case id contains any of {:?}; `tokencert list` shows the ids",
+            args.filters
+        );
+    }
+    let api_key = std::env::var(&args.api_key_env)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(ApiKey::new);
+    let selection = Selection {
+        base_url: args.target.clone(),
+        model: args.model.clone(),
+        api_key: if args.target.is_some() { api_key } else { None },
+        profile,
+        seed: args.seed,
+        mutant: args.mutant,
+    };
+    let limits = Limits {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        body_limit: args.body_limit,
+    };
+
+    let runtime = super::runtime()?;
+    let report = runtime.block_on(async {
+        let prepared = target::prepare(selection).await?;
+        let label = match &prepared.info.reference {
+            Some(r) => r
+                .mutant
+                .clone()
+                .map_or("reference".to_string(), |m| format!("mutant-{m}")),
+            None => "target".to_string(),
+        };
+        let bundle_dir = fresh_dir(&args.out, &format!("{}-{label}", tokencert_drive::run_id()));
+        eprintln!(
+            "tokencert: {} cases against {} (model {}), suite {}",
+            cases.len(),
+            prepared.info.base_url,
+            prepared.info.model,
+            suite.digest
+        );
+        let bar = ProgressBar::new(cases.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let config = RunConfig {
+            suite: &suite,
+            cases,
+            client: Client::new(prepared.target.clone(), limits)?,
+            claims: prepared.claims.clone(),
+            target: prepared.info.clone(),
+            bundle_dir,
+            jobs: args.jobs,
+        };
+        let report = tokencert_drive::run(config, |result| {
+            bar.inc(1);
+            bar.set_message(result.id.clone());
+            if matches!(result.verdict, Verdict::Fail | Verdict::Error) {
+                bar.suspend(|| eprintln!("{}", line(result)));
+            }
+        })
+        .await;
+        bar.finish_and_clear();
+        if let Some(server) = prepared.server {
+            server.shutdown().await;
+        }
+        anyhow::Ok(report?)
+    })?;
+    print_summary(&report.results);
+    println!("bundle: {}", report.bundle_dir.display());
+    println!("verify: tokencert verify {}", report.bundle_dir.display());
+    Ok(if report.results.conforms() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A bundle directory under `out` that does not exist yet.
+fn fresh_dir(out: &Path, id: &str) -> PathBuf {
+    let mut dir = out.join(id);
+    let mut n = 2;
+    while dir.exists() {
+        dir = out.join(format!("{id}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+fn line(result: &CaseResult) -> String {
+    format!(
+        "{:<7} {} [{} {}]: {}",
+        result.verdict.name().to_uppercase(),
+        result.id,
+        result.level.keyword(),
+        result.clause,
+        result.reason
+    )
+}
+
+fn print_summary(results: &Results) {
+    println!(
+        "{:<7} {:>5} {:>5} {:>6} {:>8}",
+        "level", "pass", "fail", "error", "skipped"
+    );
+    for level in [Level::Must, Level::Should, Level::May] {
+        let counts: Vec<u64> = [
+            Verdict::Pass,
+            Verdict::Fail,
+            Verdict::Error,
+            Verdict::Skipped,
+        ]
+        .iter()
+        .map(|v| results.count(level, *v))
+        .collect();
+        if counts.iter().any(|c| *c > 0) {
+            println!(
+                "{:<7} {:>5} {:>5} {:>6} {:>8}",
+                level.keyword(),
+                counts[0],
+                counts[1],
+                counts[2],
+                counts[3]
+            );
+        }
+    }
+    let verdict = if results.conforms() {
+        "CONFORMS (every MUST case passes)"
+    } else {
+        "DOES NOT CONFORM"
+    };
+    println!("{verdict}");
+}

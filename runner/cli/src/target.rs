@@ -1,0 +1,164 @@
+//! Resolving what to test: a remote endpoint or the embedded reference service.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
+use tokencert_core::suite::{Capability, TargetProfile};
+use tokencert_drive::{ApiKey, Target};
+use tokencert_reference::{Mutant, RunningServer};
+
+/// The bearer key the embedded reference service is started with. It is
+/// not a secret, but it is still redacted from evidence like any key.
+pub const REFERENCE_KEY: &str = "sk-tokencert-reference";
+
+/// Environment variables read when no flag says otherwise.
+pub mod env {
+    /// Base URL of the target, e.g. `http://127.0.0.1:8000/v1`.
+    pub const BASE_URL: &str = "TOKENCERT_BASE_URL";
+    /// Fallback for the base URL, as OpenAI's SDKs read it.
+    pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
+    /// The bearer key.
+    pub const API_KEY: &str = "OPENAI_API_KEY";
+    /// The model to test.
+    pub const MODEL: &str = "TOKENCERT_MODEL";
+}
+
+/// What the user asked to test.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// Remote base URL; `None` means the embedded reference service.
+    pub base_url: Option<String>,
+    /// Model; defaults to the profile's, or the reference service's.
+    pub model: Option<String>,
+    /// Bearer key for a remote target.
+    pub api_key: Option<ApiKey>,
+    /// A target profile with claims and a model.
+    pub profile: Option<TargetProfile>,
+    /// Seed of the embedded service.
+    pub seed: u64,
+    /// Mutant of the embedded service.
+    pub mutant: Option<Mutant>,
+}
+
+impl Selection {
+    /// The selection the environment describes (used by `cargo test`):
+    /// `TOKENCERT_BASE_URL`, else `OPENAI_BASE_URL`; `OPENAI_API_KEY`;
+    /// `TOKENCERT_MODEL`. Empty variables count as unset.
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        Self {
+            base_url: var(env::BASE_URL).or_else(|| var(env::OPENAI_BASE_URL)),
+            model: var(env::MODEL),
+            api_key: var(env::API_KEY).map(ApiKey::new),
+            ..Self::default()
+        }
+    }
+}
+
+/// A target ready to test. Holds the embedded server, if any, which stops
+/// when this is dropped.
+pub struct Prepared {
+    /// Where requests go.
+    pub target: Target,
+    /// What the target claims.
+    pub claims: BTreeSet<Capability>,
+    /// The target as recorded in `run.json`.
+    pub info: TargetInfo,
+    /// The embedded reference service, when no URL was given.
+    pub server: Option<RunningServer>,
+}
+
+/// The selection cannot be tested.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// A remote target without a model name.
+    #[error(
+        "no model to test at {0}: pass --model, set TOKENCERT_MODEL, or use a --profile that names one"
+    )]
+    NoModel(String),
+    /// A base URL that is not http(s).
+    #[error(
+        "the target URL {0:?} must start with http:// or https:// and include the version prefix, e.g. http://127.0.0.1:8000/v1"
+    )]
+    BadUrl(String),
+    /// Mutants only exist in the embedded service.
+    #[error(
+        "--mutant selects a mutant of the embedded reference service; it cannot be combined with a target URL"
+    )]
+    MutantWithUrl,
+    /// The embedded service did not start.
+    #[error("cannot start the embedded reference service: {0}")]
+    Reference(#[from] tokencert_reference::Error),
+}
+
+/// Starts the embedded service if needed and resolves model and claims.
+pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
+    let profile_claims = selection.profile.as_ref().map(|p| p.claims.clone());
+    let profile_model = selection.profile.as_ref().and_then(|p| p.model.clone());
+    match selection.base_url {
+        Some(url) => {
+            if selection.mutant.is_some() {
+                return Err(TargetError::MutantWithUrl);
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(TargetError::BadUrl(url));
+            }
+            let model = selection
+                .model
+                .or(profile_model)
+                .ok_or_else(|| TargetError::NoModel(url.clone()))?;
+            let claims = profile_claims
+                .unwrap_or_else(|| selection.api_key.iter().map(|_| Capability::Auth).collect());
+            let info = TargetInfo {
+                base_url: url.clone(),
+                model: model.clone(),
+                reference: None,
+            };
+            let target = Target {
+                base_url: url,
+                model,
+                api_key: selection.api_key,
+            };
+            Ok(Prepared {
+                target,
+                claims,
+                info,
+                server: None,
+            })
+        }
+        None => {
+            let model = tokencert_reference::DEFAULT_MODEL.to_string();
+            let config = tokencert_reference::Config {
+                seed: selection.seed,
+                api_key: Some(REFERENCE_KEY.into()),
+                model: model.clone(),
+                mutant: selection.mutant,
+            };
+            let server =
+                tokencert_reference::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                    .await?;
+            let base_url = server.base_url();
+            let info = TargetInfo {
+                base_url: base_url.clone(),
+                model: model.clone(),
+                reference: Some(ReferenceInfo {
+                    seed: selection.seed,
+                    mutant: selection.mutant.map(|m| m.name().to_string()),
+                }),
+            };
+            let target = Target {
+                base_url,
+                model,
+                api_key: Some(ApiKey::new(REFERENCE_KEY)),
+            };
+            let claims = BTreeSet::from([Capability::Auth]);
+            Ok(Prepared {
+                target,
+                claims,
+                info,
+                server: Some(server),
+            })
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! A whole run: write `run.json` first, drive every case while recording,
+//! then judge the evidence as written and seal the bundle with its manifest.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use futures_util::StreamExt;
+use tokencert_core::bundle::{self, BundleError, RunInfo, TargetInfo};
+use tokencert_core::evidence::read_exchange;
+use tokencert_core::judge::{self, CaseResult, Plan, Results};
+use tokencert_core::suite::{Capability, Case, Suite};
+
+use crate::exchange::{Client, ClientError};
+
+/// Everything a run needs.
+pub struct RunConfig<'a> {
+    /// The loaded suite.
+    pub suite: &'a Suite,
+    /// The cases to run, in order.
+    pub cases: Vec<&'a Case>,
+    /// Client for the target.
+    pub client: Client,
+    /// What the target claims.
+    pub claims: BTreeSet<Capability>,
+    /// The target as recorded in `run.json`.
+    pub target: TargetInfo,
+    /// The bundle directory to create; must not exist.
+    pub bundle_dir: PathBuf,
+    /// Cases in flight at once.
+    pub jobs: usize,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Where the bundle is.
+    pub bundle_dir: PathBuf,
+    /// The results written to `results.json`.
+    pub results: Results,
+}
+
+/// A run that could not produce a bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The bundle directory is already there.
+    #[error("{0} already exists; choose another output directory or run id")]
+    Exists(String),
+    /// A directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Evidence could not be written.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The bundle could not be written.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Runs the cases, calling `progress` with each case's result as soon as
+/// its evidence is complete, and writes the bundle.
+pub async fn run(
+    config: RunConfig<'_>,
+    progress: impl Fn(&CaseResult),
+) -> Result<RunReport, RunError> {
+    let dir = &config.bundle_dir;
+    if dir.exists() {
+        return Err(RunError::Exists(dir.display().to_string()));
+    }
+    let evidence_dir = dir.join(bundle::EVIDENCE_DIR);
+    std::fs::create_dir_all(&evidence_dir).map_err(|source| RunError::Create {
+        path: evidence_dir.display().to_string(),
+        source,
+    })?;
+    let plan = Plan {
+        cases: config.cases.iter().map(|c| c.id.clone()).collect(),
+        claims: config.claims.clone(),
+    };
+    let limits = config.client.limits();
+    let mut info = RunInfo {
+        format: bundle::RUN_FORMAT.into(),
+        run_id: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        tool: concat!("tokencert ", env!("CARGO_PKG_VERSION")).into(),
+        suite_digest: config.suite.digest.clone(),
+        plan,
+        target: config.target.clone(),
+        timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+        body_limit_bytes: limits.body_limit,
+        started_at: now_rfc3339(),
+        finished_at: None,
+    };
+    let run_file = dir.join(bundle::RUN_FILE);
+    bundle::write_canonical(&run_file, &info)?;
+
+    let suite = config.suite;
+    let claims = &config.claims;
+    let client = &config.client;
+    let mut pending = futures_util::stream::iter(config.cases.iter().copied())
+        .map(|case| async move {
+            if !judge::unclaimed(case, claims).is_empty() {
+                return Ok((case, None));
+            }
+            let path = bundle::evidence_path(dir, &case.id);
+            client.execute(case, &path).await?;
+            Ok::<_, ClientError>((case, Some(path)))
+        })
+        .buffer_unordered(config.jobs.max(1));
+    while let Some(done) = pending.next().await {
+        let (case, path) = done?;
+        let result = judge::judge_case(suite, case, claims, path.as_deref().map(read_exchange));
+        progress(&result);
+    }
+    drop(pending);
+
+    info.finished_at = Some(now_rfc3339());
+    bundle::write_canonical(&run_file, &info)?;
+    let results = bundle::rejudge(dir, suite)?;
+    bundle::write_canonical(&dir.join(bundle::RESULTS_FILE), &results)?;
+    bundle::write_manifest(dir)?;
+    Ok(RunReport {
+        bundle_dir: dir.clone(),
+        results,
+    })
+}
+
+/// A fresh run id from the wall clock, e.g. `20261126T112233Z`.
+pub fn run_id() -> String {
+    let stamp = now_rfc3339();
+    stamp.replace(['-', ':'], "")
+}

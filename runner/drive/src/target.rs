@@ -1,0 +1,44 @@
+//! The target under test and its credentials.
+
+use std::fmt;
+
+/// An API key. Its `Debug` and `Display` never show it, so it cannot slip
+/// into logs, errors or panics by formatting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself, for the Authorization header and for redaction.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([REDACTED])")
+    }
+}
+
+/// An OpenAI-compatible endpoint.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL including the version prefix, e.g. `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    /// The model name put where a case says `${model}`.
+    pub model: String,
+    /// The bearer key, if the target has one.
+    pub api_key: Option<ApiKey>,
+}
+
+impl Target {
+    /// The URL of a path below the base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url.trim_end_matches('/'))
+    }
+}
