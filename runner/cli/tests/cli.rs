@@ -1,0 +1,269 @@
+//! The `tokencert` binary end to end: the main job writes a bundle that
+//! verifies, and each kind of tampering is caught with its own exit status
+//! and a message naming the file or case.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn tokencert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(args)
+        .current_dir(repo_root())
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("TOKENCERT_MODEL")
+        .env_remove("TOKENCERT_SUITE")
+        .output()
+        .expect("tokencert runs")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory for this test process.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// One bundle from the main job, made once and copied by each test.
+fn main_job_bundle() -> &'static Path {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let out = scratch("main-job");
+        let run = tokencert(&["run", "--out", out.to_str().expect("utf-8 path")]);
+        let stdout = text(&run.stdout);
+        assert!(
+            run.status.success(),
+            "run failed: {stdout}\n{}",
+            text(&run.stderr)
+        );
+        assert!(stdout.contains("CONFORMS"), "{stdout}");
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("bundle: "))
+            .expect("prints the bundle path");
+        PathBuf::from(line)
+    })
+}
+
+fn copy_of_bundle(name: &str) -> PathBuf {
+    let to = scratch(name).join("bundle");
+    copy_dir(main_job_bundle(), &to);
+    to
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn verify(bundle: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["verify", bundle.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    let out = tokencert(&args);
+    (
+        out.status.code(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+#[test]
+fn the_main_job_bundle_verifies() {
+    let (code, output) = verify(main_job_bundle(), &[]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("re-judged byte-identical"), "{output}");
+    assert!(
+        output.contains("unsigned"),
+        "the output says the bundle is unsigned: {output}"
+    );
+}
+
+#[test]
+fn flipping_one_byte_of_evidence_names_the_file() {
+    let bundle = copy_of_bundle("flip");
+    let file = bundle.join("evidence/api.chat.stream.done.jsonl");
+    let mut bytes = std::fs::read(&file).expect("evidence");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&file, bytes).expect("write");
+    let (code, output) = verify(&bundle, &[]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(
+        output.contains("evidence/api.chat.stream.done.jsonl has been modified"),
+        "{output}"
+    );
+}
+
+#[test]
+fn editing_results_is_caught_by_digest_and_by_rejudging() {
+    let bundle = copy_of_bundle("results");
+    let path = bundle.join("results.json");
+    let original = std::fs::read_to_string(&path).expect("results");
+    let mut results: serde_json::Value = serde_json::from_str(&original).expect("json");
+    let case = results["cases"]
+        .as_array_mut()
+        .expect("cases")
+        .iter_mut()
+        .find(|c| c["id"] == "api.models.list")
+        .expect("the case is there");
+    case["verdict"] = "fail".into();
+    std::fs::write(
+        &path,
+        tokencert_core::canonical::to_vec(&results).expect("canonical"),
+    )
+    .expect("write");
+
+    let (code, output) = verify(&bundle, &[]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(
+        output.contains("results.json has been modified"),
+        "{output}"
+    );
+
+    // A forger who also rewrites the manifest is caught by re-judging.
+    tokencert_core::bundle::write_manifest(&bundle).expect("manifest");
+    let (code, output) = verify(&bundle, &[]);
+    assert_eq!(code, Some(5), "{output}");
+    assert!(
+        output.contains("case api.models.list is recorded as fail but re-judges as pass"),
+        "{output}"
+    );
+}
+
+#[test]
+fn an_unlisted_file_is_refused() {
+    let bundle = copy_of_bundle("unlisted");
+    std::fs::write(bundle.join("evidence/extra.jsonl"), "{}\n").expect("write");
+    let (code, output) = verify(&bundle, &[]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(
+        output.contains("evidence/extra.jsonl is in the bundle but not in the manifest"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_bundle_of_another_suite_is_refused() {
+    let bundle = main_job_bundle();
+    let other = scratch("other-suite");
+    copy_dir(&repo_root().join("spec"), &other.join("spec"));
+    copy_dir(&repo_root().join("suites"), &other.join("suites"));
+    let case = other.join("suites/api/models/list.yaml");
+    let edited = std::fs::read_to_string(&case)
+        .expect("case")
+        .replace("description: ", "description: Edited. ");
+    std::fs::write(&case, edited).expect("write");
+    let (code, output) = verify(bundle, &["--suite", other.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(4), "{output}");
+    assert!(output.contains("was judged with suite sha256:"), "{output}");
+}
+
+#[test]
+fn a_mutant_fails_the_run_and_names_its_cases() {
+    let out = scratch("mutant");
+    let run = tokencert(&[
+        "run",
+        "--mutant",
+        "stream-no-done",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("FAIL    api.chat.stream.done [MUST TS-API-STREAM-DONE]"),
+        "{stderr}"
+    );
+    assert!(text(&run.stdout).contains("DOES NOT CONFORM"));
+}
+
+#[test]
+fn the_suite_digest_can_be_recomputed_with_coreutils() {
+    let script = "find spec suites -type f | LC_ALL=C sort | xargs sha256sum | sha256sum";
+    let Ok(out) = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(repo_root())
+        .output()
+    else {
+        eprintln!("skipped: no sh to run {script}");
+        return;
+    };
+    if !out.status.success() {
+        eprintln!("skipped: sha256sum is not available");
+        return;
+    }
+    let hex = text(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let suite = tokencert_core::suite::load(&repo_root()).expect("suite");
+    assert_eq!(suite.digest, format!("sha256:{hex}"));
+}
+
+#[test]
+fn list_coverage_reports_every_must_clause_covered() {
+    let out = tokencert(&["list", "--coverage"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("every MUST clause has at least one case"));
+}
+
+#[test]
+fn an_invalid_suite_stops_the_run_naming_file_line_and_field() {
+    let root = scratch("bad-suite");
+    copy_dir(&repo_root().join("spec"), &root.join("spec"));
+    copy_dir(&repo_root().join("suites"), &root.join("suites"));
+    let case = root.join("suites/api/models/list.yaml");
+    let edited = std::fs::read_to_string(&case)
+        .expect("case")
+        .replace("status: 200", "status: twohundred");
+    std::fs::write(&case, edited).expect("write");
+    let out = tokencert(&[
+        "run",
+        "--suite",
+        root.to_str().expect("utf-8 path"),
+        "--out",
+        root.join("out").to_str().expect("utf-8 path"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("suites/api/models/list.yaml:7: field /checks/0:"),
+        "{stderr}"
+    );
+    assert!(!root.join("out").exists(), "nothing ran");
+}
+
+#[test]
+fn a_remote_target_without_a_model_is_a_clear_error() {
+    let out = tokencert(&[
+        "run",
+        "--target",
+        "http://127.0.0.1:9/v1",
+        "--out",
+        scratch("no-model").to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no model to test"),
+        "{}",
+        text(&out.stderr)
+    );
+}
