@@ -99,9 +99,10 @@ fn main() -> ExitCode {
             .with_ignored_flag(unclaimed)
         })
         .collect();
+    let started_at = tokencert_drive::timestamp();
     let conclusion = libtest_mimic::run(&args, trials);
 
-    if let Err(e) = seal(&suite, &bundle_dir, &prepared) {
+    if let Err(e) = seal(&suite, &bundle_dir, &prepared, started_at) {
         eprintln!("could not write the bundle {}: {e}", bundle_dir.display());
     } else if conclusion.num_passed + conclusion.num_failed > 0 {
         eprintln!("tokencert bundle: {}", bundle_dir.display());
@@ -115,8 +116,13 @@ fn result_kind(suite: &Suite, case: &suite::Case) -> &'static str {
     suite.clause_of(case).map_or("", |c| c.level.keyword())
 }
 
-/// Writes run.json, results.json and the manifest for the cases that ran.
-fn seal(suite: &Suite, dir: &Path, prepared: &target::Prepared) -> Result<(), bundle::BundleError> {
+/// Seals the bundle of the cases that ran.
+fn seal(
+    suite: &Suite,
+    dir: &Path,
+    prepared: &target::Prepared,
+    started_at: String,
+) -> Result<(), bundle::BundleError> {
     let ran: Vec<String> = suite
         .cases
         .iter()
@@ -144,12 +150,8 @@ fn seal(suite: &Suite, dir: &Path, prepared: &target::Prepared) -> Result<(), bu
         target: prepared.info.clone(),
         timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
         body_limit_bytes: limits.body_limit,
-        started_at: String::new(),
-        finished_at: None,
+        started_at,
+        finished_at: Some(tokencert_drive::timestamp()),
     };
-    bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
-    let results = bundle::rejudge(dir, suite)?;
-    bundle::write_canonical(&dir.join(bundle::RESULTS_FILE), &results)?;
-    bundle::write_manifest(dir)?;
-    Ok(())
+    bundle::seal(dir, suite, &info).map(|_| ())
 }

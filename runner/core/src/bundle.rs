@@ -251,6 +251,16 @@ pub fn rejudge(bundle: &Path, suite: &Suite) -> Result<Results, BundleError> {
     Ok(results)
 }
 
+/// Finishes a bundle: writes `run.json`, judges the evidence as it is on
+/// disk, writes `results.json`, then the manifest over all of it.
+pub fn seal(bundle: &Path, suite: &Suite, run: &RunInfo) -> Result<Results, BundleError> {
+    write_canonical(&bundle.join(RUN_FILE), run)?;
+    let results = rejudge(bundle, suite)?;
+    write_canonical(&bundle.join(RESULTS_FILE), &results)?;
+    write_manifest(bundle)?;
+    Ok(results)
+}
+
 /// What a successful verification established.
 #[derive(Debug, Clone)]
 pub struct Verified {

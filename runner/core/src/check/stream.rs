@@ -21,14 +21,15 @@ impl Payload {
     }
 }
 
-/// The JSON payloads of every event except `[DONE]`. A payload that is not
-/// JSON makes the stream unjudgeable for checks about chunk contents.
+/// The JSON payloads a client reads: every event before the first
+/// `[DONE]`. A payload that is not JSON makes the stream unjudgeable for
+/// checks about chunk contents.
 fn payloads(view: &View<'_>) -> Result<Vec<Payload>, Finding> {
     view.complete_body()?;
     let mut out = Vec::new();
     for (i, event) in view.sse.events.iter().enumerate() {
         if event.data == DONE {
-            continue;
+            break;
         }
         match serde_json::from_str(&event.data) {
             Ok(value) => out.push(Payload {
@@ -99,7 +100,10 @@ pub fn chunks_match_schema(view: &View<'_>, name: &str, schemas: &Schemas) -> Fi
             Err(e) => return Finding::fail(format!("{at} is not JSON: {e}")),
         };
         if let Err(f) = schema_errors(&value, name, schemas) {
-            return Finding::fail(format!("{at} does not match {name}: {}", f.reason));
+            return Finding {
+                reason: format!("{at} does not match {name}: {}", f.reason),
+                ..f
+            };
         }
         count += 1;
     }
@@ -158,12 +162,18 @@ pub fn one_role_per_choice(view: &View<'_>) -> Finding {
             let Some(index) = choice.get("index").and_then(Value::as_u64) else {
                 return Finding::error(format!("{}: a choice has no integer index", payload.at()));
             };
-            let has_role = choice
+            let role = choice
                 .get("delta")
                 .and_then(|d| d.get("role"))
-                .is_some_and(|r| !r.is_null());
+                .filter(|r| !r.is_null());
             let entry = seen.entry(index).or_insert((false, None));
-            if has_role {
+            if let Some(role) = role {
+                if role != "assistant" {
+                    return Finding::fail(format!(
+                        "choice {index} carries role {role} at {}, not \"assistant\"",
+                        payload.at()
+                    ));
+                }
                 if let Some(first) = &entry.1 {
                     return Finding::fail(format!(
                         "choice {index} carries a role again at {} (first at {first})",
@@ -200,6 +210,11 @@ pub fn consistent_chunk_ids(view: &View<'_>) -> Finding {
         Err(f) => return f,
     };
     let first = &payloads[0];
+    for field in ["id", "created", "model"] {
+        if first.value.get(field).is_none_or(Value::is_null) {
+            return Finding::fail(format!("the first chunk, {}, has no {field}", first.at()));
+        }
+    }
     for payload in &payloads[1..] {
         for field in ["id", "created", "model"] {
             let (a, b) = (first.value.get(field), payload.value.get(field));
@@ -225,8 +240,8 @@ fn shown(value: Option<&Value>) -> String {
     value.map_or_else(|| "absent".into(), Value::to_string)
 }
 
-/// The last chunk has empty choices and a usage that adds up; no earlier
-/// chunk carries a non-null usage.
+/// The last chunk before `[DONE]` has empty choices and a usage that adds
+/// up; no earlier chunk carries a non-null usage.
 pub fn stream_usage_last(view: &View<'_>) -> Finding {
     let payloads = match payloads(view) {
         Ok(p) => p,
