@@ -64,7 +64,8 @@ pub struct CaseResult {
     pub clause: String,
     /// The clause's level.
     pub level: Level,
-    /// Fail if any check fails, else error if any errs, else pass (or skipped).
+    /// Fail if any check fails, else error if any errs, else fail if the
+    /// exchange did not complete, else pass (or skipped).
     pub verdict: Verdict,
     /// The deciding reason.
     pub reason: String,
@@ -181,10 +182,18 @@ pub fn judge_case(
             let reason = format!("{}: {}", c.check, c.reason);
             result(c.verdict, reason, checks)
         }
-        None => {
-            let reason = format!("all {} checks pass", checks.len());
-            result(Verdict::Pass, reason, checks)
-        }
+        // Checks on the head alone cannot pass an exchange that never finished.
+        None => match exchange.incomplete() {
+            Some(why) => result(
+                Verdict::Fail,
+                format!("the exchange did not complete: {why}"),
+                checks,
+            ),
+            None => {
+                let reason = format!("all {} checks pass", checks.len());
+                result(Verdict::Pass, reason, checks)
+            }
+        },
     }
 }
 

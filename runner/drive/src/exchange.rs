@@ -9,12 +9,11 @@ use tokencert_core::suite::{AuthMode, Case};
 use tokio::time::Instant;
 
 use crate::record::Recorder;
+use crate::redact::{REDACTED, Redactor};
 use crate::target::Target;
 
 /// A key no target issued, for cases that present a wrong key.
 const WRONG_KEY: &str = "sk-tokencert-not-a-key-0000000000000000";
-/// What replaces credentials in evidence.
-const REDACTED: &str = "[REDACTED]";
 
 /// Bounds on every exchange.
 #[derive(Debug, Clone, Copy)]
@@ -155,13 +154,14 @@ impl Client {
         let start = Instant::now();
         let deadline = start + self.limits.timeout;
         let since = |start: Instant| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let deadline_outcome = Outcome::Deadline {
             limit_ms: u64::try_from(self.limits.timeout.as_millis()).unwrap_or(u64::MAX),
         };
         let outcome = match tokio::time::timeout_at(deadline, request.send()).await {
             Err(_) => deadline_outcome,
             Ok(Err(e)) => Outcome::Transport {
-                message: self.redact_text(&error_chain(&e)),
+                message: redactor.text(&describe(&e)),
             },
             Ok(Ok(response)) => {
                 let headers = response
@@ -170,7 +170,7 @@ impl Client {
                     .map(|(k, v)| {
                         (
                             k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            redactor.text(&String::from_utf8_lossy(v.as_bytes())),
                         )
                     })
                     .collect();
@@ -181,24 +181,27 @@ impl Client {
                 })?;
                 let mut stream = response.bytes_stream();
                 let mut received: u64 = 0;
-                loop {
+                let mut body = redactor.body();
+                let outcome = loop {
                     match tokio::time::timeout_at(deadline, stream.next()).await {
                         Err(_) => break deadline_outcome,
                         Ok(None) => break Outcome::Complete,
                         Ok(Some(Err(e))) => {
                             break Outcome::Transport {
-                                message: self.redact_text(&error_chain(&e)),
+                                message: redactor.text(&describe(&e)),
                             };
                         }
                         Ok(Some(Ok(bytes))) => {
                             let room = self.limits.body_limit.saturating_sub(received);
                             let take = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
                             received += take as u64;
-                            let kept = self.redact_bytes(&bytes[..take]);
-                            recorder.write(&Record::Chunk {
-                                t_ns: since(start),
-                                bytes: RawBytes::new(&kept),
-                            })?;
+                            let kept = body.push(&bytes[..take]);
+                            if !kept.is_empty() {
+                                recorder.write(&Record::Chunk {
+                                    t_ns: since(start),
+                                    bytes: RawBytes::new(&kept),
+                                })?;
+                            }
                             if take < bytes.len() {
                                 break Outcome::BodyLimit {
                                     limit_bytes: self.limits.body_limit,
@@ -206,42 +209,21 @@ impl Client {
                             }
                         }
                     }
+                };
+                let rest = body.finish();
+                if !rest.is_empty() {
+                    recorder.write(&Record::Chunk {
+                        t_ns: since(start),
+                        bytes: RawBytes::new(&rest),
+                    })?;
                 }
+                outcome
             }
         };
         recorder.write(&Record::End {
             t_ns: since(start),
             outcome,
         })
-    }
-
-    /// Removes the target's key from bytes a server sent back.
-    fn redact_bytes(&self, bytes: &[u8]) -> Vec<u8> {
-        let Some(key) = self.target.api_key.as_ref().map(|k| k.expose().as_bytes()) else {
-            return bytes.to_vec();
-        };
-        if key.is_empty() || bytes.len() < key.len() {
-            return bytes.to_vec();
-        }
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i..].starts_with(key) {
-                out.extend_from_slice(REDACTED.as_bytes());
-                i += key.len();
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        out
-    }
-
-    fn redact_text(&self, text: &str) -> String {
-        match &self.target.api_key {
-            Some(key) if !key.expose().is_empty() => text.replace(key.expose(), REDACTED),
-            _ => text.to_string(),
-        }
     }
 }
 
@@ -262,7 +244,23 @@ fn substitute(value: serde_json::Value, model: &str) -> serde_json::Value {
     }
 }
 
-/// An error and its causes, one sentence: reqwest's own message is terse.
+/// A transport error and its causes in one sentence (reqwest's own message
+/// is terse), saying which stage failed.
+fn describe(error: &reqwest::Error) -> String {
+    let stage = if error.is_connect() {
+        if error.url().is_some_and(|u| u.scheme() == "https") {
+            "connecting (TCP or TLS handshake) failed"
+        } else {
+            "connecting failed"
+        }
+    } else if error.is_body() || error.is_decode() {
+        "reading the body failed"
+    } else {
+        "the request failed"
+    };
+    format!("{stage}: {}", error_chain(error))
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

@@ -6,9 +6,10 @@
 
 mod exchange;
 mod record;
+mod redact;
 mod run;
 mod target;
 
 pub use exchange::{Client, ClientError, Limits};
-pub use run::{RunConfig, RunError, RunReport, run, run_id};
+pub use run::{RunConfig, RunError, RunReport, run, run_id, timestamp};
 pub use target::{ApiKey, Target};

@@ -62,7 +62,8 @@ pub enum RunError {
     Bundle(#[from] BundleError),
 }
 
-fn now_rfc3339() -> String {
+/// The wall-clock time now, RFC 3339 UTC to the second.
+pub fn timestamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
@@ -98,11 +99,10 @@ pub async fn run(
         target: config.target.clone(),
         timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
         body_limit_bytes: limits.body_limit,
-        started_at: now_rfc3339(),
+        started_at: timestamp(),
         finished_at: None,
     };
-    let run_file = dir.join(bundle::RUN_FILE);
-    bundle::write_canonical(&run_file, &info)?;
+    bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
 
     let suite = config.suite;
     let claims = &config.claims;
@@ -124,11 +124,8 @@ pub async fn run(
     }
     drop(pending);
 
-    info.finished_at = Some(now_rfc3339());
-    bundle::write_canonical(&run_file, &info)?;
-    let results = bundle::rejudge(dir, suite)?;
-    bundle::write_canonical(&dir.join(bundle::RESULTS_FILE), &results)?;
-    bundle::write_manifest(dir)?;
+    info.finished_at = Some(timestamp());
+    let results = bundle::seal(dir, suite, &info)?;
     Ok(RunReport {
         bundle_dir: dir.clone(),
         results,
@@ -137,6 +134,5 @@ pub async fn run(
 
 /// A fresh run id from the wall clock, e.g. `20261126T112233Z`.
 pub fn run_id() -> String {
-    let stamp = now_rfc3339();
-    stamp.replace(['-', ':'], "")
+    timestamp().replace(['-', ':'], "")
 }

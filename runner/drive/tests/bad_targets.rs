@@ -1,0 +1,459 @@
+//! Bad targets: a refused connection, a TLS failure, a server that hangs,
+//! answers garbage, closes mid-headers or streams forever. Against each the
+//! whole suite runs to the end, every case gets an error or fail verdict
+//! whose reason names the cause, every exchange ends within its deadline,
+//! and the bundle is written and verifies. Secrets never reach the bundle.
+//!
+//! Every target is on the loopback interface.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+use tokencert_core::bundle::{self, TargetInfo};
+use tokencert_core::evidence::{Outcome, read_exchange};
+use tokencert_core::judge::{CaseResult, Results, Verdict};
+use tokencert_core::suite::{self, Capability, Suite};
+use tokencert_drive::{ApiKey, Client, Limits, RunConfig, Target};
+use tokencert_reference::hostile::{self, Fault};
+use tokencert_reference::{Config, DEFAULT_MODEL};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The key every target is given; it must never appear in a bundle.
+const KEY: &str = "sk-tokencert-test-secret-5f0c2a9e71d84b36";
+/// What replaces credentials in evidence.
+const REDACTED: &str = "[REDACTED]";
+/// A whole run against any target ends within this.
+const RUN_BOUND: Duration = Duration::from_secs(30);
+/// How late after its deadline an exchange may record its end.
+const DEADLINE_SLACK: Duration = Duration::from_secs(1);
+/// Cases in flight at once.
+const JOBS: usize = 4;
+/// Short limits for bad targets.
+const SHORT: Limits = Limits {
+    timeout: Duration::from_millis(800),
+    body_limit: 64 * 1024,
+};
+
+/// The suite of this repository, loaded once.
+fn the_suite() -> &'static Suite {
+    static SUITE: OnceLock<Suite> = OnceLock::new();
+    SUITE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        suite::load(&root).expect("the repository's suite loads")
+    })
+}
+
+/// A finished run whose bundle verified.
+struct Run {
+    /// Holds the bundle until the test ends.
+    _dir: TempDir,
+    bundle: PathBuf,
+    results: Results,
+    elapsed: Duration,
+    limits: Limits,
+}
+
+/// Runs every case of the suite against `base_url` (with [`KEY`], claiming
+/// auth), checks the run finishes within [`RUN_BOUND`], reports progress for
+/// every case, and that its bundle verifies.
+async fn run_suite(base_url: String, limits: Limits) -> Run {
+    let suite = the_suite();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let target = Target {
+        base_url: base_url.clone(),
+        model: DEFAULT_MODEL.into(),
+        api_key: Some(ApiKey::new(KEY)),
+    };
+    let config = RunConfig {
+        suite,
+        cases: suite.cases.iter().collect(),
+        client: Client::new(target, limits).expect("the HTTP client is set up"),
+        claims: BTreeSet::from([Capability::Auth]),
+        target: TargetInfo {
+            base_url,
+            model: DEFAULT_MODEL.into(),
+            reference: None,
+        },
+        bundle_dir: dir.path().join("bundle"),
+        jobs: JOBS,
+    };
+    let progressed = Cell::new(0usize);
+    let start = Instant::now();
+    let report = tokio::time::timeout(
+        RUN_BOUND,
+        tokencert_drive::run(config, |_| progressed.set(progressed.get() + 1)),
+    )
+    .await
+    .expect("the run finishes within its bound")
+    .expect("the run writes its bundle");
+    let elapsed = start.elapsed();
+    assert_eq!(
+        progressed.get(),
+        suite.cases.len(),
+        "progress for every case"
+    );
+    assert_eq!(report.results.cases.len(), suite.cases.len());
+    let verified = bundle::verify(&report.bundle_dir, suite).expect("the bundle verifies");
+    assert_eq!(verified.results, report.results);
+    assert!(
+        verified.run.finished_at.is_some(),
+        "run.json records the end"
+    );
+    Run {
+        _dir: dir,
+        bundle: report.bundle_dir,
+        results: report.results,
+        elapsed,
+        limits,
+    }
+}
+
+/// How every exchange against a bad target must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The connection failed: no response head.
+    Transport,
+    /// The deadline passed.
+    Deadline,
+    /// The body limit was reached.
+    BodyLimit,
+}
+
+fn ended(outcome: &Outcome) -> Option<Ended> {
+    match outcome {
+        Outcome::Complete => None,
+        Outcome::Transport { .. } => Some(Ended::Transport),
+        Outcome::Deadline { .. } => Some(Ended::Deadline),
+        Outcome::BodyLimit { .. } => Some(Ended::BodyLimit),
+    }
+}
+
+/// Runs the suite against a bad target and checks every case: evidence that
+/// ended as `how` within the deadline, a fail or error verdict, and a reason
+/// containing `phrase` (ignoring case). When no response head arrived the
+/// case's own reason must say it; when one did, a check on the head may
+/// decide first (e.g. "expected status 404, got 200"), so then some check's
+/// reason must say it.
+async fn expect_bad(base_url: String, limits: Limits, how: Ended, phrase: &str) -> Run {
+    let run = run_suite(base_url, limits).await;
+    let phrase = phrase.to_lowercase();
+    let says = |text: &str| text.to_lowercase().contains(&phrase);
+    let mut wrong = Vec::new();
+    for case in &run.results.cases {
+        let exchange = read_exchange(&bundle::evidence_path(&run.bundle, &case.id))
+            .expect("every case has readable evidence");
+        let outcome = exchange.outcome.as_ref().expect("every exchange has ended");
+        let t_ns = run_end_ns(&run.bundle, &case.id);
+        let late = Duration::from_nanos(t_ns) > run.limits.timeout + DEADLINE_SLACK;
+        let explained = if exchange.response.is_none() {
+            says(&case.reason)
+        } else {
+            says(&case.reason) || case.checks.iter().any(|c| says(&c.reason))
+        };
+        let bad_verdict = matches!(case.verdict, Verdict::Fail | Verdict::Error);
+        if ended(outcome) != Some(how) || late || !explained || !bad_verdict {
+            wrong.push(describe(case, outcome, t_ns));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "against {how:?}, expecting {phrase:?}:\n{}",
+        wrong.join("\n")
+    );
+    run
+}
+
+/// When the exchange of `case` recorded its end, in ns since the request.
+fn run_end_ns(bundle: &Path, case: &str) -> u64 {
+    let text =
+        std::fs::read_to_string(bundle::evidence_path(bundle, case)).expect("evidence is readable");
+    let last = text.lines().last().expect("evidence has records");
+    let record: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
+    assert_eq!(
+        record["record"], "end",
+        "{case}: the last record is the end"
+    );
+    record["t_ns"].as_u64().expect("the end record has t_ns")
+}
+
+fn describe(case: &CaseResult, outcome: &Outcome, t_ns: u64) -> String {
+    format!(
+        "  {} -> {} after {} ms, ended {:?}: {}",
+        case.id,
+        case.verdict.name(),
+        t_ns / 1_000_000,
+        outcome,
+        case.reason
+    )
+}
+
+/// A loopback port nothing listens on (it was bound, then released).
+fn refused_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("a local address").port()
+}
+
+/// A hostile fault server on an ephemeral loopback port.
+async fn hostile(fault: Fault) -> hostile::HostileServer {
+    hostile::start(fault, loopback())
+        .await
+        .expect("the hostile server starts")
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// No file of the bundle holds the key: not its bytes, and not a decoded
+/// response body (bodies that are not UTF-8 are stored as base64).
+fn assert_no_secret(bundle: &Path) {
+    let mut dirs = vec![bundle.to_path_buf()];
+    let mut files = 0;
+    let mut leaks = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("the bundle is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&path).expect("a bundle file is readable");
+            let text = String::from_utf8_lossy(&bytes);
+            for (n, line) in text.lines().enumerate() {
+                if let Some(at) = line.find(KEY) {
+                    let from = line.floor_char_boundary(at.saturating_sub(60));
+                    let shown = &line[from..at + KEY.len()];
+                    leaks.push(format!("{}:{}: …{shown}", path.display(), n + 1));
+                }
+            }
+            let is_evidence = path.extension().is_some_and(|e| e == "jsonl");
+            if is_evidence {
+                let exchange = read_exchange(&path).expect("evidence is readable");
+                if contains(&exchange.body(), KEY.as_bytes()) {
+                    leaks.push(format!("{}: in the response body", path.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        files > 3,
+        "the bundle has run, results, manifest and evidence"
+    );
+    assert!(
+        leaks.is_empty(),
+        "the key is in the bundle {} times, e.g.:\n{}",
+        leaks.len(),
+        leaks[..leaks.len().min(6)].join("\n")
+    );
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether any evidence file of the bundle contains `text`.
+fn evidence_contains(bundle: &Path, text: &str) -> bool {
+    let dir = bundle.join(bundle::EVIDENCE_DIR);
+    std::fs::read_dir(&dir)
+        .expect("the evidence directory is readable")
+        .map(|e| std::fs::read(e.expect("a directory entry").path()).expect("evidence file"))
+        .any(|bytes| contains(&bytes, text.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connection() {
+    let url = format!("http://127.0.0.1:{}/v1", refused_port());
+    expect_bad(url, SHORT, Ended::Transport, "connection refused").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_by_name() {
+    // Name resolution, then a refused connection; localhost is loopback.
+    let url = format!("http://localhost:{}/v1", refused_port());
+    expect_bad(url, SHORT, Ended::Transport, "connection refused").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_failure() {
+    // TLS spoken to a plain-HTTP server.
+    let server = tokencert_reference::start(Config::default(), loopback())
+        .await
+        .expect("the reference service starts");
+    let url = format!("https://{}/v1", server.addr());
+    expect_bad(url, SHORT, Ended::Transport, "corrupt message").await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hang() {
+    let server = hostile(Fault::Hang).await;
+    let run = expect_bad(server.base_url(), SHORT, Ended::Deadline, "deadline").await;
+    // Each round of JOBS cases waits for its deadline; nothing waits longer.
+    assert!(run.elapsed >= SHORT.timeout, "{:?}", run.elapsed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage() {
+    let server = hostile(Fault::Garbage).await;
+    expect_bad(
+        server.base_url(),
+        SHORT,
+        Ended::Transport,
+        "invalid HTTP version",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_mid_headers() {
+    let server = hostile(Fault::CloseMidHeaders).await;
+    expect_bad(
+        server.base_url(),
+        SHORT,
+        Ended::Transport,
+        "connection closed before message completed",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_stream_reaches_the_deadline() {
+    // ~300 bytes a millisecond: 800 ms is far below the 64 MiB limit.
+    let limits = Limits {
+        timeout: SHORT.timeout,
+        body_limit: 64 * 1024 * 1024,
+    };
+    let server = hostile(Fault::Endless).await;
+    expect_bad(server.base_url(), limits, Ended::Deadline, "deadline").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_stream_reaches_the_body_limit() {
+    // 4 KiB arrive in ~15 ms: far below the 10 s deadline.
+    let limits = Limits {
+        timeout: Duration::from_secs(10),
+        body_limit: 4 * 1024,
+    };
+    let server = hostile(Fault::Endless).await;
+    expect_bad(
+        server.base_url(),
+        limits,
+        Ended::BodyLimit,
+        "body exceeded the limit",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_never_reaches_the_bundle() {
+    let server = tokencert_reference::start(
+        Config {
+            api_key: Some(KEY.into()),
+            ..Config::default()
+        },
+        loopback(),
+    )
+    .await
+    .expect("the reference service starts");
+    let limits = Limits {
+        timeout: Duration::from_secs(10),
+        body_limit: 1024 * 1024,
+    };
+    let run = run_suite(server.base_url(), limits).await;
+    server.shutdown().await;
+    // The key was presented and accepted: the correct service passes.
+    assert!(
+        run.results.cases.iter().all(|c| c.verdict == Verdict::Pass),
+        "{:#?}",
+        run.results.cases
+    );
+    assert!(evidence_contains(&run.bundle, REDACTED));
+    assert_no_secret(&run.bundle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_echoed_key_never_reaches_the_bundle() {
+    let (addr, server) = start_echo().await;
+    let limits = Limits {
+        timeout: Duration::from_secs(5),
+        body_limit: 1024 * 1024,
+    };
+    let run = run_suite(format!("http://{addr}/v1"), limits).await;
+    server.abort();
+    assert!(evidence_contains(&run.bundle, REDACTED));
+    assert_no_secret(&run.bundle);
+}
+
+/// A server that answers every request `200` with the request's
+/// `Authorization` value echoed in an `X-Echo` header and in a JSON body,
+/// the body sent in two chunks that split the value in the middle.
+async fn start_echo() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind(loopback())
+        .await
+        .expect("the echo server binds");
+    let addr = listener.local_addr().expect("a local address");
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(echo(stream));
+        }
+    });
+    (addr, task)
+}
+
+async fn echo(mut stream: TcpStream) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let header = |name: &str| {
+        head.split("\r\n").find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let auth = header("authorization").unwrap_or_default();
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut have = data.len() - head_end;
+    while have < length {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => have += n,
+        }
+    }
+    let body = format!("{{\"echo\":\"{auth}\"}}");
+    let (first, second) = body.split_at(body.len() / 2);
+    let chunk = |part: &str| format!("{:X}\r\n{part}\r\n", part.len());
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Echo: {auth}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}",
+        chunk(first)
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+        return;
+    }
+    // Let the first half arrive as a chunk of its own.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rest = format!("{}0\r\n\r\n", chunk(second));
+    if stream.write_all(rest.as_bytes()).await.is_ok() {
+        let _ = stream.shutdown().await;
+    }
+}
