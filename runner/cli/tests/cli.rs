@@ -13,6 +13,8 @@ fn tokencert(args: &[&str]) -> Output {
         .env_remove("TOKENCERT_BASE_URL")
         .env_remove("TOKENCERT_MODEL")
         .env_remove("TOKENCERT_SUITE")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
         .output()
         .expect("tokencert runs")
 }
@@ -265,5 +267,66 @@ fn a_remote_target_without_a_model_is_a_clear_error() {
         text(&out.stderr).contains("no model to test"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// Kills the child on drop, so a failing assertion leaves no server behind.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_then_run_against_it_as_a_remote_target() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--mutant",
+            "stream-no-done",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let server = Serving(child);
+    let mut banner = String::new();
+    BufReader::new(stderr)
+        .read_line(&mut banner)
+        .expect("serve prints its address");
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
+        .to_string();
+
+    let out = scratch("remote");
+    let run = tokencert(&[
+        "run",
+        "--target",
+        &url,
+        "--model",
+        "tokencert-reference",
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    drop(server);
+    let stdout = text(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "the mutant fails the run: {stdout}\n{}",
+        text(&run.stderr)
+    );
+    // No key was set, so the target does not claim auth and those cases are skipped.
+    assert!(
+        stdout.contains("MUST       13     2      0        2"),
+        "{stdout}"
     );
 }
