@@ -247,7 +247,7 @@ fn an_invalid_suite_stops_the_run_naming_file_line_and_field() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("suites/api/models/list.yaml:7: field /checks/0:"),
+        stderr.contains("suites/api/models/list.yaml:7: field /checks/0/status: \"twohundred\" is not of type \"integer\""),
         "{stderr}"
     );
     assert!(!root.join("out").exists(), "nothing ran");

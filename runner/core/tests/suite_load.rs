@@ -72,10 +72,10 @@ fn a_wrongly_typed_field_names_file_line_and_field() {
     let p = only_problem(&dir);
     assert_eq!(p.file, Path::new("suites/x/good.yaml"));
     assert_eq!(p.line, Some(7));
-    assert_eq!(p.field.as_deref(), Some("/checks/0"));
+    assert_eq!(p.field.as_deref(), Some("/checks/0/status"));
     assert!(
         p.to_string()
-            .starts_with("suites/x/good.yaml:7: field /checks/0:"),
+            .starts_with("suites/x/good.yaml:7: field /checks/0/status:"),
         "{p}"
     );
 }
