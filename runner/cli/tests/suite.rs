@@ -23,34 +23,24 @@ use tokencert_drive::{Client, Limits};
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let suite = match suite::load(&root) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            // Report the invalid suite as one failing test rather than a crash.
-            let message = e.to_string();
-            let trial = Trial::test("suite.load", move || Err(Failed::from(message)));
+    let setup = suite::load(&root)
+        .map_err(|e| e.to_string())
+        .and_then(|suite| {
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            let prepared = runtime
+                .block_on(target::prepare(Selection::from_env()))
+                .map_err(|e| format!("cannot prepare the target: {e}"))?;
+            let client = Client::new(prepared.target.clone(), Limits::default())
+                .map_err(|e| e.to_string())?;
+            Ok((Arc::new(suite), runtime, prepared, client))
+        });
+    let (suite, runtime, prepared, client) = match setup {
+        Ok(setup) => setup,
+        // Report a broken setup as one failing test rather than a crash.
+        Err(message) => {
+            let trial = Trial::test("suite.setup", move || Err(Failed::from(message)));
             return libtest_mimic::run(&args, vec![trial]).exit_code();
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let prepared = match runtime.block_on(target::prepare(Selection::from_env())) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("cannot prepare the target: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let client = match Client::new(prepared.target.clone(), Limits::default()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
         }
     };
     let bundle_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))

@@ -127,7 +127,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         let report = tokencert_drive::run(config, |result| {
             bar.inc(1);
             bar.set_message(result.id.clone());
-            if matches!(result.verdict, Verdict::Fail | Verdict::Error) {
+            // Without a terminal (CI logs) the bar is hidden: log every case instead.
+            if bar.is_hidden() || matches!(result.verdict, Verdict::Fail | Verdict::Error) {
                 bar.suspend(|| eprintln!("{}", line(result)));
             }
         })
