@@ -330,3 +330,45 @@ fn serve_then_run_against_it_as_a_remote_target() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_manifest_naming_a_path_outside_the_bundle_is_refused() {
+    let bundle = copy_of_bundle("traversal");
+    let path = bundle.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("json");
+    manifest["files"]["../outside.json"] = "sha256:00".into();
+    std::fs::write(
+        &path,
+        tokencert_core::canonical::to_vec(&manifest).expect("canonical"),
+    )
+    .expect("write");
+    let (code, output) = verify(&bundle, &[]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(
+        output.contains("\"../outside.json\", which is not a plain path inside the bundle"),
+        "{output}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_in_the_bundle_is_refused() {
+    let bundle = copy_of_bundle("symlink");
+    std::os::unix::fs::symlink("/etc/hostname", bundle.join("evidence/link.jsonl"))
+        .expect("symlink");
+    let (code, output) = verify(&bundle, &[]);
+    assert_eq!(code, Some(3), "{output}");
+    assert!(
+        output.contains("evidence/link.jsonl is not a plain file or directory"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_bundle_is_a_clear_error() {
+    let empty = scratch("not-a-bundle");
+    let (code, output) = verify(&empty, &[]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("manifest.json"), "{output}");
+}
