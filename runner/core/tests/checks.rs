@@ -965,3 +965,18 @@ fn stream_usage_last_fails_on_usage_sent_after_done() {
         &[&at(&datas, 2), "no usage object"],
     );
 }
+
+#[test]
+fn a_huge_body_failing_its_schema_gives_a_bounded_reason() {
+    let huge = json!({"object": "x".repeat(1_000_000)});
+    let finding = run(
+        &Check::JsonSchema("chat.completion".into()),
+        &Ex::json(&huge).build(),
+    );
+    assert_eq!(finding.verdict, Verdict::Fail);
+    assert!(
+        finding.reason.len() < 2_000,
+        "reason of {} bytes",
+        finding.reason.len()
+    );
+}

@@ -123,7 +123,9 @@ fn schema_errors(value: &serde_json::Value, name: &str, schemas: &Schemas) -> Re
         .take(3)
         .map(|e| {
             let at = e.instance_path().as_str();
-            format!("{}: {e}", if at.is_empty() { "/" } else { at })
+            // The validator quotes the offending instance, which may be the whole body.
+            let message = clip(&e.to_string(), 240);
+            format!("{}: {message}", if at.is_empty() { "/" } else { at })
         })
         .collect();
     if errors.is_empty() {
@@ -158,15 +160,14 @@ fn usage_consistent(usage: &serde_json::Value) -> Result<(u64, u64), String> {
 }
 
 fn short(value: Option<&serde_json::Value>) -> String {
-    match value {
-        None => "nothing".into(),
-        Some(v) => {
-            let text = v.to_string();
-            if text.len() > 80 {
-                format!("{}…", &text[..text.floor_char_boundary(80)])
-            } else {
-                text
-            }
-        }
+    value.map_or_else(|| "nothing".into(), |v| clip(&v.to_string(), 80))
+}
+
+/// At most `max` bytes of `text` (on a character boundary), marked when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() > max {
+        format!("{}…", &text[..text.floor_char_boundary(max)])
+    } else {
+        text.to_string()
     }
 }
