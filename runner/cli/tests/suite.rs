@@ -18,7 +18,7 @@ use tokencert_core::bundle::{self, RunInfo};
 use tokencert_core::evidence::read_exchange;
 use tokencert_core::judge::{self, Plan, Verdict};
 use tokencert_core::suite::{self, Suite};
-use tokencert_drive::{Client, Limits};
+use tokencert_drive::{Client, Limits, run_info};
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
@@ -89,10 +89,20 @@ fn main() -> ExitCode {
             .with_ignored_flag(unclaimed)
         })
         .collect();
-    let started_at = tokencert_drive::timestamp();
+    let plan = Plan {
+        cases: Vec::new(),
+        claims: prepared.claims.clone(),
+    };
+    let mut info = run_info(
+        &bundle_dir,
+        &suite,
+        plan,
+        prepared.info.clone(),
+        Limits::default(),
+    );
     let conclusion = libtest_mimic::run(&args, trials);
 
-    if let Err(e) = seal(&suite, &bundle_dir, &prepared, started_at) {
+    if let Err(e) = seal(&suite, &bundle_dir, &mut info) {
         eprintln!("could not write the bundle {}: {e}", bundle_dir.display());
     } else if conclusion.num_passed + conclusion.num_failed > 0 {
         eprintln!("tokencert bundle: {}", bundle_dir.display());
@@ -106,42 +116,14 @@ fn result_kind(suite: &Suite, case: &suite::Case) -> &'static str {
     suite.clause_of(case).map_or("", |c| c.level.keyword())
 }
 
-/// Seals the bundle of the cases that ran.
-fn seal(
-    suite: &Suite,
-    dir: &Path,
-    prepared: &target::Prepared,
-    started_at: String,
-) -> Result<(), bundle::BundleError> {
-    let ran: Vec<String> = suite
+/// Seals the bundle with the cases that ran (those with evidence) as its plan.
+fn seal(suite: &Suite, dir: &Path, info: &mut RunInfo) -> Result<(), bundle::BundleError> {
+    info.plan.cases = suite
         .cases
         .iter()
         .filter(|c| bundle::evidence_path(dir, &c.id).exists())
         .map(|c| c.id.clone())
         .collect();
-    let limits = Limits::default();
-    let info = RunInfo {
-        format: bundle::RUN_FORMAT.into(),
-        run_id: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        tool: concat!(
-            "tokencert ",
-            env!("CARGO_PKG_VERSION"),
-            " (cargo test harness)"
-        )
-        .into(),
-        suite_digest: suite.digest.clone(),
-        plan: Plan {
-            cases: ran,
-            claims: prepared.claims.clone(),
-        },
-        target: prepared.info.clone(),
-        timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-        body_limit_bytes: limits.body_limit,
-        started_at,
-        finished_at: Some(tokencert_drive::timestamp()),
-    };
-    bundle::seal(dir, suite, &info).map(|_| ())
+    info.finished_at = Some(tokencert_drive::timestamp());
+    bundle::seal(dir, suite, info).map(|_| ())
 }

@@ -2,7 +2,7 @@
 //! then judge the evidence as written and seal the bundle with its manifest.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use futures_util::StreamExt;
@@ -11,7 +11,7 @@ use tokencert_core::evidence::read_exchange;
 use tokencert_core::judge::{self, CaseResult, Plan, Results};
 use tokencert_core::suite::{Capability, Case, Suite};
 
-use crate::exchange::{Client, ClientError};
+use crate::exchange::{Client, ClientError, Limits};
 
 /// Everything a run needs.
 pub struct RunConfig<'a> {
@@ -67,6 +67,32 @@ pub fn timestamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// The record of a run that starts now (`finished_at` unset); the run id
+/// is the bundle directory's name.
+pub fn run_info(
+    bundle_dir: &Path,
+    suite: &Suite,
+    plan: Plan,
+    target: TargetInfo,
+    limits: Limits,
+) -> RunInfo {
+    RunInfo {
+        format: bundle::RUN_FORMAT.into(),
+        run_id: bundle_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        tool: concat!("tokencert ", env!("CARGO_PKG_VERSION")).into(),
+        suite_digest: suite.digest.clone(),
+        plan,
+        target,
+        timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+        body_limit_bytes: limits.body_limit,
+        started_at: timestamp(),
+        finished_at: None,
+    }
+}
+
 /// Runs the cases, calling `progress` with each case's result as soon as
 /// its evidence is complete, and writes the bundle.
 pub async fn run(
@@ -86,22 +112,13 @@ pub async fn run(
         cases: config.cases.iter().map(|c| c.id.clone()).collect(),
         claims: config.claims.clone(),
     };
-    let limits = config.client.limits();
-    let mut info = RunInfo {
-        format: bundle::RUN_FORMAT.into(),
-        run_id: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        tool: concat!("tokencert ", env!("CARGO_PKG_VERSION")).into(),
-        suite_digest: config.suite.digest.clone(),
+    let mut info = run_info(
+        dir,
+        config.suite,
         plan,
-        target: config.target.clone(),
-        timeout_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-        body_limit_bytes: limits.body_limit,
-        started_at: timestamp(),
-        finished_at: None,
-    };
+        config.target.clone(),
+        config.client.limits(),
+    );
     bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
 
     let suite = config.suite;
