@@ -102,13 +102,25 @@ fn main() -> ExitCode {
     );
     let conclusion = libtest_mimic::run(&args, trials);
 
-    if let Err(e) = seal(&suite, &bundle_dir, &mut info) {
-        eprintln!("could not write the bundle {}: {e}", bundle_dir.display());
-    } else if conclusion.num_passed + conclusion.num_failed > 0 {
-        eprintln!("tokencert bundle: {}", bundle_dir.display());
-    }
     drop(prepared);
-    conclusion.exit_code()
+    if args.list {
+        let _ = std::fs::remove_dir_all(&bundle_dir);
+        return conclusion.exit_code();
+    }
+    // The bundle must verify like any other; a harness that wrote a bundle
+    // `tokencert verify` rejects has failed, whatever the cases said.
+    let sealed = seal(&suite, &bundle_dir, &mut info)
+        .and_then(|()| bundle::verify(&bundle_dir, &suite).map(|_| ()));
+    match sealed {
+        Err(e) => {
+            eprintln!("the bundle {} does not verify: {e}", bundle_dir.display());
+            ExitCode::FAILURE
+        }
+        Ok(()) => {
+            eprintln!("tokencert bundle: {}", bundle_dir.display());
+            conclusion.exit_code()
+        }
+    }
 }
 
 /// The test kind shown in brackets: the clause's level.
