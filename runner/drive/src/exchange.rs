@@ -59,11 +59,16 @@ pub struct Client {
 
 impl Client {
     /// A client for `target`. Redirects are not followed (a redirect is
-    /// recorded as the response it is), and no proxy is used.
+    /// recorded as the response it is), no proxy is used, and connections
+    /// are not reused between cases.
     pub fn new(target: Target, limits: Limits) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            // A fresh connection per case: a server that drops a keep-alive
+            // connection after one response (seen with llama-cpp-python after
+            // a 500) must not turn the next case into a transport error.
+            .pool_max_idle_per_host(0)
             .connect_timeout(limits.timeout)
             .user_agent(concat!("tokencert/", env!("CARGO_PKG_VERSION")))
             .build()
