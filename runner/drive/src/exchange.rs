@@ -12,6 +12,8 @@ use crate::record::Recorder;
 use crate::redact::{REDACTED, Redactor};
 use crate::target::Target;
 
+/// Sent as `User-Agent` on every request.
+const USER_AGENT: &str = concat!("tokencert/", env!("CARGO_PKG_VERSION"));
 /// A key no target issued, for cases that present a wrong key.
 const WRONG_KEY: &str = "sk-tokencert-not-a-key-0000000000000000";
 
@@ -70,7 +72,6 @@ impl Client {
             // a 500) must not turn the next case into a transport error.
             .pool_max_idle_per_host(0)
             .connect_timeout(limits.timeout)
-            .user_agent(concat!("tokencert/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(Self {
@@ -99,42 +100,57 @@ impl Client {
             source,
         };
         let mut recorder = Recorder::create(evidence).map_err(fail)?;
+        let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let (method, path) = case.request.endpoint.method_and_path();
         let url = self.target.url(path);
         let body = self.body(case);
-        let mut headers: Vec<(String, String)> = Vec::new();
-        if !body.is_empty() {
-            headers.push(("content-type".into(), "application/json".into()));
-        }
-        let presented = match case.request.auth {
-            AuthMode::Key => self.target.api_key.as_ref().map(|k| k.expose().to_string()),
-            AuthMode::None => None,
-            AuthMode::Wrong => Some(WRONG_KEY.to_string()),
+        let method = match method {
+            "POST" => reqwest::Method::POST,
+            _ => reqwest::Method::GET,
         };
-        let mut request = self.http.request(
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET),
-            &url,
-        );
-        for (k, v) in &headers {
-            request = request.header(k, v);
-        }
-        if let Some(key) = &presented {
-            request = request.bearer_auth(key);
-            headers.push(("authorization".into(), format!("Bearer {REDACTED}")));
-        }
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header(reqwest::header::USER_AGENT, USER_AGENT)
+            .header(reqwest::header::ACCEPT, "*/*");
         if !body.is_empty() {
-            request = request.body(body.clone());
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
         }
+        match case.request.auth {
+            AuthMode::Key => {
+                if let Some(key) = &self.target.api_key {
+                    request = request.bearer_auth(key.expose());
+                }
+            }
+            AuthMode::None => {}
+            AuthMode::Wrong => request = request.bearer_auth(WRONG_KEY),
+        }
+        let request = request.build();
+        let headers = match &request {
+            Ok(built) => recorded_headers(built.headers(), &redactor),
+            Err(_) => Vec::new(),
+        };
         recorder
             .write(&Record::Request {
                 case: case.id.clone(),
-                method: method.into(),
+                method: method.to_string(),
                 url,
                 headers,
                 body: RawBytes::new(&body),
             })
             .map_err(fail)?;
-        self.exchange(request, &mut recorder).await.map_err(fail)
+        match request {
+            Ok(request) => self.exchange(request, &redactor, &mut recorder).await,
+            Err(e) => recorder.write(&Record::End {
+                t_ns: 0,
+                outcome: Outcome::Transport {
+                    message: redactor.text(&describe(&e)),
+                },
+            }),
+        }
+        .map_err(fail)
     }
 
     /// The request body with `${model}` substituted.
@@ -153,17 +169,17 @@ impl Client {
 
     async fn exchange(
         &self,
-        request: reqwest::RequestBuilder,
+        request: reqwest::Request,
+        redactor: &Redactor,
         recorder: &mut Recorder,
     ) -> std::io::Result<()> {
         let start = Instant::now();
         let deadline = start + self.limits.timeout;
         let since = |start: Instant| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let deadline_outcome = Outcome::Deadline {
             limit_ms: u64::try_from(self.limits.timeout.as_millis()).unwrap_or(u64::MAX),
         };
-        let outcome = match tokio::time::timeout_at(deadline, request.send()).await {
+        let outcome = match tokio::time::timeout_at(deadline, self.http.execute(request)).await {
             Err(_) => deadline_outcome,
             Ok(Err(e)) => Outcome::Transport {
                 message: redactor.text(&describe(&e)),
@@ -230,6 +246,29 @@ impl Client {
             outcome,
         })
     }
+}
+
+/// Request headers as evidence: credentials replaced, the key removed from
+/// any other value. (The HTTP layer adds `host` and `content-length` after.)
+fn recorded_headers(
+    headers: &reqwest::header::HeaderMap,
+    redactor: &Redactor,
+) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let value = if name == reqwest::header::AUTHORIZATION {
+                match value.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} {REDACTED}"),
+                    None => REDACTED.to_string(),
+                }
+            } else {
+                redactor.text(&value)
+            };
+            (name.as_str().to_string(), value)
+        })
+        .collect()
 }
 
 /// Replaces every string value exactly `${model}` with the model name.
