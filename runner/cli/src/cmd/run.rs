@@ -79,6 +79,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .ok()
         .filter(|k| !k.is_empty())
         .map(ApiKey::new);
+    if api_key.is_none() && args.api_key_env != target::env::API_KEY {
+        anyhow::bail!(
+            "--api-key-env {}: the variable is not set",
+            args.api_key_env
+        );
+    }
     let selection = Selection {
         base_url: args.target.clone(),
         model: args.model.clone(),
@@ -103,11 +109,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             None => "target".to_string(),
         };
         let bundle_dir = fresh_dir(&args.out, &format!("{}-{label}", tokencert_drive::run_id()));
+        let claims: Vec<&str> = prepared.claims.iter().map(|c| c.name()).collect();
         eprintln!(
-            "tokencert: {} cases against {} (model {}), suite {}",
+            "tokencert: {} cases against {} (model {}, claims [{}]), suite {}",
             cases.len(),
             prepared.info.base_url,
             prepared.info.model,
+            claims.join(", "),
             suite.digest
         );
         let bar = ProgressBar::new(cases.len() as u64);
