@@ -177,7 +177,22 @@ fn read_json<T: for<'de> Deserialize<'de>>(
 
 /// Reads `run.json`.
 pub fn read_run(bundle: &Path) -> Result<RunInfo, BundleError> {
-    read_json(&bundle.join(RUN_FILE), "run.json")
+    let run: RunInfo = read_json(&bundle.join(RUN_FILE), "run.json")?;
+    expect_format(RUN_FILE, &run.format, RUN_FORMAT)?;
+    Ok(run)
+}
+
+/// A bundle file written by another version of the format is refused
+/// rather than misread.
+fn expect_format(file: &str, found: &str, supported: &'static str) -> Result<(), BundleError> {
+    if found == supported {
+        return Ok(());
+    }
+    Err(BundleError::Malformed {
+        path: file.to_string(),
+        what: supported,
+        message: format!("its format is {found:?}; this tokencert reads {supported:?}"),
+    })
 }
 
 /// Every plain file in the bundle except the manifest, as sorted
@@ -277,6 +292,7 @@ pub struct Verified {
 /// byte-identical to `results.json`. The first failure is returned.
 pub fn verify(bundle: &Path, suite: &Suite) -> Result<Verified, BundleError> {
     let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
+    expect_format(MANIFEST_FILE, &manifest.format, MANIFEST_FORMAT)?;
     for (name, expected) in &manifest.files {
         let path = bundle.join(safe_relative(name)?);
         let meta =
