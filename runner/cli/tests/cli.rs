@@ -270,10 +270,10 @@ fn a_remote_target_without_a_model_is_a_clear_error() {
     );
 }
 
-/// Kills the child on drop, so a failing assertion leaves no server behind.
-struct Serving(std::process::Child);
+/// Kills the child on drop, so a failing assertion leaves no process behind.
+struct KillOnDrop(std::process::Child);
 
-impl Drop for Serving {
+impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -295,7 +295,7 @@ fn serve_then_run_against_it_as_a_remote_target() {
         .spawn()
         .expect("serve starts");
     let stderr = child.stderr.take().expect("piped stderr");
-    let server = Serving(child);
+    let server = KillOnDrop(child);
     let mut banner = String::new();
     BufReader::new(stderr)
         .read_line(&mut banner)
@@ -371,4 +371,67 @@ fn a_directory_that_is_not_a_bundle_is_a_clear_error() {
     let (code, output) = verify(&empty, &[]);
     assert_eq!(code, Some(2), "{output}");
     assert!(output.contains("manifest.json"), "{output}");
+}
+
+#[test]
+fn a_killed_run_keeps_readable_evidence() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let endless = runtime
+        .block_on(tokencert_reference::hostile::start(
+            tokencert_reference::hostile::Fault::Endless,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ))
+        .expect("hostile server starts");
+    let out = scratch("killed");
+    let child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args([
+            "run",
+            "--target",
+            &endless.base_url(),
+            "--model",
+            "m",
+            "--timeout",
+            "60",
+        ])
+        .args(["--out", out.to_str().expect("utf-8 path")])
+        .current_dir(repo_root())
+        .env_remove("OPENAI_API_KEY")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run starts");
+    let mut run = KillOnDrop(child);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    run.0.kill().expect("SIGKILL");
+    let _ = run.0.wait();
+    drop(endless);
+
+    let bundle = std::fs::read_dir(&out)
+        .expect("out dir")
+        .flatten()
+        .next()
+        .expect("a bundle dir")
+        .path();
+    assert!(
+        bundle.join("run.json").is_file(),
+        "run.json is written first"
+    );
+    assert!(
+        !bundle.join("manifest.json").exists(),
+        "the run never finished"
+    );
+    let mut streamed = 0;
+    for entry in std::fs::read_dir(bundle.join("evidence"))
+        .expect("evidence dir")
+        .flatten()
+    {
+        let exchange = tokencert_core::evidence::read_exchange(&entry.path())
+            .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+        assert!(
+            exchange
+                .incomplete()
+                .is_some_and(|why| why.contains("recording ends"))
+        );
+        streamed += usize::from(!exchange.chunks.is_empty());
+    }
+    assert!(streamed > 0, "some chunks were recorded before the kill");
 }
