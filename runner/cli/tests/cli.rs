@@ -75,24 +75,24 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn verify(bundle: &Path, extra: &[&str]) -> (Option<i32>, String) {
+/// `tokencert verify` ends with this exit status and a message containing `says`.
+fn expect_verify(bundle: &Path, extra: &[&str], status: i32, says: &str) {
     let mut args = vec!["verify", bundle.to_str().expect("utf-8 path")];
     args.extend_from_slice(extra);
     let out = tokencert(&args);
-    (
-        out.status.code(),
-        format!("{}{}", text(&out.stdout), text(&out.stderr)),
-    )
+    let output = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(status), "{output}");
+    assert!(output.contains(says), "expected {says:?} in: {output}");
 }
 
 #[test]
 fn the_main_job_bundle_verifies() {
-    let (code, output) = verify(main_job_bundle(), &[]);
-    assert_eq!(code, Some(0), "{output}");
-    assert!(output.contains("re-judged byte-identical"), "{output}");
-    assert!(
-        output.contains("unsigned"),
-        "the output says the bundle is unsigned: {output}"
+    expect_verify(main_job_bundle(), &[], 0, "re-judged byte-identical");
+    expect_verify(
+        main_job_bundle(),
+        &[],
+        0,
+        "unsigned: this bundle carries no signature",
     );
 }
 
@@ -104,11 +104,11 @@ fn flipping_one_byte_of_evidence_names_the_file() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&file, bytes).expect("write");
-    let (code, output) = verify(&bundle, &[]);
-    assert_eq!(code, Some(3), "{output}");
-    assert!(
-        output.contains("evidence/api.chat.stream.done.jsonl has been modified"),
-        "{output}"
+    expect_verify(
+        &bundle,
+        &[],
+        3,
+        "evidence/api.chat.stream.done.jsonl has been modified",
     );
 }
 
@@ -131,20 +131,15 @@ fn editing_results_is_caught_by_digest_and_by_rejudging() {
     )
     .expect("write");
 
-    let (code, output) = verify(&bundle, &[]);
-    assert_eq!(code, Some(3), "{output}");
-    assert!(
-        output.contains("results.json has been modified"),
-        "{output}"
-    );
+    expect_verify(&bundle, &[], 3, "results.json has been modified");
 
     // A forger who also rewrites the manifest is caught by re-judging.
     tokencert_core::bundle::write_manifest(&bundle).expect("manifest");
-    let (code, output) = verify(&bundle, &[]);
-    assert_eq!(code, Some(5), "{output}");
-    assert!(
-        output.contains("case api.models.list is recorded as fail but re-judges as pass"),
-        "{output}"
+    expect_verify(
+        &bundle,
+        &[],
+        5,
+        "case api.models.list is recorded as fail but re-judges as pass",
     );
 }
 
@@ -152,11 +147,11 @@ fn editing_results_is_caught_by_digest_and_by_rejudging() {
 fn an_unlisted_file_is_refused() {
     let bundle = copy_of_bundle("unlisted");
     std::fs::write(bundle.join("evidence/extra.jsonl"), "{}\n").expect("write");
-    let (code, output) = verify(&bundle, &[]);
-    assert_eq!(code, Some(3), "{output}");
-    assert!(
-        output.contains("evidence/extra.jsonl is in the bundle but not in the manifest"),
-        "{output}"
+    expect_verify(
+        &bundle,
+        &[],
+        3,
+        "evidence/extra.jsonl is in the bundle but not in the manifest",
     );
 }
 
@@ -171,9 +166,12 @@ fn a_bundle_of_another_suite_is_refused() {
         .expect("case")
         .replace("description: ", "description: Edited. ");
     std::fs::write(&case, edited).expect("write");
-    let (code, output) = verify(bundle, &["--suite", other.to_str().expect("utf-8 path")]);
-    assert_eq!(code, Some(4), "{output}");
-    assert!(output.contains("was judged with suite sha256:"), "{output}");
+    expect_verify(
+        bundle,
+        &["--suite", other.to_str().expect("utf-8 path")],
+        4,
+        "was judged with suite sha256:",
+    );
 }
 
 #[test]
@@ -343,11 +341,11 @@ fn a_manifest_naming_a_path_outside_the_bundle_is_refused() {
         tokencert_core::canonical::to_vec(&manifest).expect("canonical"),
     )
     .expect("write");
-    let (code, output) = verify(&bundle, &[]);
-    assert_eq!(code, Some(3), "{output}");
-    assert!(
-        output.contains("\"../outside.json\", which is not a plain path inside the bundle"),
-        "{output}"
+    expect_verify(
+        &bundle,
+        &[],
+        3,
+        "\"../outside.json\", which is not a plain path inside the bundle",
     );
 }
 
@@ -357,20 +355,18 @@ fn a_symlink_in_the_bundle_is_refused() {
     let bundle = copy_of_bundle("symlink");
     std::os::unix::fs::symlink("/etc/hostname", bundle.join("evidence/link.jsonl"))
         .expect("symlink");
-    let (code, output) = verify(&bundle, &[]);
-    assert_eq!(code, Some(3), "{output}");
-    assert!(
-        output.contains("evidence/link.jsonl is not a plain file or directory"),
-        "{output}"
+    expect_verify(
+        &bundle,
+        &[],
+        3,
+        "evidence/link.jsonl is not a plain file or directory",
     );
 }
 
 #[test]
 fn a_directory_that_is_not_a_bundle_is_a_clear_error() {
     let empty = scratch("not-a-bundle");
-    let (code, output) = verify(&empty, &[]);
-    assert_eq!(code, Some(2), "{output}");
-    assert!(output.contains("manifest.json"), "{output}");
+    expect_verify(&empty, &[], 2, "manifest.json");
 }
 
 #[test]
