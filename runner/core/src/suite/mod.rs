@@ -271,11 +271,13 @@ fn load_clauses(root: &Path, problems: &mut Vec<Problem>) -> BTreeMap<String, Cl
     clauses
 }
 
+/// `TS-<AREA>-<NAME>`: at least three dash-separated parts of upper-case
+/// letters and digits, the first being `TS`.
 fn valid_clause_id(id: &str) -> bool {
-    let mut parts = id.split('-');
-    parts.next() == Some("TS")
-        && id.split('-').count() >= 3
-        && parts.all(|p| {
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() >= 3
+        && parts[0] == "TS"
+        && parts.iter().all(|p| {
             !p.is_empty()
                 && p.bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
