@@ -166,3 +166,31 @@ fn a_yml_file_is_not_silently_ignored() {
     let p = only_problem(&dir);
     assert!(p.message.contains(".yaml"), "{p}");
 }
+
+#[test]
+fn bad_and_duplicate_clause_ids_are_refused_at_their_lines() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let path = dir.path().join("spec/clauses.yaml");
+    let mut text = std::fs::read_to_string(&path).expect("clauses");
+    text.push_str("  - id: TS-API-MODELS-LIST\n    level: MUST\n    title: t\n    text: t\n    rationale: r\n");
+    text.push_str(
+        "  - id: ts-lower-case\n    level: MUST\n    title: t\n    text: t\n    rationale: r\n",
+    );
+    std::fs::write(&path, &text).expect("write");
+    let err = match suite::load(dir.path()) {
+        Ok(_) => panic!("the bad clauses loaded"),
+        Err(e) => e,
+    };
+    let lines = text.lines().count();
+    let messages: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with(&format!("spec/clauses.yaml:{}: field /clauses/", lines - 9))
+            && messages[0].contains("defined twice"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("\"ts-lower-case\" is not of the form"),
+        "{messages:?}"
+    );
+}
