@@ -86,11 +86,6 @@ impl Client {
         self.limits
     }
 
-    /// The target this client talks to.
-    pub fn target(&self) -> &Target {
-        &self.target
-    }
-
     /// Sends `case`'s request and records the exchange to `evidence`
     /// (which must not exist yet). Whatever the target does, this returns
     /// after at most the deadline; only failing to write evidence is an error.
@@ -104,10 +99,8 @@ impl Client {
         let (method, path) = case.request.endpoint.method_and_path();
         let url = self.target.url(path);
         let body = self.body(case);
-        let method = match method {
-            "POST" => reqwest::Method::POST,
-            _ => reqwest::Method::GET,
-        };
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .expect("endpoint methods are fixed, valid HTTP method tokens");
         let mut request = self
             .http
             .request(method.clone(), &url)
