@@ -28,7 +28,7 @@ struct Cli {
 enum Command {
     /// Run the suite against a target and write a bundle under --out.
     ///
-    /// Exit status: 0 when every MUST case passes (skipped cases aside),
+    /// Exit status: 0 when every MUST case passes (cases for unclaimed features aside),
     /// 1 when a MUST case fails or could not be judged, 2 on a usage or
     /// setup error.
     Run(cmd::run::Args),

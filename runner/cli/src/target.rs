@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
-use tokencert_core::suite::{Capability, TargetProfile};
+use tokencert_core::suite::{Capability, Limits, TargetProfile};
 use tokencert_drive::{ApiKey, Target};
 use tokencert_reference::{Mutant, RunningServer};
 
@@ -96,6 +96,11 @@ pub enum TargetError {
 pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
     let profile_claims = selection.profile.as_ref().map(|p| p.claims.clone());
     let profile_model = selection.profile.as_ref().and_then(|p| p.model.clone());
+    let limits = selection
+        .profile
+        .as_ref()
+        .map(|p| p.limits)
+        .unwrap_or_default();
     match selection.base_url {
         Some(url) => {
             if selection.mutant.is_some() {
@@ -119,6 +124,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 base_url: url,
                 model,
                 api_key: selection.api_key,
+                limits,
             };
             Ok(Prepared {
                 target,
@@ -134,7 +140,9 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 api_key: Some(REFERENCE_KEY.into()),
                 model: model.clone(),
                 mutant: selection.mutant,
+                ..tokencert_reference::Config::default()
             };
+            let limits = reference_limits(&config);
             let server =
                 tokencert_reference::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
                     .await?;
@@ -151,8 +159,10 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 base_url,
                 model,
                 api_key: Some(ApiKey::new(REFERENCE_KEY)),
+                limits,
             };
-            let claims = BTreeSet::from([Capability::Auth]);
+            // The reference service implements every optional feature.
+            let claims = Capability::ALL.iter().copied().collect();
             Ok(Prepared {
                 target,
                 claims,
@@ -160,5 +170,13 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 server: Some(server),
             })
         }
+    }
+}
+
+/// The limits the embedded service enforces.
+fn reference_limits(_config: &tokencert_reference::Config) -> Limits {
+    Limits {
+        max_context_tokens: 8192,
+        max_request_bytes: 1024 * 1024,
     }
 }

@@ -322,7 +322,7 @@ fn serve_then_run_against_it_as_a_remote_target() {
         "the mutant fails the run: {stdout}\n{}",
         text(&run.stderr)
     );
-    // No key was set, so the target does not claim auth and those cases are skipped.
+    // No key was set, so the target does not claim auth and those cases are not claimed.
     assert!(
         stdout.contains("MUST       13     2      0        2"),
         "{stdout}"
@@ -420,8 +420,10 @@ fn a_killed_run_keeps_readable_evidence() {
         .expect("evidence dir")
         .flatten()
     {
-        let exchange = tokencert_core::evidence::read_exchange(&entry.path())
-            .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+        let exchange = tokencert_core::evidence::read_exchanges(&entry.path())
+            .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()))
+            .pop()
+            .expect("one exchange");
         assert!(
             exchange
                 .incomplete()

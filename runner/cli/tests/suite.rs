@@ -15,7 +15,7 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tokencert::target::{self, Selection};
 use tokencert_core::bundle::{self, RunInfo};
-use tokencert_core::evidence::read_exchange;
+use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, Plan, Verdict};
 use tokencert_core::suite::{self, Suite};
 use tokencert_drive::{Client, Limits, run_info};
@@ -72,9 +72,9 @@ fn main() -> ExitCode {
                 handle
                     .block_on(client.execute(case, &path))
                     .map_err(|e| Failed::from(e.to_string()))?;
-                let result = judge::judge_case(&suite, case, &claims, Some(read_exchange(&path)));
+                let result = judge::judge_case(&suite, case, &claims, Some(read_exchanges(&path)));
                 match result.verdict {
-                    Verdict::Pass | Verdict::Skipped => Ok(()),
+                    Verdict::Pass | Verdict::NotClaimed => Ok(()),
                     Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
                         "{} [{} {}]: {}\n  evidence: {}",
                         result.verdict.name(),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{self, CanonicalError};
 use crate::digest::sha256;
-use crate::evidence::read_exchange;
+use crate::evidence::read_exchanges;
 use crate::judge::{self, Plan, Results};
 use crate::suite::Suite;
 
@@ -261,7 +261,7 @@ pub fn rejudge(bundle: &Path, suite: &Suite) -> Result<Results, BundleError> {
     let run = read_run(bundle)?;
     let results = judge::judge(suite, &run.plan, |case| {
         let path = evidence_path(bundle, case);
-        path.exists().then(|| read_exchange(&path))
+        path.exists().then(|| read_exchanges(&path))
     })?;
     Ok(results)
 }

@@ -22,7 +22,21 @@ pub enum RawBytes {
         /// The bytes, base64-encoded.
         b64: String,
     },
+    /// A large request body, kept as its length and digest only.
+    Elided {
+        /// How many bytes were sent.
+        elided_bytes: u64,
+        /// `sha256:` and the hex digest of those bytes.
+        sha256: String,
+    },
 }
+
+/// What replaces the target's API key wherever it would appear in evidence.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Request bodies larger than this are recorded as length and digest
+/// ([`RawBytes::Elided`]); no check reads such bodies.
+pub const MAX_RECORDED_REQUEST_BYTES: usize = 64 * 1024;
 
 impl RawBytes {
     /// Encodes bytes, preferring the readable form.
@@ -37,13 +51,29 @@ impl RawBytes {
         }
     }
 
-    /// Decodes back to the original bytes.
+    /// Encodes a request body, eliding it when larger than
+    /// [`MAX_RECORDED_REQUEST_BYTES`].
+    pub fn request_body(bytes: &[u8]) -> Self {
+        if bytes.len() <= MAX_RECORDED_REQUEST_BYTES {
+            return Self::new(bytes);
+        }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        RawBytes::Elided {
+            elided_bytes: bytes.len() as u64,
+            sha256: format!("sha256:{hex}"),
+        }
+    }
+
+    /// Decodes back to the original bytes; elided bytes are an error.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EvidenceError> {
         match self {
             RawBytes::Text { text } => Ok(text.as_bytes().to_vec()),
             RawBytes::Base64 { b64 } => base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|e| EvidenceError::Base64(e.to_string())),
+            RawBytes::Elided { elided_bytes, .. } => Err(EvidenceError::Elided(*elided_bytes)),
         }
     }
 }
@@ -64,6 +94,11 @@ pub enum Outcome {
         /// The limit, in bytes.
         limit_bytes: u64,
     },
+    /// The client closed the connection on purpose after some body bytes.
+    Disconnected {
+        /// Body bytes received before closing.
+        after_bytes: u64,
+    },
     /// The connection failed (refused, reset, TLS, not HTTP, ...).
     Transport {
         /// What the client library reported (secrets redacted).
@@ -79,6 +114,9 @@ impl Outcome {
             Outcome::Deadline { limit_ms } => format!("the deadline of {limit_ms} ms passed"),
             Outcome::BodyLimit { limit_bytes } => {
                 format!("the body exceeded the limit of {limit_bytes} bytes")
+            }
+            Outcome::Disconnected { after_bytes } => {
+                format!("the client disconnected after {after_bytes} body bytes, as the case asks")
             }
             Outcome::Transport { message } => format!("transport error: {message}"),
         }
@@ -166,8 +204,10 @@ pub struct Exchange {
     pub method: String,
     /// Full URL.
     pub url: String,
-    /// Request body.
+    /// Request body; empty when it was elided.
     pub request_body: Vec<u8>,
+    /// Length of the request body when it was too large to record.
+    pub request_elided: Option<u64>,
     /// The response head, if one arrived.
     pub response: Option<ResponseHead>,
     /// Body chunks in arrival order.
@@ -225,24 +265,30 @@ pub enum EvidenceError {
     /// Base64 that does not decode.
     #[error("bad base64 in evidence: {0}")]
     Base64(String),
+    /// Response bytes recorded as elided, which only request bodies may be.
+    #[error("{0} bytes were recorded as elided where the bytes themselves are needed")]
+    Elided(u64),
 }
 
-/// Reads an evidence file. A final line without its newline is the mark of
-/// a run killed mid-write and is dropped; every other line must parse.
-pub fn read_exchange(path: &Path) -> Result<Exchange, EvidenceError> {
+/// Reads an evidence file: a case's exchanges in the order they were sent
+/// (its `before` requests, then the judged one). A final line without its
+/// newline is the mark of a run killed mid-write and is dropped; every
+/// other line must parse.
+pub fn read_exchanges(path: &Path) -> Result<Vec<Exchange>, EvidenceError> {
     let text = std::fs::read_to_string(path).map_err(|source| EvidenceError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    parse_exchange(&text)
+    parse_exchanges(&text)
 }
 
-/// Parses the text of an evidence file; see [`read_exchange`].
-pub fn parse_exchange(text: &str) -> Result<Exchange, EvidenceError> {
+/// Parses the text of an evidence file; see [`read_exchanges`].
+pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
     let complete_lines = match text.rfind('\n') {
         Some(end) => &text[..end],
         None => "",
     };
+    let mut done: Vec<Exchange> = Vec::new();
     let mut exchange: Option<Exchange> = None;
     for (i, line) in complete_lines
         .split('\n')
@@ -267,19 +313,29 @@ pub fn parse_exchange(text: &str) -> Result<Exchange, EvidenceError> {
                     body,
                     ..
                 },
-                None,
+                previous,
             ) => {
+                if let Some(previous) = previous {
+                    if previous.outcome.is_none() {
+                        return Err(order("a request record before the previous exchange ended"));
+                    }
+                }
+                let (request_body, request_elided) = match body {
+                    RawBytes::Elided { elided_bytes, .. } => (Vec::new(), Some(elided_bytes)),
+                    other => (other.to_bytes()?, None),
+                };
+                done.extend(exchange.take());
                 exchange = Some(Exchange {
                     case,
                     method,
                     url,
-                    request_body: body.to_bytes()?,
+                    request_body,
+                    request_elided,
                     response: None,
                     chunks: Vec::new(),
                     outcome: None,
                 });
             }
-            (Record::Request { .. }, Some(_)) => return Err(order("a second request record")),
             (_, None) => return Err(order("a record before the request record")),
             (_, Some(ex)) if ex.outcome.is_some() => {
                 return Err(order("a record after the end record"));
@@ -313,10 +369,16 @@ pub fn parse_exchange(text: &str) -> Result<Exchange, EvidenceError> {
             (Record::End { outcome, .. }, Some(ex)) => ex.outcome = Some(outcome),
         }
     }
-    exchange.ok_or(EvidenceError::Order {
-        line: 1,
-        message: "no request record".into(),
-    })
+    match exchange {
+        Some(last) => {
+            done.push(last);
+            Ok(done)
+        }
+        None => Err(EvidenceError::Order {
+            line: 1,
+            message: "no request record".into(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -361,7 +423,7 @@ mod tests {
             bytes: RawBytes::new(b"data: 1\n\n"),
         }));
         text.push_str("{\"record\":\"chunk\",\"t_ns\":7,\"by");
-        let ex = parse_exchange(&text).expect("parses");
+        let ex = parse_exchanges(&text).expect("parses").remove(0);
         assert_eq!(ex.body(), b"data: 1\n\n");
         assert!(
             ex.incomplete()
@@ -376,7 +438,7 @@ mod tests {
             t_ns: 1,
             bytes: RawBytes::new(b"x"),
         });
-        let err = parse_exchange(&text).expect_err("refused");
+        let err = parse_exchanges(&text).expect_err("refused");
         assert!(err.to_string().starts_with("line 1:"), "{err}");
         let mut text = line(&request());
         text.push_str(&line(&Record::End {
@@ -388,7 +450,7 @@ mod tests {
             status: 200,
             headers: vec![],
         }));
-        let err = parse_exchange(&text).expect_err("refused");
+        let err = parse_exchanges(&text).expect_err("refused");
         assert!(
             err.to_string().contains("line 3: a record after the end"),
             "{err}"

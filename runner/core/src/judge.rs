@@ -11,7 +11,7 @@ use crate::suite::{Capability, Case, Level, Suite};
 
 /// The outcome of a check or a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The evidence satisfies the check.
     Pass,
@@ -20,7 +20,7 @@ pub enum Verdict {
     /// The evidence does not allow a judgement (no response, unreadable evidence).
     Error,
     /// Not applicable: the target does not claim what the case requires.
-    Skipped,
+    NotClaimed,
 }
 
 impl Verdict {
@@ -30,7 +30,7 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Error => "error",
-            Verdict::Skipped => "skipped",
+            Verdict::NotClaimed => "not_claimed",
         }
     }
 }
@@ -65,7 +65,7 @@ pub struct CaseResult {
     /// The clause's level.
     pub level: Level,
     /// Fail if any check fails, else error if any errs, else fail if the
-    /// exchange did not complete, else pass (or skipped).
+    /// exchange did not complete, else pass (or not claimed).
     pub verdict: Verdict,
     /// The deciding reason.
     pub reason: String,
@@ -119,12 +119,13 @@ pub fn unclaimed(case: &Case, claims: &BTreeSet<Capability>) -> Vec<Capability> 
         .collect()
 }
 
-/// Judges one case from its evidence (or the reason there is none).
+/// Judges one case from its evidence (or the reason there is none): the
+/// exchanges of its `before` requests, then the judged one.
 pub fn judge_case(
     suite: &Suite,
     case: &Case,
     claims: &BTreeSet<Capability>,
-    evidence: Option<Result<Exchange, EvidenceError>>,
+    evidence: Option<Result<Vec<Exchange>, EvidenceError>>,
 ) -> CaseResult {
     let level = suite.clause_of(case).map_or(Level::Must, |c| c.level);
     let result = |verdict, reason: String, checks| CaseResult {
@@ -139,12 +140,12 @@ pub fn judge_case(
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
         return result(
-            Verdict::Skipped,
+            Verdict::NotClaimed,
             format!("not claimed: requires {}", names.join(", ")),
             vec![],
         );
     }
-    let exchange = match evidence {
+    let exchanges = match evidence {
         None => {
             return result(
                 Verdict::Error,
@@ -159,9 +160,23 @@ pub fn judge_case(
                 vec![],
             );
         }
-        Some(Ok(exchange)) => exchange,
+        Some(Ok(exchanges)) => exchanges,
     };
-    let view = View::new(&exchange);
+    let Some((exchange, before)) = exchanges
+        .split_last()
+        .filter(|(_, before)| before.len() == case.before.len())
+    else {
+        return result(
+            Verdict::Error,
+            format!(
+                "the evidence holds {} exchange(s); the case sends {}",
+                exchanges.len(),
+                case.before.len() + 1
+            ),
+            vec![],
+        );
+    };
+    let view = View::new(exchange, before);
     let checks: Vec<CheckResult> = case
         .checks
         .iter()
@@ -202,7 +217,7 @@ pub fn judge_case(
 pub fn judge(
     suite: &Suite,
     plan: &Plan,
-    mut evidence: impl FnMut(&str) -> Option<Result<Exchange, EvidenceError>>,
+    mut evidence: impl FnMut(&str) -> Option<Result<Vec<Exchange>, EvidenceError>>,
 ) -> Result<Results, UnknownCase> {
     let mut cases = Vec::with_capacity(plan.cases.len());
     for id in &plan.cases {

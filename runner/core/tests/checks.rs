@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokencert_core::check::{self, Finding, View};
 use tokencert_core::evidence::{self, Chunk, Exchange, Outcome, RawBytes, Record, ResponseHead};
 use tokencert_core::judge::{self, Verdict};
-use tokencert_core::suite::{self, Capability, Check, Suite};
+use tokencert_core::suite::{self, Capability, Check, StatusSet, Suite};
 
 static SUITE: LazyLock<Suite> = LazyLock::new(|| {
     suite::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).expect("the suite loads")
@@ -100,6 +100,7 @@ fn unanswered(outcome: Option<Outcome>) -> Exchange {
         method: "POST".into(),
         url: "http://127.0.0.1:1/v1/chat/completions".into(),
         request_body: b"{}".to_vec(),
+        request_elided: None,
         response: None,
         chunks: vec![],
         outcome,
@@ -158,7 +159,10 @@ fn recorded(ex: &Exchange) -> Exchange {
         .chain(end)
         .map(|r| serde_json::to_string(&r).expect("records serialize") + "\n")
         .collect();
-    evidence::parse_exchange(&text).expect("the evidence reads back")
+    evidence::parse_exchanges(&text)
+        .expect("the evidence reads back")
+        .pop()
+        .expect("one exchange")
 }
 
 // ---- bodies ------------------------------------------------------------------
@@ -276,7 +280,7 @@ fn bad_usages() -> Vec<(Value, Vec<&'static str>)> {
 // ---- running checks ----------------------------------------------------------
 
 fn run(check: &Check, exchange: &Exchange) -> Finding {
-    check::run(check, &View::new(exchange), &SUITE.schemas)
+    check::run(check, &View::new(exchange, &[]), &SUITE.schemas)
 }
 
 /// Runs `check` and asserts the verdict and that the reason quotes each of `quotes`.
@@ -323,7 +327,7 @@ fn stream_checks() -> Vec<Check> {
 /// Every check variant with an exchange it passes; the first two judge only the head.
 fn every_check() -> Vec<(Check, Ex)> {
     let mut all = vec![
-        (Check::Status(200), stream(&chunks())),
+        (Check::Status(StatusSet::One(200)), stream(&chunks())),
         (
             Check::ContentType("text/event-stream".into()),
             stream(&chunks()),
@@ -425,15 +429,15 @@ fn judging_is_deterministic() {
     ];
     for case in &SUITE.cases {
         for exchange in &exchanges {
-            let first = judge::judge_case(&SUITE, case, &claims, Some(Ok(exchange.clone())));
-            let again = judge::judge_case(&SUITE, case, &claims, Some(Ok(exchange.clone())));
+            let first = judge::judge_case(&SUITE, case, &claims, Some(Ok(vec![exchange.clone()])));
+            let again = judge::judge_case(&SUITE, case, &claims, Some(Ok(vec![exchange.clone()])));
             assert_eq!(first, again, "{}", case.id);
         }
     }
     let case = SUITE
         .case("acc.usage.stream-include-usage")
         .expect("the suite has the stream usage case");
-    let result = judge::judge_case(&SUITE, case, &claims, Some(Ok(exchanges[0].clone())));
+    let result = judge::judge_case(&SUITE, case, &claims, Some(Ok(vec![exchanges[0].clone()])));
     assert_eq!(result.verdict, Verdict::Pass, "{}", result.reason);
 }
 
@@ -442,7 +446,7 @@ fn judging_is_deterministic() {
 #[test]
 fn status_passes_on_the_expected_code() {
     passes(
-        &Check::Status(401),
+        &Check::Status(StatusSet::One(401)),
         &Ex::json(&error_body()).status(401),
         &["401"],
     );
@@ -452,12 +456,16 @@ fn status_passes_on_the_expected_code() {
 fn status_fails_quoting_the_code_and_the_body() {
     let ex = Ex::json(&error_body()).status(503);
     fails(
-        &Check::Status(200),
+        &Check::Status(StatusSet::One(200)),
         &ex,
         &["expected status 200", "got 503", "overloaded"],
     );
     let long = Ex::new("text/plain", "x".repeat(1000)).status(500);
-    fails(&Check::Status(200), &long, &["got 500", "…"]);
+    fails(
+        &Check::Status(StatusSet::One(200)),
+        &long,
+        &["got 500", "…"],
+    );
 }
 
 // ---- content_type ------------------------------------------------------------------

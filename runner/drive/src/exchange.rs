@@ -5,17 +5,21 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokencert_core::evidence::{Outcome, RawBytes, Record};
-use tokencert_core::suite::{AuthMode, Case};
+use tokencert_core::suite::{AuthMode, Case, Endpoint, Method, Request, WRONG_KEY};
 use tokio::time::Instant;
 
 use crate::record::Recorder;
 use crate::redact::{REDACTED, Redactor};
-use crate::target::Target;
+use crate::target::{ApiKey, Target};
 
 /// Sent as `User-Agent` on every request.
 const USER_AGENT: &str = concat!("tokencert/", env!("CARGO_PKG_VERSION"));
-/// A key no target issued, for cases that present a wrong key.
-const WRONG_KEY: &str = "sk-tokencert-not-a-key-0000000000000000";
+/// Characters escaped in a model id put into a URL path segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Bounds on every exchange.
 #[derive(Debug, Clone, Copy)]
@@ -86,21 +90,42 @@ impl Client {
         self.limits
     }
 
-    /// Sends `case`'s request and records the exchange to `evidence`
-    /// (which must not exist yet). Whatever the target does, this returns
-    /// after at most the deadline; only failing to write evidence is an error.
+    /// Sends `case`'s `before` requests and then its judged request, each
+    /// on a fresh connection, recording every exchange to `evidence` (which
+    /// must not exist yet). Whatever the target does, each exchange ends by
+    /// its deadline; only failing to write evidence is an error.
     pub async fn execute(&self, case: &Case, evidence: &Path) -> Result<(), ClientError> {
         let fail = |source| ClientError::Evidence {
             path: evidence.display().to_string(),
             source,
         };
         let mut recorder = Recorder::create(evidence).map_err(fail)?;
+        for request in case.before.iter().chain([&case.request]) {
+            self.send(&case.id, request, &mut recorder)
+                .await
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one request and records its exchange.
+    async fn send(
+        &self,
+        case: &str,
+        spec: &Request,
+        recorder: &mut Recorder,
+    ) -> std::io::Result<()> {
         let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
-        let (method, path) = case.request.endpoint.method_and_path();
-        let url = self.target.url(path);
-        let body = self.body(case);
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .expect("endpoint methods are fixed, valid HTTP method tokens");
+        let url = self.target.url(&self.path(spec));
+        let body = self.body(spec);
+        let method = spec.method.unwrap_or(spec.endpoint.method());
+        let method = match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        };
         let mut request = self
             .http
             .request(method.clone(), &url)
@@ -111,31 +136,32 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        match case.request.auth {
-            AuthMode::Key => {
-                if let Some(key) = &self.target.api_key {
-                    request = request.bearer_auth(key.expose());
-                }
+        let key = self.target.api_key.as_ref().map(ApiKey::expose);
+        match (spec.auth, key) {
+            (AuthMode::Key, Some(key)) => request = request.bearer_auth(key),
+            (AuthMode::Malformed, Some(key)) => {
+                request = request.header(reqwest::header::AUTHORIZATION, key);
             }
-            AuthMode::None => {}
-            AuthMode::Wrong => request = request.bearer_auth(WRONG_KEY),
+            (AuthMode::Wrong, _) => request = request.bearer_auth(WRONG_KEY),
+            (AuthMode::Key | AuthMode::Malformed, None) | (AuthMode::None, _) => {}
         }
         let request = request.build();
         let headers = match &request {
             Ok(built) => recorded_headers(built.headers(), &redactor),
             Err(_) => Vec::new(),
         };
-        recorder
-            .write(&Record::Request {
-                case: case.id.clone(),
-                method: method.to_string(),
-                url,
-                headers,
-                body: RawBytes::new(&body),
-            })
-            .map_err(fail)?;
+        recorder.write(&Record::Request {
+            case: case.to_string(),
+            method: method.to_string(),
+            url,
+            headers,
+            body: RawBytes::request_body(&body),
+        })?;
         match request {
-            Ok(request) => self.exchange(request, &redactor, &mut recorder).await,
+            Ok(request) => {
+                let cut = spec.disconnect_after_bytes;
+                self.exchange(request, cut, &redactor, recorder).await
+            }
             Err(e) => recorder.write(&Record::End {
                 t_ns: 0,
                 outcome: Outcome::Transport {
@@ -143,26 +169,42 @@ impl Client {
                 },
             }),
         }
-        .map_err(fail)
     }
 
-    /// The request body with `${model}` substituted.
-    fn body(&self, case: &Case) -> Vec<u8> {
-        if let Some(raw) = &case.request.raw_body {
+    /// The path below the base URL; a model id is percent-encoded.
+    fn path(&self, spec: &Request) -> String {
+        match spec.endpoint {
+            Endpoint::Models => "/models".into(),
+            Endpoint::Model => {
+                let id = spec.model_id.as_deref().unwrap_or(&self.target.model);
+                let id = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT);
+                format!("/models/{id}")
+            }
+            Endpoint::Chat => "/chat/completions".into(),
+            Endpoint::Completions => "/completions".into(),
+        }
+    }
+
+    /// The request body with its templates filled in.
+    fn body(&self, spec: &Request) -> Vec<u8> {
+        if let Some(raw) = &spec.raw_body {
             return raw.as_bytes().to_vec();
         }
-        match &case.request.body {
+        match &spec.body {
             Some(body) => {
-                let body = substitute(body.clone(), &self.target.model);
+                let body = substitute(body.clone(), &self.target);
                 serde_json::to_vec(&body).unwrap_or_default()
             }
             None => Vec::new(),
         }
     }
 
+    /// Runs one exchange to its end, or until `cut` body bytes have
+    /// arrived when the case asks to disconnect early.
     async fn exchange(
         &self,
         request: reqwest::Request,
+        cut: Option<u64>,
         redactor: &Redactor,
         recorder: &mut Recorder,
     ) -> std::io::Result<()> {
@@ -221,6 +263,13 @@ impl Client {
                                     limit_bytes: self.limits.body_limit,
                                 };
                             }
+                            if cut.is_some_and(|cut| received >= cut) {
+                                // Dropping the stream closes the connection,
+                                // which is never reused (no idle pool).
+                                break Outcome::Disconnected {
+                                    after_bytes: received,
+                                };
+                            }
                         }
                     }
                 };
@@ -264,17 +313,31 @@ fn recorded_headers(
         .collect()
 }
 
-/// Replaces every string value exactly `${model}` with the model name.
-fn substitute(value: serde_json::Value, model: &str) -> serde_json::Value {
+/// Replaces whole-string templates: `${model}` by the model name,
+/// `${context_overflow}` by more words than the target's context holds,
+/// `${body_overflow}` by more bytes than its request limit.
+fn substitute(value: serde_json::Value, target: &Target) -> serde_json::Value {
     use serde_json::Value;
     match value {
-        Value::String(s) if s == "${model}" => Value::String(model.to_string()),
+        Value::String(s) => match s.as_str() {
+            "${model}" => Value::String(target.model.clone()),
+            "${context_overflow}" => {
+                // Every tokenizer in use spends at least one token per word.
+                let words = usize::try_from(target.limits.max_context_tokens).unwrap_or(usize::MAX);
+                Value::String("hello ".repeat(words.saturating_add(16)))
+            }
+            "${body_overflow}" => {
+                let bytes = usize::try_from(target.limits.max_request_bytes).unwrap_or(usize::MAX);
+                Value::String("a".repeat(bytes.saturating_add(1)))
+            }
+            _ => Value::String(s),
+        },
         Value::Array(items) => {
-            Value::Array(items.into_iter().map(|v| substitute(v, model)).collect())
+            Value::Array(items.into_iter().map(|v| substitute(v, target)).collect())
         }
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (k, substitute(v, model)))
+                .map(|(k, v)| (k, substitute(v, target)))
                 .collect(),
         ),
         other => other,

@@ -1,8 +1,7 @@
 //! Keeps the target's API key out of evidence, even when a server echoes
 //! it back in a header or splits it across body chunks.
 
-/// What replaces credentials in evidence.
-pub(crate) const REDACTED: &str = "[REDACTED]";
+pub(crate) use tokencert_core::evidence::REDACTED;
 
 /// Redacts one key (if any) from text and from streamed bytes.
 pub(crate) struct Redactor {

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use tokencert_core::bundle::{self, BundleError, RunInfo, TargetInfo};
-use tokencert_core::evidence::read_exchange;
+use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Plan, Results};
 use tokencert_core::suite::{Capability, Case, Suite};
 
@@ -136,7 +136,7 @@ pub async fn run(
         .buffer_unordered(config.jobs.max(1));
     while let Some(done) = pending.next().await {
         let (case, path) = done?;
-        let result = judge::judge_case(suite, case, claims, path.as_deref().map(read_exchange));
+        let result = judge::judge_case(suite, case, claims, path.as_deref().map(read_exchanges));
         progress(&result);
     }
     drop(pending);

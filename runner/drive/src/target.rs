@@ -34,6 +34,8 @@ pub struct Target {
     pub model: String,
     /// The bearer key, if the target has one.
     pub api_key: Option<ApiKey>,
+    /// The limits the target declares, for over-limit requests.
+    pub limits: tokencert_core::suite::Limits,
 }
 
 impl Target {

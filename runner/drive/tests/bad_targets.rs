@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 use tokencert_core::bundle::{self, TargetInfo};
-use tokencert_core::evidence::{Outcome, read_exchange};
+use tokencert_core::evidence::{Outcome, read_exchanges};
 use tokencert_core::judge::{CaseResult, Results, Verdict};
 use tokencert_core::suite::{self, Capability, Suite};
 use tokencert_drive::{ApiKey, Client, Limits, RunConfig, Target};
@@ -69,6 +69,7 @@ async fn run_suite(base_url: String, limits: Limits) -> Run {
         base_url: base_url.clone(),
         model: DEFAULT_MODEL.into(),
         api_key: Some(ApiKey::new(KEY)),
+        limits: Default::default(),
     };
     let config = RunConfig {
         suite,
@@ -127,7 +128,8 @@ enum Ended {
 
 fn ended(outcome: &Outcome) -> Option<Ended> {
     match outcome {
-        Outcome::Complete => None,
+        // Only `before` requests disconnect, and the judged exchange is last.
+        Outcome::Complete | Outcome::Disconnected { .. } => None,
         Outcome::Transport { .. } => Some(Ended::Transport),
         Outcome::Deadline { .. } => Some(Ended::Deadline),
         Outcome::BodyLimit { .. } => Some(Ended::BodyLimit),
@@ -146,8 +148,10 @@ async fn expect_bad(base_url: String, limits: Limits, how: Ended, phrase: &str) 
     let says = |text: &str| text.to_lowercase().contains(&phrase);
     let mut wrong = Vec::new();
     for case in &run.results.cases {
-        let exchange = read_exchange(&bundle::evidence_path(&run.bundle, &case.id))
-            .expect("every case has readable evidence");
+        let exchange = read_exchanges(&bundle::evidence_path(&run.bundle, &case.id))
+            .expect("every case has readable evidence")
+            .pop()
+            .expect("one exchange");
         let outcome = exchange.outcome.as_ref().expect("every exchange has ended");
         let t_ns = run_end_ns(&run.bundle, &case.id);
         let late = Duration::from_nanos(t_ns) > run.limits.timeout + DEADLINE_SLACK;
@@ -235,7 +239,10 @@ fn assert_no_secret(bundle: &Path) {
             }
             let is_evidence = path.extension().is_some_and(|e| e == "jsonl");
             if is_evidence {
-                let exchange = read_exchange(&path).expect("evidence is readable");
+                let exchange = read_exchanges(&path)
+                    .expect("evidence is readable")
+                    .pop()
+                    .expect("one exchange");
                 if contains(&exchange.body(), KEY.as_bytes()) {
                     leaks.push(format!("{}: in the response body", path.display()));
                 }

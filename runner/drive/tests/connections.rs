@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tokencert_core::evidence::read_exchange;
+use tokencert_core::evidence::read_exchanges;
 use tokencert_core::suite;
 use tokencert_drive::{Client, Limits, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,13 +46,17 @@ async fn a_server_that_drops_keep_alive_connections_does_not_fail_later_cases() 
         base_url,
         model: "m".into(),
         api_key: None,
+        limits: Default::default(),
     };
     let client = Client::new(target, Limits::default()).expect("client");
     let dir = tempfile::tempdir().expect("temp dir");
     for i in 0..3 {
         let path = dir.path().join(format!("{i}.jsonl"));
         client.execute(case, &path).await.expect("evidence written");
-        let exchange = read_exchange(&path).expect("evidence reads back");
+        let exchange = read_exchanges(&path)
+            .expect("evidence reads back")
+            .pop()
+            .expect("one exchange");
         assert_eq!(exchange.incomplete(), None, "request {i} did not complete");
         assert_eq!(
             exchange.response.map(|r| r.status),

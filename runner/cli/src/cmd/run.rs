@@ -182,14 +182,14 @@ fn line(result: &CaseResult) -> String {
 fn print_summary(results: &Results) {
     println!(
         "{:<7} {:>5} {:>5} {:>6} {:>8}",
-        "level", "pass", "fail", "error", "skipped"
+        "level", "pass", "fail", "error", "not claimed"
     );
     for level in [Level::Must, Level::Should, Level::May] {
         let counts: Vec<u64> = [
             Verdict::Pass,
             Verdict::Fail,
             Verdict::Error,
-            Verdict::Skipped,
+            Verdict::NotClaimed,
         ]
         .iter()
         .map(|v| results.count(level, *v))

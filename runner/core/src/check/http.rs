@@ -1,21 +1,50 @@
 //! Checks on the response head.
 
 use super::{Finding, View, excerpt, no_response};
+use crate::evidence::REDACTED;
+use crate::suite::{StatusSet, WRONG_KEY};
 
-/// The response status equals `expected`.
-pub fn status(view: &View<'_>, expected: u16) -> Finding {
+/// The response status is one of `expected`.
+pub fn status(view: &View<'_>, expected: &StatusSet) -> Finding {
     let Some(head) = &view.exchange.response else {
         return no_response(view.exchange);
     };
-    if head.status == expected {
-        Finding::pass(format!("status {expected}"))
+    if expected.contains(head.status) {
+        Finding::pass(format!("status {}", head.status))
     } else {
         Finding::fail(format!(
-            "expected status {expected}, got {}; body starts {}",
+            "expected status {}, got {}; body starts {}",
+            expected.label(),
             head.status,
             excerpt(&view.body, 200)
         ))
     }
+}
+
+/// Neither the target's key (which the driver replaced by the redaction
+/// marker wherever it appeared) nor the wrong key a case presents appears
+/// in the response head or body.
+pub fn key_not_echoed(view: &View<'_>) -> Finding {
+    let Some(head) = &view.exchange.response else {
+        return no_response(view.exchange);
+    };
+    let body = match view.complete_body() {
+        Ok(b) => b,
+        Err(f) => return f,
+    };
+    let body = String::from_utf8_lossy(body);
+    for (what, needle) in [
+        ("the target's API key", REDACTED),
+        ("the presented key", WRONG_KEY),
+    ] {
+        if let Some((name, _)) = head.headers.iter().find(|(_, v)| v.contains(needle)) {
+            return Finding::fail(format!("header {name} repeats {what}"));
+        }
+        if let Some(at) = body.find(needle) {
+            return Finding::fail(format!("the body repeats {what} at byte {at}"));
+        }
+    }
+    Finding::pass("the response repeats no credential")
 }
 
 /// The media type of `Content-Type`, ignoring parameters and case, equals `expected`.

@@ -3,7 +3,10 @@
 //! evidence (status, byte offset, event index, field path).
 
 mod body;
+mod format;
 mod http;
+mod output;
+mod params;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -46,24 +49,53 @@ impl Finding {
 /// Compiled schemas by name.
 pub type Schemas = BTreeMap<String, jsonschema::Validator>;
 
-/// An exchange prepared for checking: the body assembled and the SSE stream
-/// parsed once, shared by every check of the case.
+/// An exchange prepared for checking: the body assembled, the SSE stream
+/// and the request body parsed once, shared by every check of the case.
 pub struct View<'a> {
     exchange: &'a Exchange,
     body: Vec<u8>,
     sse: sse::Parsed,
+    /// The request body as JSON, when it is a JSON object.
+    request: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The case's earlier exchanges, in the order sent.
+    before: Vec<View<'a>>,
 }
 
 impl<'a> View<'a> {
-    /// Prepares an exchange for checking.
-    pub fn new(exchange: &'a Exchange) -> Self {
+    /// Prepares the judged exchange, with the case's earlier exchanges.
+    pub fn new(exchange: &'a Exchange, before: &'a [Exchange]) -> Self {
+        let mut view = Self::single(exchange);
+        view.before = before.iter().map(Self::single).collect();
+        view
+    }
+
+    fn single(exchange: &'a Exchange) -> Self {
         let body = exchange.body();
         let sse = sse::parse(&body);
+        let request = match serde_json::from_slice(&exchange.request_body) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => None,
+        };
         Self {
             exchange,
             body,
             sse,
+            request,
+            before: Vec::new(),
         }
+    }
+
+    /// A field of the request body.
+    fn request_field(&self, name: &str) -> Option<&serde_json::Value> {
+        self.request
+            .as_ref()
+            .and_then(|r| r.get(name))
+            .filter(|v| !v.is_null())
+    }
+
+    /// Whether the request asked for a stream.
+    fn streamed(&self) -> bool {
+        self.request_field("stream") == Some(&serde_json::Value::Bool(true))
     }
 
     /// The body, provided a response arrived and its body is complete;
@@ -92,10 +124,28 @@ fn no_response(exchange: &Exchange) -> Finding {
 /// Runs one check.
 pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas) -> Finding {
     match check {
-        Check::Status(code) => http::status(view, *code),
+        Check::Status(codes) => http::status(view, codes),
         Check::ContentType(media) => http::content_type(view, media),
+        Check::KeyNotEchoed => http::key_not_echoed(view),
         Check::JsonSchema(name) => body::json_schema(view, name, schemas),
         Check::UsageAddsUp => body::usage_adds_up(view),
+        Check::IgnoredOrRefused => body::ignored_or_refused(view, schemas),
+        Check::ErrorParam(name) => body::error_param(view, name),
+        Check::ModelIdMatchesPath => body::model_id_matches_path(view),
+        Check::FinishReason(reason) => params::finish_reason(view, reason),
+        Check::MaxTokensHonoured => params::max_tokens_honoured(view),
+        Check::ChoiceCount => params::choice_count(view),
+        Check::ChoiceIndices => params::choice_indices(view),
+        Check::StopHonoured => params::stop_honoured(view),
+        Check::SameOutputAsBefore => params::same_output_as_before(view),
+        Check::LogprobsValid => params::logprobs_valid(view),
+        Check::ModelMatchesRequest => params::model_matches_request(view),
+        Check::ContentIsJsonObject => format::content_is_json_object(view),
+        Check::ContentMatchesRequestedSchema => format::content_matches_requested_schema(view),
+        Check::ToolCallsValid => format::tool_calls_valid(view),
+        Check::NoToolCalls => format::no_tool_calls(view),
+        Check::NoReplacementChars => format::no_replacement_chars(view),
+        Check::NoEmptyChunks => stream::no_empty_chunks(view),
         Check::SseWellFormed => stream::sse_well_formed(view),
         Check::ChunksMatchSchema(name) => stream::chunks_match_schema(view, name, schemas),
         Check::TerminatedByDone => stream::terminated_by_done(view),

@@ -7,16 +7,17 @@ use super::{Finding, Schemas, View, schema_errors, usage_consistent};
 const DONE: &str = "[DONE]";
 
 /// A JSON data payload of the stream, with where it sits.
-struct Payload {
+pub(super) struct Payload {
     /// Index of the event among all dispatched events.
     event: usize,
     /// Byte offset of the event in the body.
     offset: usize,
-    value: Value,
+    /// The parsed payload.
+    pub(super) value: Value,
 }
 
 impl Payload {
-    fn at(&self) -> String {
+    pub(super) fn at(&self) -> String {
         format!("event {} (byte {})", self.event, self.offset)
     }
 }
@@ -24,7 +25,7 @@ impl Payload {
 /// The JSON payloads a client reads: every event before the first
 /// `[DONE]`. A payload that is not JSON makes the stream unjudgeable for
 /// checks about chunk contents.
-fn payloads(view: &View<'_>) -> Result<Vec<Payload>, Finding> {
+pub(super) fn payloads(view: &View<'_>) -> Result<Vec<Payload>, Finding> {
     view.complete_body()?;
     let mut out = Vec::new();
     for (i, event) in view.sse.events.iter().enumerate() {
@@ -141,13 +142,7 @@ pub fn terminated_by_done(view: &View<'_>) -> Finding {
     }
 }
 
-fn choices(value: &Value) -> impl Iterator<Item = &Value> {
-    value
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
+use super::output::choices;
 
 /// Each choice's delta carries the role exactly once, in its first chunk.
 pub fn one_role_per_choice(view: &View<'_>) -> Finding {
@@ -281,4 +276,55 @@ pub fn stream_usage_last(view: &View<'_>) -> Finding {
         )),
         Err(why) => Finding::fail(format!("{}: {why}", last.at())),
     }
+}
+
+/// Whether a delta (or a legacy choice) carries anything: text, role, tool
+/// calls, a refusal, log probabilities or a finish reason.
+fn carries_something(choice: &Value) -> bool {
+    let part = choice.get("delta").unwrap_or(choice);
+    let present = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    };
+    ["content", "role", "tool_calls", "refusal", "function_call"]
+        .iter()
+        .any(|f| present(part.get(*f)))
+        || present(choice.get("text"))
+        || present(choice.get("finish_reason"))
+        || present(choice.get("logprobs"))
+}
+
+/// After a choice's first chunk, every chunk carrying that choice carries
+/// something; a chunk without choices carries usage.
+pub fn no_empty_chunks(view: &View<'_>) -> Finding {
+    let payloads = match payloads(view) {
+        Ok(p) => p,
+        Err(f) => return f,
+    };
+    let mut started = std::collections::BTreeSet::new();
+    for payload in &payloads {
+        let mut any = false;
+        for choice in choices(&payload.value) {
+            any = true;
+            let index = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::MAX);
+            if !started.insert(index) && !carries_something(choice) {
+                return Finding::fail(format!(
+                    "{} carries an empty delta for choice {index}",
+                    payload.at()
+                ));
+            }
+        }
+        if !any && payload.value.get("usage").is_none_or(Value::is_null) {
+            return Finding::fail(format!(
+                "{} carries neither choices nor usage",
+                payload.at()
+            ));
+        }
+    }
+    Finding::pass(format!("none of {} chunks is empty", payloads.len()))
 }

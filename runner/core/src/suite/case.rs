@@ -17,7 +17,11 @@ pub struct Case {
     /// Capabilities the target must claim for the case to apply.
     #[serde(default)]
     pub requires: Vec<Capability>,
-    /// What to send.
+    /// Requests sent first, in order; only `same_output_as_before` looks
+    /// at their exchanges.
+    #[serde(default)]
+    pub before: Vec<Request>,
+    /// The request whose exchange the checks judge.
     pub request: Request,
     /// What the recorded exchange must satisfy, in order.
     pub checks: Vec<Check>,
@@ -31,13 +35,46 @@ pub struct Case {
 pub enum Capability {
     /// The target requires a bearer API key.
     Auth,
+    /// The legacy `POST /completions` endpoint.
+    Completions,
+    /// `n` > 1 choices per request.
+    N,
+    /// `logprobs` and `top_logprobs`.
+    Logprobs,
+    /// Function tools (`tools`, `tool_choice`).
+    Tools,
+    /// `response_format` of type `json_object`.
+    JsonObject,
+    /// `response_format` of type `json_schema`.
+    JsonSchema,
+    /// Reproducible output for `temperature: 0` with a `seed`.
+    Seed,
 }
 
 impl Capability {
+    /// Every capability, in declaration order.
+    pub const ALL: &[Capability] = &[
+        Capability::Auth,
+        Capability::Completions,
+        Capability::N,
+        Capability::Logprobs,
+        Capability::Tools,
+        Capability::JsonObject,
+        Capability::JsonSchema,
+        Capability::Seed,
+    ];
+
     /// The name used in case files and target profiles.
     pub fn name(self) -> &'static str {
         match self {
             Capability::Auth => "auth",
+            Capability::Completions => "completions",
+            Capability::N => "n",
+            Capability::Logprobs => "logprobs",
+            Capability::Tools => "tools",
+            Capability::JsonObject => "json_object",
+            Capability::JsonSchema => "json_schema",
+            Capability::Seed => "seed",
         }
     }
 }
@@ -48,8 +85,16 @@ impl Capability {
 pub struct Request {
     /// Which API endpoint to call.
     pub endpoint: Endpoint,
-    /// A JSON body; the string `${model}` anywhere as a whole value is
-    /// replaced by the target's model.
+    /// Overrides the endpoint's HTTP method (for wrong-method cases).
+    #[serde(default)]
+    pub method: Option<Method>,
+    /// The model id in the path of the `model` endpoint; the target's
+    /// model when absent.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// A JSON body. Whole string values are templates: `${model}` becomes
+    /// the target's model, `${context_overflow}` a text longer than its
+    /// context, `${body_overflow}` a text longer than its request limit.
     #[serde(default)]
     pub body: Option<serde_json::Value>,
     /// A body sent byte for byte, for malformed-input cases.
@@ -58,6 +103,9 @@ pub struct Request {
     /// Which credentials to present.
     #[serde(default)]
     pub auth: AuthMode,
+    /// Close the connection after this many body bytes (`before` requests only).
+    #[serde(default)]
+    pub disconnect_after_bytes: Option<u64>,
 }
 
 /// The endpoints a case can call, relative to the target's base URL.
@@ -66,16 +114,49 @@ pub struct Request {
 pub enum Endpoint {
     /// `GET {base}/models`
     Models,
+    /// `GET {base}/models/{model_id}`
+    Model,
     /// `POST {base}/chat/completions`
     Chat,
+    /// `POST {base}/completions`
+    Completions,
 }
 
 impl Endpoint {
-    /// HTTP method and path below the base URL.
-    pub fn method_and_path(self) -> (&'static str, &'static str) {
+    /// The endpoint's HTTP method.
+    pub fn method(self) -> Method {
         match self {
-            Endpoint::Models => ("GET", "/models"),
-            Endpoint::Chat => ("POST", "/chat/completions"),
+            Endpoint::Models | Endpoint::Model => Method::Get,
+            Endpoint::Chat | Endpoint::Completions => Method::Post,
+        }
+    }
+}
+
+/// HTTP methods a case can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method token, e.g. `GET`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -89,17 +170,56 @@ pub enum AuthMode {
     Key,
     /// No `Authorization` header at all.
     None,
-    /// A well-formed key the target did not issue.
+    /// A well-formed key the target did not issue ([`WRONG_KEY`]).
     Wrong,
+    /// The target's key without the `Bearer` scheme.
+    Malformed,
+}
+
+/// The key presented by `auth: wrong` cases.
+pub const WRONG_KEY: &str = "sk-tokencert-not-a-key-0000000000000000";
+
+/// One status code or a set of acceptable ones.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum StatusSet {
+    /// Exactly this code.
+    One(u16),
+    /// Any of these codes.
+    Any(Vec<u16>),
+}
+
+impl StatusSet {
+    /// Whether `status` is acceptable.
+    pub fn contains(&self, status: u16) -> bool {
+        match self {
+            StatusSet::One(code) => *code == status,
+            StatusSet::Any(codes) => codes.contains(&status),
+        }
+    }
+
+    /// The codes joined by `|`, e.g. `400|413`.
+    pub fn label(&self) -> String {
+        match self {
+            StatusSet::One(code) => code.to_string(),
+            StatusSet::Any(codes) => codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join("|"),
+        }
+    }
 }
 
 /// The fixed set of named checks. Each is a pure function of the recorded
-/// exchange, implemented in `check/`.
+/// exchanges, implemented in `check/`. "Output" below is what a client
+/// assembles per choice: text, tool calls and finish reason, from a JSON
+/// body or a stream, chat or legacy completions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Check {
-    /// The response status equals this code.
-    Status(u16),
+    /// The response status is this code (or one of these codes).
+    Status(StatusSet),
     /// The response media type (parameters ignored) equals this one.
     ContentType(String),
     /// The body is JSON matching the named schema in `spec/schemas/`.
@@ -119,6 +239,45 @@ pub enum Check {
     /// The last chunk has empty choices and a usage that adds up; no
     /// earlier chunk carries usage.
     StreamUsageLast,
+    /// Every choice's finish reason is this one.
+    FinishReason(String),
+    /// `usage.completion_tokens` does not exceed the request's
+    /// `max_tokens` / `max_completion_tokens`.
+    MaxTokensHonoured,
+    /// As many choices as the request's `n` (default 1).
+    ChoiceCount,
+    /// Choice indices are exactly 0..k-1, each once.
+    ChoiceIndices,
+    /// No choice's text contains one of the request's `stop` sequences.
+    StopHonoured,
+    /// The output equals that of every `before` exchange.
+    SameOutputAsBefore,
+    /// Log probabilities have the requested shape and counts.
+    LogprobsValid,
+    /// Every choice's text is a JSON object.
+    ContentIsJsonObject,
+    /// Every choice's text validates against the request's
+    /// `response_format.json_schema.schema`.
+    ContentMatchesRequestedSchema,
+    /// Every choice calls a requested tool with arguments valid for it.
+    ToolCallsValid,
+    /// No choice calls a tool.
+    NoToolCalls,
+    /// No choice's text contains U+FFFD.
+    NoReplacementChars,
+    /// No chunk after a choice's first carries an empty delta without a
+    /// finish reason.
+    NoEmptyChunks,
+    /// Status 200, or 400 with a well-formed error object; never 5xx.
+    IgnoredOrRefused,
+    /// The error object's `param` names this field.
+    ErrorParam(String),
+    /// The response does not repeat the credential the request presented.
+    KeyNotEchoed,
+    /// The body's `id` is the model id in the request path.
+    ModelIdMatchesPath,
+    /// The body's `model` is the requested model or a dated variant of it.
+    ModelMatchesRequest,
 }
 
 impl Check {
@@ -135,6 +294,24 @@ impl Check {
             Check::ConsistentChunkIds => "consistent_chunk_ids",
             Check::UsageAddsUp => "usage_adds_up",
             Check::StreamUsageLast => "stream_usage_last",
+            Check::FinishReason(_) => "finish_reason",
+            Check::MaxTokensHonoured => "max_tokens_honoured",
+            Check::ChoiceCount => "choice_count",
+            Check::ChoiceIndices => "choice_indices",
+            Check::StopHonoured => "stop_honoured",
+            Check::SameOutputAsBefore => "same_output_as_before",
+            Check::LogprobsValid => "logprobs_valid",
+            Check::ContentIsJsonObject => "content_is_json_object",
+            Check::ContentMatchesRequestedSchema => "content_matches_requested_schema",
+            Check::ToolCallsValid => "tool_calls_valid",
+            Check::NoToolCalls => "no_tool_calls",
+            Check::NoReplacementChars => "no_replacement_chars",
+            Check::NoEmptyChunks => "no_empty_chunks",
+            Check::IgnoredOrRefused => "ignored_or_refused",
+            Check::ErrorParam(_) => "error_param",
+            Check::KeyNotEchoed => "key_not_echoed",
+            Check::ModelIdMatchesPath => "model_id_matches_path",
+            Check::ModelMatchesRequest => "model_matches_request",
         }
     }
 
@@ -149,9 +326,12 @@ impl Check {
     /// The check as a short label including its argument, e.g. `status 200`.
     pub fn label(&self) -> String {
         match self {
-            Check::Status(code) => format!("status {code}"),
-            Check::ContentType(t) => format!("content_type {t}"),
-            Check::JsonSchema(s) | Check::ChunksMatchSchema(s) => format!("{} {s}", self.name()),
+            Check::Status(codes) => format!("status {}", codes.label()),
+            Check::ContentType(arg)
+            | Check::JsonSchema(arg)
+            | Check::ChunksMatchSchema(arg)
+            | Check::FinishReason(arg)
+            | Check::ErrorParam(arg) => format!("{} {arg}", self.name()),
             other => other.name().to_string(),
         }
     }

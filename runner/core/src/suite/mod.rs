@@ -12,9 +12,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use case::{AuthMode, Capability, Case, Check, Endpoint, Request};
+pub use case::{
+    AuthMode, Capability, Case, Check, Endpoint, Method, Request, StatusSet, WRONG_KEY,
+};
 pub use clause::{Clause, Level};
-pub use profile::{TargetProfile, load_profile};
+pub use profile::{Limits, TargetProfile, load_profile};
 
 use crate::digest;
 use clause::ClauseFile;

@@ -1,0 +1,368 @@
+//! Checks that request parameters were honoured: finish reasons, token
+//! limits, choices, stop sequences, reproducibility, log probabilities and
+//! the model echoed back.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::output::{self, Output, assemble};
+use super::stream::payloads;
+use super::{Finding, View, clip};
+
+fn with_output(view: &View<'_>, judge: impl FnOnce(&Output) -> Finding) -> Finding {
+    match assemble(view) {
+        Ok(output) => judge(&output),
+        Err(f) => f,
+    }
+}
+
+/// Every choice's finish reason is `expected`.
+pub fn finish_reason(view: &View<'_>, expected: &str) -> Finding {
+    with_output(view, |output| {
+        for (index, choice) in &output.choices {
+            if choice.finish_reason.as_deref() != Some(expected) {
+                return Finding::fail(format!(
+                    "choice {index} has finish_reason {}, expected {expected:?}",
+                    choice
+                        .finish_reason
+                        .as_deref()
+                        .map_or_else(|| "null".to_string(), |r| format!("{r:?}"))
+                ));
+            }
+        }
+        Finding::pass(format!(
+            "{} choice(s) finish with {expected:?}",
+            output.choices.len()
+        ))
+    })
+}
+
+/// The request's `n`, 1 when absent.
+fn requested_n(view: &View<'_>) -> Result<u64, Finding> {
+    match view.request_field("n") {
+        None => Ok(1),
+        Some(n) => n
+            .as_u64()
+            .ok_or_else(|| Finding::error(format!("the request's n is not a count: {n}"))),
+    }
+}
+
+/// `usage.completion_tokens` stays within the request's limit for every
+/// choice; so does each choice's count of log-probability entries.
+pub fn max_tokens_honoured(view: &View<'_>) -> Finding {
+    let limit = ["max_tokens", "max_completion_tokens"]
+        .iter()
+        .filter_map(|f| view.request_field(f).and_then(Value::as_u64))
+        .min();
+    let Some(limit) = limit else {
+        return Finding::error("the request sets no max_tokens or max_completion_tokens");
+    };
+    let n = match requested_n(view) {
+        Ok(n) => n,
+        Err(f) => return f,
+    };
+    with_output(view, |output| {
+        for (index, choice) in &output.choices {
+            let entries = choice.logprobs.as_ref().map_or(0, Vec::len) as u64;
+            if entries > limit {
+                return Finding::fail(format!(
+                    "choice {index} carries {entries} tokens' log probabilities, over the limit of {limit}"
+                ));
+            }
+        }
+        let Some(completion) = output
+            .usage
+            .as_ref()
+            .and_then(|u| u.get("completion_tokens"))
+            .and_then(Value::as_u64)
+        else {
+            return Finding::error("the response reports no usage.completion_tokens to compare");
+        };
+        let allowed = limit.saturating_mul(n);
+        if completion > allowed {
+            Finding::fail(format!(
+                "usage.completion_tokens is {completion}, over the limit of {limit} per choice × {n} choice(s)"
+            ))
+        } else {
+            Finding::pass(format!(
+                "usage.completion_tokens {completion} ≤ {allowed} ({limit} × {n})"
+            ))
+        }
+    })
+}
+
+/// As many choices as the request's `n`.
+pub fn choice_count(view: &View<'_>) -> Finding {
+    let n = match requested_n(view) {
+        Ok(n) => n,
+        Err(f) => return f,
+    };
+    with_output(view, |output| {
+        let got = output.choices.len() as u64;
+        if got == n {
+            Finding::pass(format!("{got} choice(s), as requested"))
+        } else {
+            Finding::fail(format!(
+                "the request asks for n = {n}, the response has {got} choice(s)"
+            ))
+        }
+    })
+}
+
+/// Choice indices are exactly `0..k`, each once in a body; a stream's
+/// chunks together cover exactly `0..k`.
+pub fn choice_indices(view: &View<'_>) -> Finding {
+    if let Err(f) = assemble(view) {
+        return f;
+    }
+    let mut indices: Vec<Value> = Vec::new();
+    if view.streamed() {
+        let payloads = match payloads(view) {
+            Ok(p) => p,
+            Err(f) => return f,
+        };
+        let seen: BTreeSet<String> = payloads
+            .iter()
+            .flat_map(|p| output::choices(&p.value))
+            .map(|c| c.get("index").cloned().unwrap_or(Value::Null).to_string())
+            .collect();
+        let expected: BTreeSet<String> = (0..seen.len()).map(|i| i.to_string()).collect();
+        return if seen == expected {
+            Finding::pass(format!("the chunks cover choice indices 0..{}", seen.len()))
+        } else {
+            Finding::fail(format!(
+                "the chunks carry choice indices {}, expected 0..{}",
+                seen.into_iter().collect::<Vec<_>>().join(", "),
+                expected.len()
+            ))
+        };
+    }
+    if let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&view.body) {
+        indices = output::choices(&Value::Object(body))
+            .map(|c| c.get("index").cloned().unwrap_or(Value::Null))
+            .collect();
+    }
+    for (position, index) in indices.iter().enumerate() {
+        if index.as_u64() != Some(position as u64) {
+            return Finding::fail(format!(
+                "choices[{position}] has index {index}, expected {position} (indices are {})",
+                indices
+                    .iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Finding::pass(format!("choice indices are 0..{}", indices.len()))
+}
+
+/// No choice's text contains one of the request's stop sequences.
+pub fn stop_honoured(view: &View<'_>) -> Finding {
+    let stops: Vec<&str> = match view.request_field("stop") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if stops.is_empty() {
+        return Finding::error("the request sets no stop sequence");
+    }
+    with_output(view, |output| {
+        for (index, choice) in &output.choices {
+            if let Some(stop) = stops.iter().find(|s| choice.text.contains(**s)) {
+                return Finding::fail(format!(
+                    "choice {index} contains the stop sequence {stop:?}: {:?}",
+                    clip(&choice.text, 160)
+                ));
+            }
+        }
+        Finding::pass(format!(
+            "no choice contains any of {} stop sequence(s)",
+            stops.len()
+        ))
+    })
+}
+
+/// What two outputs must share to count as the same: per choice the
+/// text, the finish reason, and the tool calls by name and parsed arguments.
+fn comparable(output: &Output) -> Vec<(u64, &str, Option<&str>, Vec<(&str, Value)>)> {
+    output
+        .choices
+        .iter()
+        .map(|(index, c)| {
+            let calls = c
+                .tool_calls
+                .iter()
+                .map(|t| {
+                    let args = serde_json::from_str(&t.arguments)
+                        .unwrap_or_else(|_| Value::String(t.arguments.clone()));
+                    (t.name.as_str(), args)
+                })
+                .collect();
+            (*index, c.text.as_str(), c.finish_reason.as_deref(), calls)
+        })
+        .collect()
+}
+
+/// The output equals that of every earlier exchange of the case.
+pub fn same_output_as_before(view: &View<'_>) -> Finding {
+    if view.before.is_empty() {
+        return Finding::error("the case sends no earlier request to compare with");
+    }
+    with_output(view, |output| {
+        let this = comparable(output);
+        for (i, earlier) in view.before.iter().enumerate() {
+            let earlier = match assemble(earlier) {
+                Ok(o) => o,
+                Err(f) => {
+                    return Finding::error(format!(
+                        "earlier request {i} gave no output to compare: {}",
+                        f.reason
+                    ));
+                }
+            };
+            let that = comparable(&earlier);
+            if this != that {
+                let differs = this.iter().zip(&that).find(|(a, b)| a != b).map_or_else(
+                    || format!("{} choice(s) now, {} before", this.len(), that.len()),
+                    |(a, b)| {
+                        format!(
+                            "choice {}: now {:?} ({:?}), before {:?} ({:?})",
+                            a.0,
+                            clip(a.1, 120),
+                            a.2,
+                            clip(b.1, 120),
+                            b.2
+                        )
+                    },
+                );
+                let calls = if this.iter().zip(&that).any(|(a, b)| a.3 != b.3) {
+                    " (tool calls differ)"
+                } else {
+                    ""
+                };
+                return Finding::fail(format!(
+                    "the output differs from earlier request {i}: {differs}{calls}"
+                ));
+            }
+        }
+        Finding::pass(format!(
+            "the output equals that of {} earlier request(s)",
+            view.before.len()
+        ))
+    })
+}
+
+/// One log-probability entry: a token, a log probability ≤ 0 and bytes.
+fn entry_problem(entry: &Value) -> Option<String> {
+    if !entry.get("token").is_some_and(Value::is_string) {
+        return Some("has no string token".into());
+    }
+    match entry.get("logprob").and_then(Value::as_f64) {
+        Some(lp) if lp <= 0.0 => {}
+        Some(lp) => return Some(format!("has logprob {lp} > 0")),
+        None => return Some("has no numeric logprob".into()),
+    }
+    match entry.get("bytes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(bytes)) if bytes.iter().all(|b| b.as_u64().is_some_and(|b| b < 256)) => {
+            None
+        }
+        Some(other) => Some(format!(
+            "has bytes {} that are not byte values",
+            clip(&other.to_string(), 60)
+        )),
+    }
+}
+
+/// Every choice has `logprobs.content` entries, each well-formed with
+/// exactly the requested number of alternatives; with one choice and a
+/// usage object, one entry per completion token.
+pub fn logprobs_valid(view: &View<'_>) -> Finding {
+    let top = match view.request_field("top_logprobs") {
+        None => 0,
+        Some(v) => match v.as_u64() {
+            Some(k) => k,
+            None => {
+                return Finding::error(format!("the request's top_logprobs is not a count: {v}"));
+            }
+        },
+    };
+    with_output(view, |output| {
+        for (index, choice) in &output.choices {
+            let Some(entries) = &choice.logprobs else {
+                return Finding::fail(format!("choice {index} has no logprobs.content"));
+            };
+            if entries.is_empty() && !choice.text.is_empty() {
+                return Finding::fail(format!("choice {index} has text but no logprobs entries"));
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                if let Some(why) = entry_problem(entry) {
+                    return Finding::fail(format!("choice {index} logprobs entry {i} {why}"));
+                }
+                let alternatives = entry.get("top_logprobs").and_then(Value::as_array);
+                let Some(alternatives) = alternatives else {
+                    return Finding::fail(format!(
+                        "choice {index} logprobs entry {i} has no top_logprobs array"
+                    ));
+                };
+                if alternatives.len() as u64 != top {
+                    return Finding::fail(format!(
+                        "choice {index} logprobs entry {i} has {} top_logprobs, the request asks for {top}",
+                        alternatives.len()
+                    ));
+                }
+                if let Some((j, why)) = alternatives
+                    .iter()
+                    .enumerate()
+                    .find_map(|(j, a)| entry_problem(a).map(|w| (j, w)))
+                {
+                    return Finding::fail(format!(
+                        "choice {index} logprobs entry {i} alternative {j} {why}"
+                    ));
+                }
+            }
+        }
+        let completion = output
+            .usage
+            .as_ref()
+            .and_then(|u| u.get("completion_tokens"))
+            .and_then(Value::as_u64);
+        if let (1, Some(completion), Some(choice)) = (
+            output.choices.len(),
+            completion,
+            output.choices.values().next(),
+        ) {
+            let entries = choice.logprobs.as_ref().map_or(0, Vec::len) as u64;
+            if entries != completion {
+                return Finding::fail(format!(
+                    "{entries} logprobs entries for {completion} completion tokens"
+                ));
+            }
+        }
+        Finding::pass(format!(
+            "logprobs of {} choice(s) well-formed with {top} alternatives each",
+            output.choices.len()
+        ))
+    })
+}
+
+/// The response's `model` is the requested one, or a dated variant of it
+/// (`<model>-...`).
+pub fn model_matches_request(view: &View<'_>) -> Finding {
+    let Some(requested) = view.request_field("model").and_then(Value::as_str) else {
+        return Finding::error("the request names no model");
+    };
+    with_output(view, |output| {
+        match output.model.as_ref().and_then(Value::as_str) {
+            Some(model) if model == requested || model.starts_with(&format!("{requested}-")) => {
+                Finding::pass(format!("the response names model {model:?}"))
+            }
+            Some(model) => Finding::fail(format!(
+                "the request asks for model {requested:?}, the response names {model:?}"
+            )),
+            None => Finding::fail("the response names no model"),
+        }
+    })
+}
