@@ -43,6 +43,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// List the cases, and with --coverage the clauses each is linked to.
     List(cmd::list::Args),
+    /// Print a bundle's results as a Markdown table by clause.
+    Table(cmd::table::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(&cli.suite, args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::List(args) => cmd::list::run(&cli.suite, args),
+        Command::Table(args) => cmd::table::run(&cli.suite, args),
     };
     match outcome {
         Ok(code) => code,

@@ -182,6 +182,13 @@ pub fn read_run(bundle: &Path) -> Result<RunInfo, BundleError> {
     Ok(run)
 }
 
+/// Reads `results.json` as recorded (not re-judged; see [`verify`]).
+pub fn read_results(bundle: &Path) -> Result<Results, BundleError> {
+    let results: Results = read_json(&bundle.join(RESULTS_FILE), "results.json")?;
+    expect_format(RESULTS_FILE, &results.format, judge::RESULTS_FORMAT)?;
+    Ok(results)
+}
+
 /// A bundle file written by another version of the format is refused
 /// rather than misread.
 fn expect_format(file: &str, found: &str, supported: &'static str) -> Result<(), BundleError> {
@@ -291,6 +298,34 @@ pub struct Verified {
 /// files, the suite digest against `suite`, and re-judged results
 /// byte-identical to `results.json`. The first failure is returned.
 pub fn verify(bundle: &Path, suite: &Suite) -> Result<Verified, BundleError> {
+    let files = verify_files(bundle)?;
+    let run = read_run(bundle)?;
+    if run.suite_digest != suite.digest {
+        return Err(BundleError::DifferentSuite {
+            bundle: run.suite_digest,
+            disk: suite.digest.clone(),
+            root: suite.root.display().to_string(),
+        });
+    }
+    let rejudged = rejudge(bundle, suite)?;
+    let expected = canonical::to_vec(&rejudged)?;
+    let results_path = bundle.join(RESULTS_FILE);
+    let recorded = std::fs::read(&results_path).map_err(io(&results_path))?;
+    if recorded != expected {
+        return Err(BundleError::VerdictsDiffer(describe_difference(
+            &recorded, &rejudged,
+        )));
+    }
+    Ok(Verified {
+        run,
+        results: rejudged,
+        files,
+    })
+}
+
+/// Checks every file against the manifest and that no file is unlisted;
+/// returns how many files the manifest lists.
+pub fn verify_files(bundle: &Path) -> Result<usize, BundleError> {
     let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
     expect_format(MANIFEST_FILE, &manifest.format, MANIFEST_FORMAT)?;
     for (name, expected) in &manifest.files {
@@ -315,28 +350,7 @@ pub fn verify(bundle: &Path, suite: &Suite) -> Result<Verified, BundleError> {
     {
         return Err(BundleError::Unlisted(extra));
     }
-    let run = read_run(bundle)?;
-    if run.suite_digest != suite.digest {
-        return Err(BundleError::DifferentSuite {
-            bundle: run.suite_digest,
-            disk: suite.digest.clone(),
-            root: suite.root.display().to_string(),
-        });
-    }
-    let rejudged = rejudge(bundle, suite)?;
-    let expected = canonical::to_vec(&rejudged)?;
-    let results_path = bundle.join(RESULTS_FILE);
-    let recorded = std::fs::read(&results_path).map_err(io(&results_path))?;
-    if recorded != expected {
-        return Err(BundleError::VerdictsDiffer(describe_difference(
-            &recorded, &rejudged,
-        )));
-    }
-    Ok(Verified {
-        run,
-        results: rejudged,
-        files: manifest.files.len(),
-    })
+    Ok(manifest.files.len())
 }
 
 /// Names the cases whose recorded results differ from the re-judged ones.

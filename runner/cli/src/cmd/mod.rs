@@ -3,6 +3,7 @@
 pub mod list;
 pub mod run;
 pub mod serve;
+pub mod table;
 pub mod verify;
 
 use std::path::Path;

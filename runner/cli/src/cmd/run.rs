@@ -181,7 +181,7 @@ fn line(result: &CaseResult) -> String {
 
 fn print_summary(results: &Results) {
     println!(
-        "{:<7} {:>5} {:>5} {:>6} {:>8}",
+        "{:<7} {:>5} {:>5} {:>6} {:>12}",
         "level", "pass", "fail", "error", "not claimed"
     );
     for level in [Level::Must, Level::Should, Level::May] {
@@ -196,7 +196,7 @@ fn print_summary(results: &Results) {
         .collect();
         if counts.iter().any(|c| *c > 0) {
             println!(
-                "{:<7} {:>5} {:>5} {:>6} {:>8}",
+                "{:<7} {:>5} {:>5} {:>6} {:>12}",
                 level.keyword(),
                 counts[0],
                 counts[1],
