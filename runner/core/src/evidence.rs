@@ -315,10 +315,8 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                 },
                 previous,
             ) => {
-                if let Some(previous) = previous {
-                    if previous.outcome.is_none() {
-                        return Err(order("a request record before the previous exchange ended"));
-                    }
+                if previous.is_some_and(|p| p.outcome.is_none()) {
+                    return Err(order("a request record before the previous exchange ended"));
                 }
                 let (request_body, request_elided) = match body {
                     RawBytes::Elided { elided_bytes, .. } => (Vec::new(), Some(elided_bytes)),

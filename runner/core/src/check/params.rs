@@ -110,8 +110,8 @@ pub fn choice_count(view: &View<'_>) -> Finding {
     })
 }
 
-/// Choice indices are exactly `0..k`, each once in a body; a stream's
-/// chunks together cover exactly `0..k`.
+/// Choice indices are exactly `0..k`, each once (in any order) in a body;
+/// a stream's chunks together cover exactly `0..k`.
 pub fn choice_indices(view: &View<'_>) -> Finding {
     if let Err(f) = assemble(view) {
         return f;
@@ -143,17 +143,19 @@ pub fn choice_indices(view: &View<'_>) -> Finding {
             .map(|c| c.get("index").cloned().unwrap_or(Value::Null))
             .collect();
     }
-    for (position, index) in indices.iter().enumerate() {
-        if index.as_u64() != Some(position as u64) {
-            return Finding::fail(format!(
-                "choices[{position}] has index {index}, expected {position} (indices are {})",
-                indices
-                    .iter()
-                    .map(Value::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+    // The clause asks for each index once, not for the choices in order.
+    let mut sorted: Vec<Option<u64>> = indices.iter().map(Value::as_u64).collect();
+    sorted.sort_unstable();
+    if (0u64..).zip(&sorted).any(|(i, index)| *index != Some(i)) {
+        return Finding::fail(format!(
+            "the choices carry indices {}, expected each of 0..{} once",
+            indices
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            indices.len()
+        ));
     }
     Finding::pass(format!("choice indices are 0..{}", indices.len()))
 }
@@ -184,9 +186,13 @@ pub fn stop_honoured(view: &View<'_>) -> Finding {
     })
 }
 
+/// One choice as compared: index, text, finish reason, and tool calls by
+/// name and parsed arguments.
+type Comparable<'a> = (u64, &'a str, Option<&'a str>, Vec<(&'a str, Value)>);
+
 /// What two outputs must share to count as the same: per choice the
 /// text, the finish reason, and the tool calls by name and parsed arguments.
-fn comparable(output: &Output) -> Vec<(u64, &str, Option<&str>, Vec<(&str, Value)>)> {
+fn comparable(output: &Output) -> Vec<Comparable<'_>> {
     output
         .choices
         .iter()

@@ -297,8 +297,12 @@ fn carries_something(choice: &Value) -> bool {
 }
 
 /// After a choice's first chunk, every chunk carrying that choice carries
-/// something; a chunk without choices carries usage.
+/// something; a chunk without choices carries usage. Like every output
+/// check, it judges only a complete 200 stream.
 pub fn no_empty_chunks(view: &View<'_>) -> Finding {
+    if let Err(f) = super::output::assemble(view) {
+        return f;
+    }
     let payloads = match payloads(view) {
         Ok(p) => p,
         Err(f) => return f,
