@@ -1,8 +1,10 @@
 //! Helpers shared by the check tests: recorded exchanges built by hand,
 //! typical bodies and streams, and assertions on a check's finding.
 
-// Each test file is its own crate and uses a different part of this module.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test file is its own crate and uses a different part of this module"
+)]
 
 use std::path::Path;
 use std::sync::LazyLock;
