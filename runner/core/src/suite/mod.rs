@@ -238,7 +238,7 @@ fn load_clauses(root: &Path, problems: &mut Vec<Problem>) -> BTreeMap<String, Cl
     let Some(text) = read(root, rel, problems) else {
         return clauses;
     };
-    let file: ClauseFile = match serde_saphyr::from_str(&text) {
+    let file: ClauseFile = match parse_yaml(&text) {
         Ok(file) => file,
         Err(e) => {
             problems.push(yaml_problem(rel, &e));
@@ -284,6 +284,14 @@ fn valid_clause_id(id: &str) -> bool {
                 && p.bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         })
+}
+
+/// Parses YAML with YAML 1.2 booleans only: `n`, `no`, `on`, `y` stay
+/// strings (a capability is called `n`; a prompt may say "no").
+pub(crate) fn parse_yaml<'de, T: serde::Deserialize<'de>>(
+    text: &'de str,
+) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
 }
 
 pub(crate) fn yaml_problem(rel: &Path, e: &serde_saphyr::Error) -> Problem {
@@ -346,7 +354,7 @@ fn load_case(
     problems: &mut Vec<Problem>,
 ) -> Option<(Case, LineMap)> {
     let text = read(root, rel, problems)?;
-    let value: serde_json::Value = match serde_saphyr::from_str(&text) {
+    let value: serde_json::Value = match parse_yaml(&text) {
         Ok(v) => v,
         Err(e) => {
             problems.push(yaml_problem(rel, &e));

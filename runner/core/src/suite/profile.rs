@@ -65,5 +65,5 @@ pub fn load_profile(path: &Path) -> Result<TargetProfile, Problem> {
         field: None,
         message: format!("cannot read: {e}"),
     })?;
-    serde_saphyr::from_str(&text).map_err(|e| yaml_problem(path, &e))
+    super::parse_yaml(&text).map_err(|e| yaml_problem(path, &e))
 }
