@@ -174,9 +174,34 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
 }
 
 /// The limits the embedded service enforces.
-fn reference_limits(_config: &tokencert_reference::Config) -> Limits {
+fn reference_limits(config: &tokencert_reference::Config) -> Limits {
     Limits {
-        max_context_tokens: 8192,
-        max_request_bytes: 1024 * 1024,
+        max_context_tokens: config.max_context_tokens,
+        max_request_bytes: config.max_request_bytes as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed profile of the reference service says what `prepare`
+    /// does, so a run with `--profile suites/targets/reference.yaml` and
+    /// one without a target are the same run.
+    #[test]
+    fn the_reference_profile_matches_the_embedded_service() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../suites/targets/reference.yaml");
+        let profile = tokencert_core::suite::load_profile(&path).expect("the profile loads");
+        let all: BTreeSet<Capability> = Capability::ALL.iter().copied().collect();
+        assert_eq!(profile.claims, all);
+        assert_eq!(
+            profile.limits,
+            reference_limits(&tokencert_reference::Config::default())
+        );
+        assert_eq!(
+            profile.model.as_deref(),
+            Some(tokencert_reference::DEFAULT_MODEL)
+        );
     }
 }
