@@ -117,7 +117,12 @@ impl Client {
     ) -> std::io::Result<()> {
         let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let url = self.target.url(&self.path(spec));
-        let body = self.body(spec);
+        // An over-limit body is megabytes to build and digest.
+        let (body, recorded_body) = off_the_executor(|| {
+            let body = self.body(spec);
+            let recorded = RawBytes::request_body(&body);
+            (body, recorded)
+        });
         let method = spec.method.unwrap_or(spec.endpoint.method());
         let method = match method {
             Method::Get => reqwest::Method::GET,
@@ -155,7 +160,7 @@ impl Client {
             method: method.to_string(),
             url,
             headers,
-            body: RawBytes::request_body(&body),
+            body: recorded_body,
         })?;
         match request {
             Ok(request) => {
@@ -287,6 +292,17 @@ impl Client {
             t_ns: since(start),
             outcome,
         })
+    }
+}
+
+/// Runs CPU-bound work (building a large body, judging) without stalling
+/// the exchanges in flight on this worker thread, which would skew their
+/// timings and starve local servers; on a single-threaded runtime there is
+/// nowhere to move it.
+pub(crate) fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

@@ -11,7 +11,7 @@ use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Plan, Results};
 use tokencert_core::suite::{Capability, Case, Suite};
 
-use crate::exchange::{Client, ClientError, Limits};
+use crate::exchange::{Client, ClientError, Limits, off_the_executor};
 
 /// Everything a run needs.
 pub struct RunConfig<'a> {
@@ -136,7 +136,9 @@ pub async fn run(
         .buffer_unordered(config.jobs.max(1));
     while let Some(done) = pending.next().await {
         let (case, path) = done?;
-        let result = judge::judge_case(suite, case, claims, path.as_deref().map(read_exchanges));
+        let result = off_the_executor(|| {
+            judge::judge_case(suite, case, claims, path.as_deref().map(read_exchanges))
+        });
         progress(&result);
     }
     drop(pending);
