@@ -1051,7 +1051,7 @@ fn content_is_json_object_passes_on_an_object() {
         json!({"response_format": {"type": "json_object"}}),
         &[(r#"{"answer": "yes it is"}"#, stop())],
         Verdict::Pass,
-        &["1 choice(s) hold a JSON object"],
+        &["1 finished choice(s) hold a JSON object"],
     );
 }
 
@@ -1077,6 +1077,34 @@ fn content_is_json_object_fails_on_json_that_is_not_an_object() {
     );
 }
 
+#[test]
+fn json_checks_skip_choices_cut_off_by_the_token_limit() {
+    let mut two = schema_request();
+    two["n"] = json!(2);
+    for check in [
+        Check::ContentIsJsonObject,
+        Check::ContentMatchesRequestedSchema,
+    ] {
+        in_every_shape(
+            &check,
+            two.clone(),
+            &[
+                (r#"{"city": "Paris"}"#, stop()),
+                (r#"{"city": "Par"#, json!("length")),
+            ],
+            Verdict::Pass,
+            &["1 finished choice(s)"],
+        );
+        in_every_shape(
+            &check,
+            schema_request(),
+            &[(r#"{"city": "Par"#, json!("length"))],
+            Verdict::Error,
+            &["cut off by the token limit"],
+        );
+    }
+}
+
 // ---- content_matches_requested_schema ------------------------------------------------------
 
 fn schema_request() -> Value {
@@ -1094,7 +1122,7 @@ fn content_matches_requested_schema_passes_on_a_matching_object() {
         schema_request(),
         &[(r#"{"city": "Paris", "extra": 1}"#, stop())],
         Verdict::Pass,
-        &["1 choice(s) match the requested schema"],
+        &["1 finished choice(s) match the requested schema"],
     );
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::output::{Output, assemble};
+use super::output::{Choice, Output, assemble};
 use super::{Finding, View, clip};
 
 fn with_output(view: &View<'_>, judge: impl FnOnce(&Output) -> Finding) -> Finding {
@@ -30,16 +30,39 @@ fn json_object(index: u64, text: &str) -> Result<Value, Finding> {
 /// Every choice's text is a JSON object.
 pub fn content_is_json_object(view: &View<'_>) -> Finding {
     with_output(view, |output| {
-        for (index, choice) in &output.choices {
+        let complete = match finished_choices(output) {
+            Ok(c) => c,
+            Err(f) => return f,
+        };
+        for (index, choice) in &complete {
             if let Err(f) = json_object(*index, &choice.text) {
                 return f;
             }
         }
         Finding::pass(format!(
-            "{} choice(s) hold a JSON object",
-            output.choices.len()
+            "{} finished choice(s) hold a JSON object",
+            complete.len()
         ))
     })
+}
+
+/// The choices that were not cut off by the token limit: structured output
+/// is only required of those. When every choice was cut off there is
+/// nothing to judge, which the case's `max_tokens` should prevent.
+fn finished_choices(output: &Output) -> Result<Vec<(u64, &Choice)>, Finding> {
+    let finished: Vec<(u64, &Choice)> = output
+        .choices
+        .iter()
+        .filter(|(_, c)| c.finish_reason.as_deref() != Some("length"))
+        .map(|(i, c)| (*i, c))
+        .collect();
+    if finished.is_empty() {
+        return Err(Finding::error(format!(
+            "all {} choice(s) were cut off by the token limit (finish_reason \"length\"); nothing to judge",
+            output.choices.len()
+        )));
+    }
+    Ok(finished)
 }
 
 /// Compiles a schema sent in the request; a schema that does not compile
@@ -81,7 +104,11 @@ pub fn content_matches_requested_schema(view: &View<'_>) -> Finding {
         Err(f) => return f,
     };
     with_output(view, |output| {
-        for (index, choice) in &output.choices {
+        let complete = match finished_choices(output) {
+            Ok(c) => c,
+            Err(f) => return f,
+        };
+        for (index, choice) in &complete {
             let value = match json_object(*index, &choice.text) {
                 Ok(v) => v,
                 Err(f) => return f,
@@ -93,8 +120,8 @@ pub fn content_matches_requested_schema(view: &View<'_>) -> Finding {
             }
         }
         Finding::pass(format!(
-            "{} choice(s) match the requested schema",
-            output.choices.len()
+            "{} finished choice(s) match the requested schema",
+            complete.len()
         ))
     })
 }
