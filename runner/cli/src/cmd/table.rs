@@ -45,7 +45,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     );
     let mut by_clause: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for case in &results.cases {
-        by_clause.entry(case.clause.as_str()).or_default().push(case);
+        by_clause
+            .entry(case.clause.as_str())
+            .or_default()
+            .push(case);
     }
     println!("| Clause | Level | Pass | Fail | Error | Not claimed | Title |");
     println!("|---|---|---:|---:|---:|---:|---|");
@@ -68,7 +71,14 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     let totals: Vec<String> = VERDICTS
         .iter()
-        .map(|v| results.cases.iter().filter(|c| c.verdict == *v).count().to_string())
+        .map(|v| {
+            results
+                .cases
+                .iter()
+                .filter(|c| c.verdict == *v)
+                .count()
+                .to_string()
+        })
         .collect();
     println!("| **all** | | {} | |", totals.join(" | "));
     if args.failures {
