@@ -631,7 +631,7 @@ fn choice_indices_fails_on_indices_from_one() {
             &Check::ChoiceIndices,
             &with_indices(shape, &[1, 2, 3]),
             Verdict::Fail,
-            &["the chunks carry choice indices 1, 2, 3, expected 0..3"],
+            &["the chunks carry indices 1, 2, 3, expected each of 0..3 once"],
         );
     }
 }

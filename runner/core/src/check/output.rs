@@ -9,6 +9,9 @@ use serde_json::Value;
 use super::stream::payloads;
 use super::{Finding, View, excerpt};
 
+/// Tool-call indices at or beyond this are not assembled.
+const MAX_TOOL_CALLS: usize = 128;
+
 /// One assembled tool call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ToolCall {
@@ -161,10 +164,11 @@ fn add_tool_call(into: &mut Choice, call: &Value, delta: bool) {
     } else {
         into.tool_calls.len()
     };
-    if position >= into.tool_calls.len() {
-        // A stream may skip indices only by mistake; pad so the gap shows.
+    // A stream that skips tool-call indices leaves nameless calls in the
+    // gap, which tool_calls_valid reports; an absurd index is ignored.
+    if position >= into.tool_calls.len() && position < MAX_TOOL_CALLS {
         into.tool_calls.resize(
-            position.min(into.tool_calls.len() + 64) + 1,
+            position + 1,
             ToolCall {
                 id: None,
                 name: String::new(),
