@@ -2,8 +2,6 @@
 //! limits, choices, stop sequences, reproducibility, log probabilities and
 //! the model echoed back.
 
-use std::collections::BTreeSet;
-
 use serde_json::Value;
 
 use super::output::{self, Output, assemble};
