@@ -1051,7 +1051,7 @@ fn content_is_json_object_passes_on_an_object() {
         json!({"response_format": {"type": "json_object"}}),
         &[(r#"{"answer": "yes it is"}"#, stop())],
         Verdict::Pass,
-        &["1 finished choice(s) hold a JSON object"],
+        &["1 choice(s) hold a JSON object"],
     );
 }
 
@@ -1078,7 +1078,7 @@ fn content_is_json_object_fails_on_json_that_is_not_an_object() {
 }
 
 #[test]
-fn json_checks_skip_choices_cut_off_by_the_token_limit() {
+fn json_checks_skip_choices_cut_off_by_the_token_limit_before_their_json_was_complete() {
     let mut two = schema_request();
     two["n"] = json!(2);
     for check in [
@@ -1093,7 +1093,7 @@ fn json_checks_skip_choices_cut_off_by_the_token_limit() {
                 (r#"{"city": "Par"#, json!("length")),
             ],
             Verdict::Pass,
-            &["1 finished choice(s)"],
+            &["1 choice(s)"],
         );
         in_every_shape(
             &check,
@@ -1101,6 +1101,14 @@ fn json_checks_skip_choices_cut_off_by_the_token_limit() {
             &[(r#"{"city": "Par"#, json!("length"))],
             Verdict::Error,
             &["cut off by the token limit"],
+        );
+        // Cut off but complete: judged like any other choice.
+        in_every_shape(
+            &check,
+            schema_request(),
+            &[(r#"["Paris"]"#, json!("length"))],
+            Verdict::Fail,
+            &["not an object"],
         );
     }
 }
@@ -1122,7 +1130,7 @@ fn content_matches_requested_schema_passes_on_a_matching_object() {
         schema_request(),
         &[(r#"{"city": "Paris", "extra": 1}"#, stop())],
         Verdict::Pass,
-        &["1 finished choice(s) match the requested schema"],
+        &["1 choice(s) match the requested schema"],
     );
 }
 

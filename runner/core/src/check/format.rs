@@ -39,26 +39,27 @@ pub fn content_is_json_object(view: &View<'_>) -> Finding {
                 return f;
             }
         }
-        Finding::pass(format!(
-            "{} finished choice(s) hold a JSON object",
-            complete.len()
-        ))
+        Finding::pass(format!("{} choice(s) hold a JSON object", complete.len()))
     })
 }
 
-/// The choices that were not cut off by the token limit: structured output
-/// is only required of those. When every choice was cut off there is
-/// nothing to judge, which the case's `max_tokens` should prevent.
+/// The choices whose structured output is judged: all but those cut off by
+/// the token limit (finish_reason `length`) before their text became JSON.
+/// When none is left there is nothing to judge, which the case's
+/// `max_tokens` should prevent.
 fn finished_choices(output: &Output) -> Result<Vec<(u64, &Choice)>, Finding> {
     let finished: Vec<(u64, &Choice)> = output
         .choices
         .iter()
-        .filter(|(_, c)| c.finish_reason.as_deref() != Some("length"))
+        .filter(|(_, c)| {
+            c.finish_reason.as_deref() != Some("length")
+                || serde_json::from_str::<Value>(&c.text).is_ok()
+        })
         .map(|(i, c)| (*i, c))
         .collect();
     if finished.is_empty() {
         return Err(Finding::error(format!(
-            "all {} choice(s) were cut off by the token limit (finish_reason \"length\"); nothing to judge",
+            "all {} choice(s) were cut off by the token limit (finish_reason \"length\") before their JSON was complete; nothing to judge",
             output.choices.len()
         )));
     }
@@ -120,7 +121,7 @@ pub fn content_matches_requested_schema(view: &View<'_>) -> Finding {
             }
         }
         Finding::pass(format!(
-            "{} finished choice(s) match the requested schema",
+            "{} choice(s) match the requested schema",
             complete.len()
         ))
     })
