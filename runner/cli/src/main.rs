@@ -37,7 +37,9 @@ enum Command {
     ///
     /// Exit status: 0 verified; 3 a file was modified, is missing, is not
     /// listed or is unsafe; 4 the bundle was made with another suite;
-    /// 5 the re-judged results differ; 2 the bundle or suite cannot be read.
+    /// 5 the re-judged results differ; 6 the signature does not verify (a
+    /// different key, or an altered envelope); 7 --key was given but the
+    /// bundle is unsigned; 2 the bundle, suite or key cannot be read.
     Verify(cmd::verify::Args),
     /// Serve the reference token service until interrupted (Ctrl-C).
     Serve(cmd::serve::Args),
@@ -45,6 +47,8 @@ enum Command {
     List(cmd::list::Args),
     /// Print a bundle's results as a Markdown table by clause.
     Table(cmd::table::Args),
+    /// Write a P-256 key pair for signing bundles (run --key / verify --key).
+    Keygen(cmd::keygen::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::List(args) => cmd::list::run(&cli.suite, args),
         Command::Table(args) => cmd::table::run(&cli.suite, args),
+        Command::Keygen(args) => cmd::keygen::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! The `tokencert` binary end to end: the main job writes a bundle that
 //! verifies, and each kind of tampering is caught with its own exit status
-//! and a message naming the file or case.
+//! and a message naming the file or case; signed bundles verify with their
+//! key (and with openssl) and with no other.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,6 +16,7 @@ fn tokencert(args: &[&str]) -> Output {
         .env_remove("TOKENCERT_SUITE")
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
+        .env_remove("TOKENCERT_SIGNING_KEY")
         .output()
         .expect("tokencert runs")
 }
@@ -441,4 +443,211 @@ fn a_killed_run_keeps_readable_evidence() {
         streamed += usize::from(!exchange.chunks.is_empty());
     }
     assert!(streamed > 0, "some chunks were recorded before the kill");
+}
+
+// ---- signing -------------------------------------------------------------------
+
+/// A key pair from `tokencert keygen` in its own directory.
+fn key_pair(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let out = tokencert(&["keygen", "--out", dir.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (
+        dir.join("tokencert-signing.key.pem"),
+        dir.join("tokencert-signing.pub.pem"),
+    )
+}
+
+/// A small bundle signed with `key`, made once.
+fn signed_bundle() -> &'static (PathBuf, PathBuf, PathBuf) {
+    static SIGNED: OnceLock<(PathBuf, PathBuf, PathBuf)> = OnceLock::new();
+    SIGNED.get_or_init(|| {
+        let (private, public) = key_pair("signer");
+        let out = scratch("signed-run");
+        let run = tokencert(&[
+            "run",
+            "api.models",
+            "--key",
+            private.to_str().expect("utf-8 path"),
+            "--out",
+            out.to_str().expect("utf-8 path"),
+        ]);
+        let stdout = text(&run.stdout);
+        assert!(run.status.success(), "{stdout}{}", text(&run.stderr));
+        assert!(stdout.contains("signed: by sha256:"), "{stdout}");
+        let bundle = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("bundle: "))
+            .map(PathBuf::from)
+            .expect("prints the bundle path");
+        (bundle, private, public)
+    })
+}
+
+fn copy_of_signed(name: &str) -> PathBuf {
+    let to = scratch(name).join("bundle");
+    copy_dir(&signed_bundle().0, &to);
+    to
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn a_signed_bundle_verifies_with_its_key_and_says_so_without_one() {
+    let (bundle, _, public) = signed_bundle();
+    expect_verify(
+        bundle,
+        &["--key", path_arg(public)],
+        0,
+        "the signature verifies with the given key",
+    );
+    expect_verify(bundle, &[], 0, "not checked against a trusted key");
+}
+
+#[test]
+fn another_key_is_refused() {
+    let (_, other) = key_pair("other");
+    expect_verify(
+        &signed_bundle().0,
+        &["--key", path_arg(&other)],
+        6,
+        "does not verify with the given key",
+    );
+}
+
+#[test]
+fn an_unsigned_bundle_is_refused_when_a_key_is_given() {
+    let (_, _, public) = signed_bundle();
+    expect_verify(
+        main_job_bundle(),
+        &["--key", path_arg(public)],
+        7,
+        "the bundle is unsigned",
+    );
+}
+
+#[test]
+fn re_digesting_a_modified_file_is_caught_by_the_signature() {
+    let bundle = copy_of_signed("redigest");
+    // An attacker edits results.json and rewrites the manifest to match.
+    let results = bundle.join("results.json");
+    let edited = std::fs::read_to_string(&results)
+        .expect("results")
+        .replacen("\"pass\"", "\"fail\"", 1);
+    std::fs::write(&results, edited.as_bytes()).expect("write");
+    let manifest_path = bundle.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest")).expect("json");
+    manifest["files"]["results.json"] = tokencert_core::digest::sha256(edited.as_bytes()).into();
+    std::fs::write(
+        &manifest_path,
+        tokencert_core::canonical::to_vec(&manifest).expect("canonical"),
+    )
+    .expect("write");
+    let (_, _, public) = signed_bundle();
+    expect_verify(
+        &bundle,
+        &["--key", path_arg(public)],
+        6,
+        "results.json is signed as sha256:",
+    );
+    expect_verify(&bundle, &[], 6, "results.json is signed as sha256:");
+}
+
+#[test]
+fn an_altered_envelope_is_caught_with_or_without_a_key() {
+    let bundle = copy_of_signed("envelope");
+    let path = bundle.join("attestation.dsse.json");
+    let mut envelope: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("envelope")).expect("json");
+    let payload = envelope["payload"].as_str().expect("payload").to_string();
+    // Re-encode the same statement with one subject digest changed.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let statement = String::from_utf8(b64.decode(payload).expect("base64")).expect("utf-8");
+    let forged = statement.replacen("\"sha256\":\"", "\"sha256\":\"0", 1);
+    envelope["payload"] = b64.encode(forged).into();
+    std::fs::write(&path, serde_json::to_vec(&envelope).expect("json")).expect("write");
+    let (_, _, public) = signed_bundle();
+    expect_verify(
+        &bundle,
+        &["--key", path_arg(public)],
+        6,
+        "does not verify with the given key",
+    );
+    expect_verify(&bundle, &[], 6, "the envelope was altered");
+}
+
+#[test]
+fn openssl_verifies_the_same_signature() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!(
+            "skipped: openssl is not installed; tokencert's own verification is tested above"
+        );
+        return;
+    }
+    let (bundle, _, public) = signed_bundle();
+    let envelope: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(bundle.join("attestation.dsse.json")).expect("envelope"),
+    )
+    .expect("json");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = b64
+        .decode(envelope["payload"].as_str().expect("payload"))
+        .expect("base64");
+    let signature = b64
+        .decode(envelope["signatures"][0]["sig"].as_str().expect("sig"))
+        .expect("base64");
+    let dir = scratch("openssl");
+    let signed = dir.join("pae.bin");
+    let sig = dir.join("sig.der");
+    std::fs::write(
+        &signed,
+        tokencert_core::sign::pae(tokencert_core::sign::PAYLOAD_TYPE, &payload),
+    )
+    .expect("write");
+    std::fs::write(&sig, signature).expect("write");
+    let openssl = |key: &Path| {
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify", path_arg(key), "-signature"])
+            .arg(&sig)
+            .arg(&signed)
+            .output()
+            .expect("openssl runs")
+    };
+    let good = openssl(public);
+    assert!(
+        good.status.success() && text(&good.stdout).contains("Verified OK"),
+        "{}{}",
+        text(&good.stdout),
+        text(&good.stderr)
+    );
+    let (_, other) = key_pair("openssl-other");
+    assert!(
+        !openssl(&other).status.success(),
+        "openssl accepts another key"
+    );
+}
+
+#[test]
+fn keygen_never_overwrites_a_key() {
+    let (private, _) = key_pair("overwrite");
+    let before = std::fs::read(&private).expect("key");
+    let dir = private.parent().expect("dir");
+    let again = tokencert(&["keygen", "--out", path_arg(dir)]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("must not exist yet"));
+    assert_eq!(std::fs::read(&private).expect("key"), before);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&private)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the private key is readable by others");
+    }
 }

@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     // The bundle must verify like any other; a harness that wrote a bundle
     // `tokencert verify` rejects has failed, whatever the cases said.
     let sealed = seal(&suite, &bundle_dir, &mut info)
-        .and_then(|()| bundle::verify(&bundle_dir, &suite).map(|_| ()));
+        .and_then(|()| bundle::verify(&bundle_dir, &suite, None).map(|_| ()));
     match sealed {
         Err(e) => {
             eprintln!("the bundle {} does not verify: {e}", bundle_dir.display());

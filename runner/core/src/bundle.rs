@@ -10,7 +10,9 @@ use crate::canonical::{self, CanonicalError};
 use crate::digest::sha256;
 use crate::evidence::read_exchanges;
 use crate::judge::{self, Plan, Results};
+use crate::sign::{self, SignError};
 use crate::suite::Suite;
+use p256::ecdsa::{SigningKey, VerifyingKey};
 
 /// What the run set out to do and where; written first, so a killed run keeps it.
 pub const RUN_FILE: &str = "run.json";
@@ -148,6 +150,15 @@ pub enum BundleError {
     /// Re-judging gives different results.
     #[error("results.json differs from the re-judged evidence: {0}")]
     VerdictsDiffer(String),
+    /// A key was given but the bundle carries no signature.
+    #[error(
+        "the bundle is unsigned: it has no {} to check against the given key",
+        sign::ENVELOPE_FILE
+    )]
+    Unsigned,
+    /// The signature is not valid, or not for this bundle.
+    #[error(transparent)]
+    Signature(#[from] SignError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
@@ -218,7 +229,7 @@ fn bundle_files(bundle: &Path) -> Result<Vec<String>, BundleError> {
                 dirs.push(path);
             } else if !kind.is_file() {
                 return Err(BundleError::NotAFile(name));
-            } else if name != MANIFEST_FILE {
+            } else if name != MANIFEST_FILE && name != sign::ENVELOPE_FILE {
                 out.push(name);
             }
         }
@@ -283,6 +294,24 @@ pub fn seal(bundle: &Path, suite: &Suite, run: &RunInfo) -> Result<Results, Bund
     Ok(results)
 }
 
+/// What `verify` could say about the bundle's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    /// No envelope.
+    Unsigned,
+    /// Signed, and consistent with the public key it names, but no trusted
+    /// key was given, so who signed is not established.
+    Unchecked {
+        /// Key id in the envelope.
+        keyid: String,
+    },
+    /// The signature verifies with the key the verifier gave.
+    Verified {
+        /// Key id of that key.
+        keyid: String,
+    },
+}
+
 /// What a successful verification established.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -292,13 +321,20 @@ pub struct Verified {
     pub results: Results,
     /// Number of files whose digest matched.
     pub files: usize,
+    /// The signature's standing.
+    pub signer: Signer,
 }
 
 /// Verifies a bundle offline: every digest in the manifest, no unlisted
 /// files, the suite digest against `suite`, and re-judged results
 /// byte-identical to `results.json`. The first failure is returned.
-pub fn verify(bundle: &Path, suite: &Suite) -> Result<Verified, BundleError> {
+pub fn verify(
+    bundle: &Path,
+    suite: &Suite,
+    key: Option<&VerifyingKey>,
+) -> Result<Verified, BundleError> {
     let files = verify_files(bundle)?;
+    let signer = verify_signature(bundle, key)?;
     let run = read_run(bundle)?;
     if run.suite_digest != suite.digest {
         return Err(BundleError::DifferentSuite {
@@ -320,7 +356,71 @@ pub fn verify(bundle: &Path, suite: &Suite) -> Result<Verified, BundleError> {
         run,
         results: rejudged,
         files,
+        signer,
     })
+}
+
+/// Signs a sealed bundle with `key`, writing [`sign::ENVELOPE_FILE`];
+/// returns the key id.
+pub fn sign_bundle(bundle: &Path, key: &SigningKey) -> Result<String, BundleError> {
+    let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
+    let run = read_run(bundle)?;
+    let results = read_results(bundle)?;
+    let statement = sign::statement(&manifest, &run, &results.summary, key.verifying_key())?;
+    let envelope = sign::sign(&statement, key)?;
+    write_canonical(&bundle.join(sign::ENVELOPE_FILE), &envelope)?;
+    Ok(sign::key_id(key.verifying_key())?)
+}
+
+/// Checks the envelope, if any: with `key` when given (required then);
+/// otherwise against the public key the statement names, which shows the
+/// envelope is intact but not who made it.
+fn verify_signature(bundle: &Path, key: Option<&VerifyingKey>) -> Result<Signer, BundleError> {
+    let path = bundle.join(sign::ENVELOPE_FILE);
+    if !path.exists() {
+        return match key {
+            Some(_) => Err(BundleError::Unsigned),
+            None => Ok(Signer::Unsigned),
+        };
+    }
+    let envelope: sign::Envelope = read_json(&path, "DSSE envelope")?;
+    let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
+    let signer = match key {
+        Some(key) => {
+            let statement = sign::open(&envelope, key)?;
+            sign::check_subjects(&statement, &manifest)?;
+            Signer::Verified {
+                keyid: sign::key_id(key)?,
+            }
+        }
+        None => {
+            let hinted = hinted_key(&envelope)?;
+            let statement = sign::open(&envelope, &hinted).map_err(|e| match e {
+                SignError::WrongKey { .. } => SignError::Malformed(
+                    "the signature does not verify with the public key the statement names: the envelope was altered".into(),
+                ),
+                other => other,
+            })?;
+            sign::check_subjects(&statement, &manifest)?;
+            Signer::Unchecked {
+                keyid: sign::key_id(&hinted)?,
+            }
+        }
+    };
+    Ok(signer)
+}
+
+/// The public key a statement names (untrusted).
+fn hinted_key(envelope: &sign::Envelope) -> Result<VerifyingKey, BundleError> {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&envelope.payload)
+        .map_err(|e| SignError::Malformed(format!("payload is not base64: {e}")))?;
+    let statement: sign::Statement = serde_json::from_slice(&payload)
+        .map_err(|e| SignError::Malformed(format!("the payload is not a statement: {e}")))?;
+    Ok(sign::verifying_key_from_pem(
+        &statement.predicate.signer_public_key,
+    )?)
 }
 
 /// Checks every file against the manifest and that no file is unlisted;

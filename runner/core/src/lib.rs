@@ -12,5 +12,6 @@ pub mod check;
 pub mod digest;
 pub mod evidence;
 pub mod judge;
+pub mod sign;
 pub mod sse;
 pub mod suite;

@@ -119,7 +119,7 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
     let elapsed = start.elapsed();
     assert_eq!(progressed.get(), count, "progress for every case");
     assert_eq!(report.results.cases.len(), count);
-    let verified = bundle::verify(&report.bundle_dir, suite).expect("the bundle verifies");
+    let verified = bundle::verify(&report.bundle_dir, suite, None).expect("the bundle verifies");
     assert_eq!(verified.results, report.results);
     assert!(
         verified.run.finished_at.is_some(),

@@ -4,9 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokencert::target::{self, Selection};
+use tokencert_core::bundle;
 use tokencert_core::judge::{CaseResult, Results, Verdict};
+use tokencert_core::sign;
 use tokencert_core::suite::{Level, load_profile};
 use tokencert_drive::{ApiKey, Client, Limits, RunConfig};
 use tokencert_reference::Mutant;
@@ -51,11 +54,24 @@ pub struct Args {
     /// serve --list-mutants` lists them).
     #[arg(long)]
     mutant: Option<Mutant>,
+    /// Private key (PKCS#8 PEM, from `tokencert keygen`) to sign the bundle
+    /// with. Without one the bundle is written unsigned.
+    #[arg(long, value_name = "FILE", env = "TOKENCERT_SIGNING_KEY")]
+    key: Option<PathBuf>,
 }
 
 /// Runs the suite; see [`Args`].
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
+    // Read the key first: a bad key must not cost a whole run.
+    let signing_key = match &args.key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the signing key {}", path.display()))?;
+            Some(sign::signing_key_from_pem(&pem).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
     let profile = match &args.profile {
         Some(path) => {
             Some(load_profile(path).map_err(|p| anyhow::anyhow!("invalid target profile: {p}"))?)
@@ -149,6 +165,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     print_summary(&report.results);
     println!("bundle: {}", report.bundle_dir.display());
+    match &signing_key {
+        Some(key) => {
+            let keyid = bundle::sign_bundle(&report.bundle_dir, key)?;
+            println!("signed: by {keyid} ({})", sign::ENVELOPE_FILE);
+        }
+        None => println!("unsigned: no --key or TOKENCERT_SIGNING_KEY was given"),
+    }
     println!("verify: tokencert verify {}", report.bundle_dir.display());
     Ok(if report.results.conforms() {
         ExitCode::SUCCESS

@@ -3,19 +3,34 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use tokencert_core::bundle::{self, BundleError};
+use anyhow::Context;
+use tokencert_core::bundle::{self, BundleError, Signer};
+use tokencert_core::sign;
 
 /// Options of `tokencert verify`.
 #[derive(clap::Args)]
 pub struct Args {
     /// The bundle directory (reports/<run-id>).
     bundle: PathBuf,
+    /// Public key (PEM) the bundle must be signed with. Without it a
+    /// signature is only checked against the key the bundle names, which
+    /// shows it is intact, not who signed it.
+    #[arg(long, value_name = "PUB")]
+    key: Option<PathBuf>,
 }
 
 /// Verifies; the exit status says what failed (see `tokencert verify --help`).
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
-    match bundle::verify(&args.bundle, &suite) {
+    let key = match &args.key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the public key {}", path.display()))?;
+            Some(sign::verifying_key_from_pem(&pem).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
+    match bundle::verify(&args.bundle, &suite, key.as_ref()) {
         Ok(verified) => {
             let r = &verified.results;
             println!(
@@ -25,9 +40,17 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 r.suite_digest,
                 r.cases.len()
             );
-            println!(
-                "unsigned: this bundle carries no signature; anyone who can write it could have made it"
-            );
+            match verified.signer {
+                Signer::Verified { keyid } => {
+                    println!("signed by {keyid}: the signature verifies with the given key");
+                }
+                Signer::Unchecked { keyid } => println!(
+                    "signed by {keyid}, but not checked against a trusted key: pass --key PUB to establish who signed"
+                ),
+                Signer::Unsigned => println!(
+                    "unsigned: this bundle carries no signature; anyone who can write it could have made it"
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -46,6 +69,8 @@ fn exit_code(error: &BundleError) -> u8 {
         | BundleError::Unlisted(_) => 3,
         BundleError::DifferentSuite { .. } => 4,
         BundleError::VerdictsDiffer(_) | BundleError::UnknownCase(_) => 5,
+        BundleError::Signature(_) => 6,
+        BundleError::Unsigned => 7,
         BundleError::Io { .. } | BundleError::Malformed { .. } | BundleError::Canonical(_) => 2,
     }
 }
