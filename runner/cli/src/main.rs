@@ -47,6 +47,10 @@ enum Command {
     List(cmd::list::Args),
     /// Print a bundle's results as a Markdown table by clause.
     Table(cmd::table::Args),
+    /// Verify a bundle, then write report.md and junit.xml for it.
+    ///
+    /// Exit status: 0 written; 2 the bundle does not verify or cannot be read.
+    Report(cmd::report::Args),
     /// Write a P-256 key pair for signing bundles (run --key / verify --key).
     Keygen(cmd::keygen::Args),
 }
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::List(args) => cmd::list::run(&cli.suite, args),
         Command::Table(args) => cmd::table::run(&cli.suite, args),
+        Command::Report(args) => cmd::report::run(&cli.suite, args),
         Command::Keygen(args) => cmd::keygen::run(args),
     };
     match outcome {

@@ -651,3 +651,63 @@ fn keygen_never_overwrites_a_key() {
         assert_eq!(mode & 0o077, 0, "the private key is readable by others");
     }
 }
+
+// ---- reports ---------------------------------------------------------------------
+
+#[test]
+fn report_renders_failures_with_clause_text_and_evidence_and_junit() {
+    let out = scratch("report-run");
+    let run = tokencert(&[
+        "run",
+        "api.chat.stream",
+        "--mutant",
+        "stream-no-done",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let bundle = text(&run.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("bundle: ").map(PathBuf::from))
+        .expect("prints the bundle path");
+    let reports = scratch("report-out");
+    let report = tokencert(&["report", path_arg(&bundle), "--out", path_arg(&reports)]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let md = std::fs::read_to_string(reports.join("report.md")).expect("report.md");
+    for expected in [
+        "**DOES NOT CONFORM**",
+        "mutant `stream-no-done`",
+        "| Signature | unsigned |",
+        "### `api.chat.stream.done`: fail (MUST TS-API-STREAM-DONE)",
+        "> **Stream terminator.**",
+        "no [DONE] event",
+        "Evidence: `POST http://127.0.0.1:",
+    ] {
+        assert!(md.contains(expected), "{expected:?} not in:\n{md}");
+    }
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).expect("junit.xml");
+    assert!(junit.starts_with("<?xml"), "{junit}");
+    assert!(
+        junit.contains("name=\"api.chat.stream.done\">\n      <failure message=\"terminated_by_done: no [DONE] event"),
+        "{junit}"
+    );
+    assert!(junit.trim_end().ends_with("</testsuites>"), "{junit}");
+}
+
+#[test]
+fn a_bundle_that_does_not_verify_gets_no_report() {
+    let bundle = copy_of_bundle("report-tampered");
+    let run_json = bundle.join("run.json");
+    let mut bytes = std::fs::read(&run_json).expect("run.json");
+    bytes.push(b' ');
+    std::fs::write(&run_json, bytes).expect("write");
+    let reports = scratch("report-refused");
+    let out = tokencert(&["report", path_arg(&bundle), "--out", path_arg(&reports)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("does not verify; no report"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!reports.join("report.md").exists());
+}

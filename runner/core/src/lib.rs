@@ -12,6 +12,7 @@ pub mod check;
 pub mod digest;
 pub mod evidence;
 pub mod judge;
+pub mod report;
 pub mod sign;
 pub mod sse;
 pub mod suite;
