@@ -711,3 +711,17 @@ fn a_bundle_that_does_not_verify_gets_no_report() {
     );
     assert!(!reports.join("report.md").exists());
 }
+
+#[test]
+fn a_huge_manifest_is_refused_unread() {
+    let bundle = copy_of_bundle("huge-manifest");
+    let manifest = std::fs::OpenOptions::new()
+        .write(true)
+        .open(bundle.join("manifest.json"))
+        .expect("manifest");
+    // Sparse: costs no disk, and tokencert must not read it.
+    manifest
+        .set_len(tokencert_core::bundle::MAX_JSON_BYTES + 1)
+        .expect("grow");
+    expect_verify(&bundle, &[], 3, "refused unread");
+}

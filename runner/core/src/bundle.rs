@@ -85,6 +85,12 @@ pub struct Manifest {
     pub files: BTreeMap<String, String>,
 }
 
+/// Ceiling on a bundle's JSON files (run, results, manifest, envelope):
+/// read whole, so a hostile bundle must not make them huge.
+pub const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+/// Ceiling on any file a manifest lists; digested in pieces.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+
 /// The format tag of manifests.
 pub const MANIFEST_FORMAT: &str = "tokencert-manifest/1";
 
@@ -150,6 +156,16 @@ pub enum BundleError {
     /// Re-judging gives different results.
     #[error("results.json differs from the re-judged evidence: {0}")]
     VerdictsDiffer(String),
+    /// A file is larger than any file tokencert writes into a bundle.
+    #[error(
+        "{path} is larger than {limit} bytes, more than any bundle file tokencert writes; refused unread"
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The limit.
+        limit: u64,
+    },
     /// A key was given but the bundle carries no signature.
     #[error(
         "the bundle is unsigned: it has no {} to check against the given key",
@@ -178,6 +194,13 @@ fn read_json<T: for<'de> Deserialize<'de>>(
     path: &Path,
     what: &'static str,
 ) -> Result<T, BundleError> {
+    let size = std::fs::metadata(path).map_err(io(path))?.len();
+    if size > MAX_JSON_BYTES {
+        return Err(BundleError::TooLarge {
+            path: path.display().to_string(),
+            limit: MAX_JSON_BYTES,
+        });
+    }
     let bytes = std::fs::read(path).map_err(io(path))?;
     serde_json::from_slice(&bytes).map_err(|e| BundleError::Malformed {
         path: path.display().to_string(),
@@ -435,7 +458,12 @@ pub fn verify_files(bundle: &Path) -> Result<usize, BundleError> {
         if !meta.is_file() {
             return Err(BundleError::NotAFile(name.clone()));
         }
-        let actual = sha256(&std::fs::read(&path).map_err(io(&path))?);
+        let actual = crate::digest::sha256_file(&path, MAX_FILE_BYTES)
+            .map_err(io(&path))?
+            .ok_or_else(|| BundleError::TooLarge {
+                path: name.clone(),
+                limit: MAX_FILE_BYTES,
+            })?;
         if &actual != expected {
             return Err(BundleError::Tampered {
                 path: name.clone(),

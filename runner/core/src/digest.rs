@@ -9,6 +9,27 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
+/// `sha256:<hex>` of a file, read in pieces so memory stays bounded
+/// whatever its size; `Ok(None)` when it is longer than `limit` bytes.
+pub fn sha256_file(path: &Path, limit: u64) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(Some(format!("sha256:{}", hex(&hasher.finalize()))));
+        }
+        total += n as u64;
+        if total > limit {
+            return Ok(None);
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -55,4 +76,22 @@ fn collect_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_digest_equals_the_bytes_digest_and_stops_at_the_limit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f");
+        let bytes = vec![7u8; 200_000];
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(
+            sha256_file(&path, 200_000).expect("reads"),
+            Some(sha256(&bytes))
+        );
+        assert_eq!(sha256_file(&path, 199_999).expect("reads"), None);
+    }
 }

@@ -31,6 +31,11 @@ pub enum RawBytes {
     },
 }
 
+/// Ceiling on one evidence file, which is read whole: room for several
+/// exchanges at the largest body limit anyone should set, not for a
+/// hostile bundle's gigabytes.
+pub const MAX_EVIDENCE_BYTES: u64 = 512 * 1024 * 1024;
+
 /// What replaces the target's API key wherever it would appear in evidence.
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -265,6 +270,14 @@ pub enum EvidenceError {
     /// Base64 that does not decode.
     #[error("bad base64 in evidence: {0}")]
     Base64(String),
+    /// The file is larger than the driver ever writes for one case.
+    #[error("the evidence file is {size} bytes, over the {limit}-byte ceiling; refused unread")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The ceiling.
+        limit: u64,
+    },
     /// Response bytes recorded as elided, which only request bodies may be.
     #[error("{0} bytes were recorded as elided where the bytes themselves are needed")]
     Elided(u64),
@@ -275,10 +288,18 @@ pub enum EvidenceError {
 /// newline is the mark of a run killed mid-write and is dropped; every
 /// other line must parse.
 pub fn read_exchanges(path: &Path) -> Result<Vec<Exchange>, EvidenceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvidenceError::Io {
+    let failed = |source| EvidenceError::Io {
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(path).map_err(failed)?.len();
+    if size > MAX_EVIDENCE_BYTES {
+        return Err(EvidenceError::TooLarge {
+            size,
+            limit: MAX_EVIDENCE_BYTES,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(failed)?;
     parse_exchanges(&text)
 }
 

@@ -66,6 +66,7 @@ fn exit_code(error: &BundleError) -> u8 {
         | BundleError::NotAFile(_)
         | BundleError::Missing(_)
         | BundleError::Tampered { .. }
+        | BundleError::TooLarge { .. }
         | BundleError::Unlisted(_) => 3,
         BundleError::DifferentSuite { .. } => 4,
         BundleError::VerdictsDiffer(_) | BundleError::UnknownCase(_) => 5,
