@@ -139,7 +139,7 @@ impl Client {
         if !body.is_empty() {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+                .body(body);
         }
         let key = self.target.api_key.as_ref().map(ApiKey::expose);
         match (spec.auth, key) {
