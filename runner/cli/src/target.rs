@@ -22,6 +22,8 @@ pub mod env {
     pub const API_KEY: &str = "OPENAI_API_KEY";
     /// The model to test.
     pub const MODEL: &str = "TOKENCERT_MODEL";
+    /// `1` allows a plain-http target that is not on this machine.
+    pub const ALLOW_INSECURE_HTTP: &str = "TOKENCERT_ALLOW_INSECURE_HTTP";
 }
 
 /// What the user asked to test.
@@ -39,6 +41,8 @@ pub struct Selection {
     pub seed: u64,
     /// Mutant of the embedded service.
     pub mutant: Option<Mutant>,
+    /// Allow a plain-http target that is not on this machine.
+    pub allow_insecure_http: bool,
 }
 
 impl Selection {
@@ -51,6 +55,7 @@ impl Selection {
             base_url: var(env::BASE_URL).or_else(|| var(env::OPENAI_BASE_URL)),
             model: var(env::MODEL),
             api_key: var(env::API_KEY).map(ApiKey::new),
+            allow_insecure_http: var(env::ALLOW_INSECURE_HTTP).as_deref() == Some("1"),
             ..Self::default()
         }
     }
@@ -82,6 +87,11 @@ pub enum TargetError {
         "the target URL {0:?} must start with http:// or https:// and include the version prefix, e.g. http://127.0.0.1:8000/v1"
     )]
     BadUrl(String),
+    /// Plain http to another machine, not allowed explicitly.
+    #[error(
+        "the target {0} is plain http:// to a host that is not this machine: the API key and every request would cross the network unencrypted. Use https://, or pass --allow-insecure-http (TOKENCERT_ALLOW_INSECURE_HTTP=1) if that is really intended"
+    )]
+    InsecureHttp(String),
     /// Mutants only exist in the embedded service.
     #[error(
         "--mutant selects a mutant of the embedded reference service; it cannot be combined with a target URL"
@@ -106,8 +116,12 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
             if selection.mutant.is_some() {
                 return Err(TargetError::MutantWithUrl);
             }
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(TargetError::BadUrl(url));
+            let parsed = url::Url::parse(&url).map_err(|_| TargetError::BadUrl(url.clone()))?;
+            match parsed.scheme() {
+                "https" => {}
+                "http" if selection.allow_insecure_http || is_loopback(&parsed) => {}
+                "http" => return Err(TargetError::InsecureHttp(url)),
+                _ => return Err(TargetError::BadUrl(url)),
             }
             let model = selection
                 .model
@@ -173,6 +187,19 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
     }
 }
 
+/// Whether a URL names this machine: a loopback address or `localhost`.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
 /// The limits the embedded service enforces.
 fn reference_limits(config: &tokencert_reference::Config) -> Limits {
     Limits {
@@ -188,6 +215,43 @@ mod tests {
     /// The committed profile of the reference service says what `prepare`
     /// does, so a run with `--profile suites/targets/reference.yaml` and
     /// one without a target are the same run.
+    async fn refused(url: &str, allow: bool) -> Option<String> {
+        let selection = Selection {
+            base_url: Some(url.into()),
+            model: Some("m".into()),
+            allow_insecure_http: allow,
+            ..Selection::default()
+        };
+        prepare(selection).await.err().map(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn plain_http_beyond_this_machine_needs_the_flag() {
+        for local in [
+            "http://127.0.0.1:8000/v1",
+            "http://127.8.9.10/v1",
+            "http://[::1]:8000/v1",
+            "http://localhost:8000/v1",
+            "http://api.localhost/v1",
+            "https://api.example.com/v1",
+        ] {
+            assert_eq!(refused(local, false).await, None, "{local}");
+        }
+        for remote in [
+            "http://api.example.com/v1",
+            "http://10.0.0.5:8000/v1",
+            "http://[2001:db8::1]/v1",
+        ] {
+            let why = refused(remote, false).await.unwrap_or_default();
+            assert!(why.contains("--allow-insecure-http"), "{remote}: {why}");
+            assert_eq!(refused(remote, true).await, None, "{remote} with the flag");
+        }
+        let why = refused("ftp://127.0.0.1/v1", false)
+            .await
+            .unwrap_or_default();
+        assert!(why.contains("must start with http:// or https://"), "{why}");
+    }
+
     #[test]
     fn the_reference_profile_matches_the_embedded_service() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -54,6 +54,10 @@ pub struct Args {
     /// serve --list-mutants` lists them).
     #[arg(long)]
     mutant: Option<Mutant>,
+    /// Allow a plain http:// target that is not on this machine (the key
+    /// and every exchange would cross the network unencrypted).
+    #[arg(long, env = "TOKENCERT_ALLOW_INSECURE_HTTP")]
+    allow_insecure_http: bool,
     /// Private key (PKCS#8 PEM, from `tokencert keygen`) to sign the bundle
     /// with. Without one the bundle is written unsigned.
     #[arg(long, value_name = "FILE", env = "TOKENCERT_SIGNING_KEY")]
@@ -108,6 +112,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         profile,
         seed: args.seed,
         mutant: args.mutant,
+        allow_insecure_http: args.allow_insecure_http,
     };
     let limits = Limits {
         timeout: Duration::from_secs(args.timeout.max(1)),
