@@ -725,3 +725,75 @@ fn a_huge_manifest_is_refused_unread() {
         .expect("grow");
     expect_verify(&bundle, &[], 3, "refused unread");
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_a_signed_partial_bundle_that_verifies() {
+    use std::io::{BufRead, BufReader};
+    let (private, public) = key_pair("interrupt-key");
+    let out = scratch("interrupted");
+    let child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(["run", "--jobs", "1", "--key", path_arg(&private)])
+        .args(["--out", path_arg(&out)])
+        .current_dir(repo_root())
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run starts");
+    let mut run = KillOnDrop(child);
+    let stderr = run.0.stderr.take().expect("piped stderr");
+    // Without a terminal every finished case is logged: interrupt after five.
+    let mut lines = BufReader::new(stderr).lines();
+    let mut finished = 0;
+    while finished < 5 {
+        let line = lines.next().expect("the run logs cases").expect("utf-8");
+        if line.starts_with("PASS") {
+            finished += 1;
+        }
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &run.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = run.0.wait().expect("the run ends");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut run.0.stdout.take().expect("piped stdout"), &mut stdout)
+        .expect("stdout");
+    assert_eq!(status.code(), Some(130), "{stdout}\n{}", rest.join("\n"));
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted; finishing the cases in flight")),
+        "{rest:?}"
+    );
+    assert!(stdout.contains("PARTIAL: interrupted after"), "{stdout}");
+    assert!(stdout.contains("signed: by sha256:"), "{stdout}");
+    let bundle = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("bundle: ").map(PathBuf::from))
+        .expect("prints the bundle path");
+    let output = expect_verify(
+        &bundle,
+        &["--key", path_arg(&public)],
+        0,
+        "partial: the run was interrupted after",
+    );
+    assert!(output.contains("the signature verifies"), "{output}");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("results.json")).expect("results"))
+            .expect("json");
+    let ran = results["cases"].as_array().expect("cases").len() as u64;
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("run.json")).expect("run.json"))
+            .expect("json");
+    let planned = run_json["interrupted"]["planned"]
+        .as_u64()
+        .expect("planned");
+    assert!(
+        ran >= 5 && ran < planned,
+        "{ran} of {planned} cases in the partial bundle"
+    );
+}

@@ -51,6 +51,17 @@ pub struct RunInfo {
     pub started_at: String,
     /// Wall-clock end, RFC 3339 UTC; absent while running or if killed.
     pub finished_at: Option<String>,
+    /// Set when the run was stopped early (Ctrl-C): the plan then lists
+    /// only the cases that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interrupted>,
+}
+
+/// A run stopped before all its cases started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interrupted {
+    /// How many cases the run set out to run.
+    pub planned: u64,
 }
 
 /// The format tag of `run.json`.

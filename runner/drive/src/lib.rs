@@ -11,5 +11,5 @@ mod run;
 mod target;
 
 pub use exchange::{Client, ClientError, Limits};
-pub use run::{RunConfig, RunError, RunReport, run, run_id, run_info, timestamp};
+pub use run::{RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp};
 pub use target::{ApiKey, Target};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use futures_util::StreamExt;
-use tokencert_core::bundle::{self, BundleError, RunInfo, TargetInfo};
+use tokencert_core::bundle::{self, BundleError, Interrupted, RunInfo, TargetInfo};
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Plan, Results};
 use tokencert_core::suite::{Capability, Case, Suite};
@@ -90,6 +90,7 @@ pub fn run_info(
         body_limit_bytes: limits.body_limit,
         started_at: timestamp(),
         finished_at: None,
+        interrupted: None,
     }
 }
 
@@ -98,6 +99,17 @@ pub fn run_info(
 pub async fn run(
     config: RunConfig<'_>,
     progress: impl Fn(&CaseResult),
+) -> Result<RunReport, RunError> {
+    run_until(config, progress, std::future::pending()).await
+}
+
+/// [`run`], stopping early when `stop` completes: no further case starts,
+/// the cases in flight finish (each within its deadline), and the bundle
+/// is sealed with the cases that ran, marked as interrupted in `run.json`.
+pub async fn run_until(
+    config: RunConfig<'_>,
+    progress: impl Fn(&CaseResult),
+    stop: impl Future<Output = ()>,
 ) -> Result<RunReport, RunError> {
     let dir = &config.bundle_dir;
     if dir.exists() {
@@ -124,25 +136,39 @@ pub async fn run(
     let suite = config.suite;
     let claims = &config.claims;
     let client = &config.client;
-    let mut pending = futures_util::stream::iter(config.cases.iter().copied())
-        .map(|case| async move {
-            if !judge::unclaimed(case, claims).is_empty() {
-                return Ok((case, None));
-            }
-            let path = bundle::evidence_path(dir, &case.id);
-            client.execute(case, &path).await?;
-            Ok::<_, ClientError>((case, Some(path)))
-        })
-        .buffer_unordered(config.jobs.max(1));
-    while let Some(done) = pending.next().await {
-        let (case, path) = done?;
-        let result = off_the_executor(|| {
-            judge::judge_case(suite, case, claims, path.as_deref().map(read_exchanges))
-        });
-        progress(&result);
+    let mut started: Vec<String> = Vec::new();
+    {
+        let pending = futures_util::stream::iter(config.cases.iter().copied())
+            .take_until(stop)
+            .map(|case| {
+                started.push(case.id.clone());
+                case
+            })
+            .map(|case| async move {
+                if !judge::unclaimed(case, claims).is_empty() {
+                    return Ok((case, None));
+                }
+                let path = bundle::evidence_path(dir, &case.id);
+                client.execute(case, &path).await?;
+                Ok::<_, ClientError>((case, Some(path)))
+            })
+            .buffer_unordered(config.jobs.max(1));
+        let mut pending = std::pin::pin!(pending);
+        while let Some(done) = pending.next().await {
+            let (case, path) = done?;
+            let result = off_the_executor(|| {
+                judge::judge_case(suite, case, claims, path.as_deref().map(read_exchanges))
+            });
+            progress(&result);
+        }
     }
-    drop(pending);
 
+    if started.len() < config.cases.len() {
+        info.interrupted = Some(Interrupted {
+            planned: config.cases.len() as u64,
+        });
+        info.plan.cases = started;
+    }
     info.finished_at = Some(timestamp());
     let results = bundle::seal(dir, suite, &info)?;
     Ok(RunReport {

@@ -153,14 +153,38 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             bundle_dir,
             jobs: args.jobs,
         };
-        let report = tokencert_drive::run(config, |result| {
-            bar.inc(1);
-            bar.set_message(result.id.clone());
-            // Without a terminal (CI logs) the bar is hidden: log every case instead.
-            if bar.is_hidden() || matches!(result.verdict, Verdict::Fail | Verdict::Error) {
-                bar.suspend(|| eprintln!("{}", line(result)));
+        let interrupt = {
+            let bar = bar.clone();
+            async move {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    // No signal handling here: never interrupt.
+                    std::future::pending::<()>().await;
+                }
+                bar.suspend(|| {
+                    eprintln!(
+                        "tokencert: interrupted; finishing the cases in flight, then writing a partial bundle (Ctrl-C again to abort)"
+                    );
+                });
+                tokio::spawn(async {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("tokencert: aborted; the evidence written so far is kept");
+                        std::process::exit(130);
+                    }
+                });
             }
-        })
+        };
+        let report = tokencert_drive::run_until(
+            config,
+            |result| {
+                bar.inc(1);
+                bar.set_message(result.id.clone());
+                // Without a terminal (CI logs) the bar is hidden: log every case instead.
+                if bar.is_hidden() || matches!(result.verdict, Verdict::Fail | Verdict::Error) {
+                    bar.suspend(|| eprintln!("{}", line(result)));
+                }
+            },
+            interrupt,
+        )
         .await;
         bar.finish_and_clear();
         if let Some(server) = prepared.server {
@@ -178,6 +202,15 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         None => println!("unsigned: no --key or TOKENCERT_SIGNING_KEY was given"),
     }
     println!("verify: tokencert verify {}", report.bundle_dir.display());
+    let run = bundle::read_run(&report.bundle_dir)?;
+    if let Some(interrupted) = run.interrupted {
+        println!(
+            "PARTIAL: interrupted after {} of {} cases; the bundle holds those cases only",
+            run.plan.cases.len(),
+            interrupted.planned
+        );
+        return Ok(ExitCode::from(130));
+    }
     Ok(if report.results.conforms() {
         ExitCode::SUCCESS
     } else {

@@ -40,6 +40,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 r.suite_digest,
                 r.cases.len()
             );
+            if let Some(interrupted) = &verified.run.interrupted {
+                println!(
+                    "partial: the run was interrupted after {} of {} planned cases",
+                    verified.run.plan.cases.len(),
+                    interrupted.planned
+                );
+            }
             match verified.signer {
                 Signer::Verified { keyid } => {
                     println!("signed by {keyid}: the signature verifies with the given key");
