@@ -41,7 +41,8 @@ enum Command {
     /// listed or is unsafe; 4 the bundle was made with another suite;
     /// 5 the re-judged results differ; 6 the signature does not verify (a
     /// different key, or an altered envelope); 7 --key was given but the
-    /// bundle is unsigned; 2 the bundle, suite or key cannot be read.
+    /// bundle is unsigned; 8 (with --partial) the bundle was never sealed
+    /// and what it holds is listed; 2 the bundle, suite or key cannot be read.
     Verify(cmd::verify::Args),
     /// Serve the reference token service until interrupted (Ctrl-C).
     Serve(cmd::serve::Args),

@@ -443,6 +443,25 @@ fn a_killed_run_keeps_readable_evidence() {
         streamed += usize::from(!exchange.chunks.is_empty());
     }
     assert!(streamed > 0, "some chunks were recorded before the kill");
+
+    let explained = tokencert(&["verify", "--partial", path_arg(&bundle)]);
+    let stdout = text(&explained.stdout);
+    assert_eq!(
+        explained.status.code(),
+        Some(8),
+        "{stdout}{}",
+        text(&explained.stderr)
+    );
+    for expected in [
+        "never finished",
+        "cut short",
+        "never started",
+        "not verified: without a manifest",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
+    }
+    // Without --partial the same bundle is simply refused.
+    expect_verify(&bundle, &[], 2, "manifest.json");
 }
 
 // ---- signing -------------------------------------------------------------------

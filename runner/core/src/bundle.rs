@@ -394,6 +394,58 @@ pub fn verify(
     })
 }
 
+/// One planned case of an unsealed bundle, as far as its evidence goes.
+#[derive(Debug, Clone)]
+pub struct PartialCase {
+    /// Case id.
+    pub id: String,
+    /// How many exchanges were recorded (0: the case never started).
+    pub exchanges: usize,
+    /// Whether the last recorded exchange ended.
+    pub complete: bool,
+    /// The verdict the evidence gives now (`None` when nothing was recorded).
+    pub result: Option<judge::CaseResult>,
+}
+
+/// What an unsealed bundle (a run killed before it wrote its manifest)
+/// holds: its run record and each planned case's evidence, judged as it
+/// stands. Nothing in it is protected by digests.
+pub fn inspect_partial(
+    bundle: &Path,
+    suite: &Suite,
+) -> Result<(RunInfo, Vec<PartialCase>), BundleError> {
+    let run = read_run(bundle)?;
+    let mut cases = Vec::new();
+    for id in &run.plan.cases {
+        let case = suite
+            .case(id)
+            .ok_or_else(|| judge::UnknownCase(id.clone()))?;
+        let path = evidence_path(bundle, id);
+        if !path.exists() {
+            cases.push(PartialCase {
+                id: id.clone(),
+                exchanges: 0,
+                complete: false,
+                result: None,
+            });
+            continue;
+        }
+        let evidence = read_exchanges(&path);
+        let (exchanges, complete) = match &evidence {
+            Ok(list) => (list.len(), list.last().is_some_and(|e| e.outcome.is_some())),
+            Err(_) => (0, false),
+        };
+        let result = judge::judge_case(suite, case, &run.plan.claims, Some(evidence));
+        cases.push(PartialCase {
+            id: id.clone(),
+            exchanges,
+            complete,
+            result: Some(result),
+        });
+    }
+    Ok((run, cases))
+}
+
 /// Signs a sealed bundle with `key`, writing [`sign::ENVELOPE_FILE`];
 /// returns the key id.
 pub fn sign_bundle(bundle: &Path, key: &SigningKey) -> Result<String, BundleError> {

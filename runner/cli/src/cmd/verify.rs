@@ -17,6 +17,11 @@ pub struct Args {
     /// shows it is intact, not who signed it.
     #[arg(long, value_name = "PUB")]
     key: Option<PathBuf>,
+    /// For a run that was killed before sealing its bundle (no
+    /// manifest.json): explain what evidence is there and what it shows,
+    /// case by case. Exit 8: nothing in such a bundle is protected by digests.
+    #[arg(long)]
+    partial: bool,
 }
 
 /// Verifies; the exit status says what failed (see `tokencert verify --help`).
@@ -30,6 +35,9 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    if args.partial && !args.bundle.join(bundle::MANIFEST_FILE).exists() {
+        return explain_partial(&args.bundle, &suite);
+    }
     match bundle::verify(&args.bundle, &suite, key.as_ref()) {
         Ok(verified) => {
             let r = &verified.results;
@@ -65,6 +73,44 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(exit_code(&e)))
         }
     }
+}
+
+/// Describes an unsealed bundle.
+fn explain_partial(dir: &Path, suite: &tokencert_core::suite::Suite) -> anyhow::Result<ExitCode> {
+    let (run, cases) = bundle::inspect_partial(dir, suite)
+        .with_context(|| format!("reading the unsealed bundle {}", dir.display()))?;
+    for case in &cases {
+        match &case.result {
+            None => println!("{:<11} {}", "not started", case.id),
+            Some(result) => println!(
+                "{:<11} {} ({} exchange(s){}): {}",
+                result.verdict.name(),
+                case.id,
+                case.exchanges,
+                if case.complete { "" } else { ", cut short" },
+                result.reason
+            ),
+        }
+    }
+    let recorded = cases.iter().filter(|c| c.result.is_some()).count();
+    let cut = cases
+        .iter()
+        .filter(|c| c.result.is_some() && !c.complete)
+        .count();
+    println!(
+        "partial bundle {}: run {} started {} and never finished; {} of {} planned cases have evidence ({} cut short), {} never started",
+        dir.display(),
+        run.run_id,
+        run.started_at,
+        recorded,
+        cases.len(),
+        cut,
+        cases.len() - recorded
+    );
+    println!(
+        "not verified: without a manifest nothing here is protected by digests or a signature; the verdicts above are what the evidence shows as it stands"
+    );
+    Ok(ExitCode::from(8))
 }
 
 fn exit_code(error: &BundleError) -> u8 {
