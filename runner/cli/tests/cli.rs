@@ -280,17 +280,14 @@ impl Drop for KillOnDrop {
     }
 }
 
-#[test]
-fn serve_then_run_against_it_as_a_remote_target() {
+/// `tokencert serve` on an ephemeral loopback port with `args` and `env`;
+/// the server (stopped on drop) and the base URL it prints.
+fn serve(args: &[&str], env: &[(&str, &str)]) -> (KillOnDrop, String) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--mutant",
-            "stream-no-done",
-        ])
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve starts");
@@ -305,6 +302,12 @@ fn serve_then_run_against_it_as_a_remote_target() {
         .find(|w| w.starts_with("http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no URL in {banner:?}"))
         .to_string();
+    (server, url)
+}
+
+#[test]
+fn serve_then_run_against_it_as_a_remote_target() {
+    let (server, url) = serve(&["--mutant", "stream-no-done"], &[]);
 
     let out = scratch("remote");
     let run = tokencert(&[
@@ -840,31 +843,11 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 
 #[test]
 fn the_key_appears_in_no_output_of_a_run_its_report_or_verify() {
-    use std::io::{BufRead, BufReader};
     const SECRET: &str = "sk-tokencert-leak-probe-7c1d9e0b2a4f6813";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--api-key-env",
-            "LEAK_PROBE_KEY",
-        ])
-        .env("LEAK_PROBE_KEY", SECRET)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let server = KillOnDrop(child);
-    let mut banner = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut banner)
-        .expect("serve prints its address");
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
-        .to_string();
+    let (server, url) = serve(
+        &["--api-key-env", "LEAK_PROBE_KEY"],
+        &[("LEAK_PROBE_KEY", SECRET)],
+    );
     let out = scratch("leak-probe");
     let profile = repo_root().join("suites/targets/reference.yaml");
     let run = Command::new(env!("CARGO_BIN_EXE_tokencert"))

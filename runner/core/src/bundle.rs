@@ -367,8 +367,8 @@ pub fn verify(
     suite: &Suite,
     key: Option<&VerifyingKey>,
 ) -> Result<Verified, BundleError> {
-    let files = verify_files(bundle)?;
-    let signer = verify_signature(bundle, key)?;
+    let manifest = verify_files(bundle)?;
+    let signer = verify_signature(bundle, &manifest, key)?;
     let run = read_run(bundle)?;
     if run.suite_digest != suite.digest {
         return Err(BundleError::DifferentSuite {
@@ -389,7 +389,7 @@ pub fn verify(
     Ok(Verified {
         run,
         results: rejudged,
-        files,
+        files: manifest.files.len(),
         signer,
     })
 }
@@ -461,7 +461,11 @@ pub fn sign_bundle(bundle: &Path, key: &SigningKey) -> Result<String, BundleErro
 /// Checks the envelope, if any: with `key` when given (required then);
 /// otherwise against the public key the statement names, which shows the
 /// envelope is intact but not who made it.
-fn verify_signature(bundle: &Path, key: Option<&VerifyingKey>) -> Result<Signer, BundleError> {
+fn verify_signature(
+    bundle: &Path,
+    manifest: &Manifest,
+    key: Option<&VerifyingKey>,
+) -> Result<Signer, BundleError> {
     let path = bundle.join(sign::ENVELOPE_FILE);
     if !path.exists() {
         return match key {
@@ -470,11 +474,10 @@ fn verify_signature(bundle: &Path, key: Option<&VerifyingKey>) -> Result<Signer,
         };
     }
     let envelope: sign::Envelope = read_json(&path, "DSSE envelope")?;
-    let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
     let signer = match key {
         Some(key) => {
             let statement = sign::open(&envelope, key)?;
-            sign::check_subjects(&statement, &manifest)?;
+            sign::check_subjects(&statement, manifest)?;
             Signer::Verified {
                 keyid: sign::key_id(key)?,
             }
@@ -487,7 +490,7 @@ fn verify_signature(bundle: &Path, key: Option<&VerifyingKey>) -> Result<Signer,
                 ),
                 other => other,
             })?;
-            sign::check_subjects(&statement, &manifest)?;
+            sign::check_subjects(&statement, manifest)?;
             Signer::Unchecked {
                 keyid: sign::key_id(&hinted)?,
             }
@@ -510,8 +513,8 @@ fn hinted_key(envelope: &sign::Envelope) -> Result<VerifyingKey, BundleError> {
 }
 
 /// Checks every file against the manifest and that no file is unlisted;
-/// returns how many files the manifest lists.
-pub fn verify_files(bundle: &Path) -> Result<usize, BundleError> {
+/// returns the manifest.
+pub fn verify_files(bundle: &Path) -> Result<Manifest, BundleError> {
     let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
     expect_format(MANIFEST_FILE, &manifest.format, MANIFEST_FORMAT)?;
     for (name, expected) in &manifest.files {
@@ -541,7 +544,7 @@ pub fn verify_files(bundle: &Path) -> Result<usize, BundleError> {
     {
         return Err(BundleError::Unlisted(extra));
     }
-    Ok(manifest.files.len())
+    Ok(manifest)
 }
 
 /// Names the cases whose recorded results differ from the re-judged ones.

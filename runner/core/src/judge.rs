@@ -24,6 +24,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order summaries show them.
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Error,
+        Verdict::NotClaimed,
+    ];
+
     /// Lower-case name, as in results files.
     pub fn name(self) -> &'static str {
         match self {

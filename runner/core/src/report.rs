@@ -28,13 +28,6 @@ pub struct Input<'a> {
 /// Bytes of a failing body quoted in `report.md`.
 const EXCERPT_BYTES: usize = 600;
 
-const VERDICTS: [Verdict; 4] = [
-    Verdict::Pass,
-    Verdict::Fail,
-    Verdict::Error,
-    Verdict::NotClaimed,
-];
-
 /// `report.md`.
 pub fn markdown(input: &Input<'_>) -> String {
     let Input {
@@ -96,7 +89,7 @@ pub fn markdown(input: &Input<'_>) -> String {
         "| Level | Pass | Fail | Error | Not claimed |\n|---|---:|---:|---:|---:|"
     );
     for level in [Level::Must, Level::Should, Level::May] {
-        let counts: Vec<String> = VERDICTS
+        let counts: Vec<String> = Verdict::ALL
             .iter()
             .map(|v| results.count(level, *v).to_string())
             .collect();

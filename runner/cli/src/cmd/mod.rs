@@ -24,6 +24,20 @@ pub fn load_suite(root: &Path) -> anyhow::Result<Suite> {
     suite::load(root).with_context(|| format!("loading the suite at {}", root.display()))
 }
 
+/// Reads a PEM key file with `parse`, when a path is given; errors name the file.
+pub fn read_key<T>(
+    path: Option<&Path>,
+    parse: impl FnOnce(&str) -> Result<T, tokencert_core::sign::SignError>,
+) -> anyhow::Result<Option<T>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key {}", path.display()))?;
+    let key = parse(&pem).with_context(|| path.display().to_string())?;
+    Ok(Some(key))
+}
+
 /// A multi-threaded tokio runtime for the commands that talk to the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

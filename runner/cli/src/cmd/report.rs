@@ -30,14 +30,7 @@ pub struct Args {
 /// Verifies and renders.
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
-    let key = match &args.key {
-        Some(path) => {
-            let pem = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the public key {}", path.display()))?;
-            Some(sign::verifying_key_from_pem(&pem).with_context(|| path.display().to_string())?)
-        }
-        None => None,
-    };
+    let key = super::read_key(args.key.as_deref(), sign::verifying_key_from_pem)?;
     let verified = bundle::verify(&args.bundle, &suite, key.as_ref())
         .with_context(|| format!("{} does not verify; no report", args.bundle.display()))?;
     let mut evidence = BTreeMap::new();

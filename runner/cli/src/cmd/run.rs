@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokencert::target::{self, Selection};
 use tokencert_core::bundle;
@@ -68,14 +67,7 @@ pub struct Args {
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
     // Read the key first: a bad key must not cost a whole run.
-    let signing_key = match &args.key {
-        Some(path) => {
-            let pem = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the signing key {}", path.display()))?;
-            Some(sign::signing_key_from_pem(&pem).with_context(|| path.display().to_string())?)
-        }
-        None => None,
-    };
+    let signing_key = super::read_key(args.key.as_deref(), sign::signing_key_from_pem)?;
     let profile = match &args.profile {
         Some(path) => {
             Some(load_profile(path).map_err(|p| anyhow::anyhow!("invalid target profile: {p}"))?)
@@ -246,15 +238,10 @@ fn print_summary(results: &Results) {
         "level", "pass", "fail", "error", "not claimed"
     );
     for level in [Level::Must, Level::Should, Level::May] {
-        let counts: Vec<u64> = [
-            Verdict::Pass,
-            Verdict::Fail,
-            Verdict::Error,
-            Verdict::NotClaimed,
-        ]
-        .iter()
-        .map(|v| results.count(level, *v))
-        .collect();
+        let counts: Vec<u64> = Verdict::ALL
+            .iter()
+            .map(|v| results.count(level, *v))
+            .collect();
         if counts.iter().any(|c| *c > 0) {
             println!(
                 "{:<7} {:>5} {:>5} {:>6} {:>12}",

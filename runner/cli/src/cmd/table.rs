@@ -19,13 +19,6 @@ pub struct Args {
     failures: bool,
 }
 
-const VERDICTS: [Verdict; 4] = [
-    Verdict::Pass,
-    Verdict::Fail,
-    Verdict::Error,
-    Verdict::NotClaimed,
-];
-
 /// Prints the table.
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
@@ -54,7 +47,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     println!("|---|---|---:|---:|---:|---:|---|");
     for (clause, cases) in &by_clause {
         let count = |v: Verdict| cases.iter().filter(|c| c.verdict == v).count();
-        let counts: Vec<String> = VERDICTS
+        let counts: Vec<String> = Verdict::ALL
             .iter()
             .map(|v| match count(*v) {
                 0 => String::new(),
@@ -69,7 +62,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             counts.join(" | ")
         );
     }
-    let totals: Vec<String> = VERDICTS
+    let totals: Vec<String> = Verdict::ALL
         .iter()
         .map(|v| {
             results

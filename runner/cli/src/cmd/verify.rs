@@ -27,14 +27,7 @@ pub struct Args {
 /// Verifies; the exit status says what failed (see `tokencert verify --help`).
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
-    let key = match &args.key {
-        Some(path) => {
-            let pem = std::fs::read_to_string(path)
-                .with_context(|| format!("reading the public key {}", path.display()))?;
-            Some(sign::verifying_key_from_pem(&pem).with_context(|| path.display().to_string())?)
-        }
-        None => None,
-    };
+    let key = super::read_key(args.key.as_deref(), sign::verifying_key_from_pem)?;
     if args.partial && !args.bundle.join(bundle::MANIFEST_FILE).exists() {
         return explain_partial(&args.bundle, &suite);
     }

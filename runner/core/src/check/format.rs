@@ -2,15 +2,8 @@
 
 use serde_json::Value;
 
-use super::output::{Choice, Output, assemble};
+use super::output::{Choice, Output, with_output};
 use super::{Finding, View, clip};
-
-fn with_output(view: &View<'_>, judge: impl FnOnce(&Output) -> Finding) -> Finding {
-    match assemble(view) {
-        Ok(output) => judge(&output),
-        Err(f) => f,
-    }
-}
 
 /// The JSON object a choice's text holds, or why not.
 fn json_object(index: u64, text: &str) -> Result<Value, Finding> {

@@ -102,6 +102,14 @@ pub(super) fn assemble(view: &View<'_>) -> Result<Output, Finding> {
     Ok(output)
 }
 
+/// Judges the assembled output, or reports why there is none.
+pub(super) fn with_output(view: &View<'_>, judge: impl FnOnce(&Output) -> Finding) -> Finding {
+    match assemble(view) {
+        Ok(output) => judge(&output),
+        Err(f) => f,
+    }
+}
+
 /// The `choices` array of a body or chunk (empty when absent).
 pub(super) fn choices(value: &Value) -> impl Iterator<Item = &Value> {
     value

@@ -4,16 +4,9 @@
 
 use serde_json::Value;
 
-use super::output::{self, Output, assemble};
+use super::output::{self, Output, assemble, with_output};
 use super::stream::payloads;
 use super::{Finding, View, clip};
-
-fn with_output(view: &View<'_>, judge: impl FnOnce(&Output) -> Finding) -> Finding {
-    match assemble(view) {
-        Ok(output) => judge(&output),
-        Err(f) => f,
-    }
-}
 
 /// Every choice's finish reason is `expected`.
 pub fn finish_reason(view: &View<'_>, expected: &str) -> Finding {
