@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::table::{BLEND_INPUT_PER_OUTPUT, JOB_TOKENS, JobMinutes, PriceTable, Task, TaskCount};
+use super::table::{
+    BLEND_INPUT_PER_OUTPUT, JOB_TOKENS, JobMinutes, PriceTable, Task, TaskCount, group,
+};
 
 /// The "Price under conditions" section (heading level `###`): the
 /// workload, one table row per sheet, each sheet's conditions, and how the
@@ -129,19 +131,6 @@ fn task_label(task: Task) -> &'static str {
 
 fn task_count(t: &TaskCount) -> String {
     format!("{}: {} of {}", task_label(t.task), t.successes, t.attempts)
-}
-
-/// `1000000` → `1,000,000`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn one_line(text: &str) -> String {

@@ -403,7 +403,7 @@ fn limit_text(name: &str, limit: Limit) -> String {
     match limit {
         Limit::Unknown => format!("{name} not stated"),
         Limit::Unlimited => format!("{name} unlimited"),
-        Limit::PerMinute(n) => format!("{name} {n}"),
+        Limit::PerMinute(n) => format!("{name} {}", group(n.get())),
     }
 }
 
@@ -420,7 +420,7 @@ fn conditions(sheet: &PriceSheet, tiers_hit: &[usize], unknown: usize) -> Vec<St
     if !sheet.tiers.is_empty() {
         out.push(format!(
             "base rates below {} prompt tokens: {} of {} requests",
-            sheet.tiers[0].min_prompt_tokens,
+            group(sheet.tiers[0].min_prompt_tokens),
             hits(0),
             tiers_hit.len()
         ));
@@ -428,7 +428,7 @@ fn conditions(sheet: &PriceSheet, tiers_hit: &[usize], unknown: usize) -> Vec<St
     for (i, tier) in sheet.tiers.iter().enumerate() {
         out.push(format!(
             "tier from {} prompt tokens ({}): {}: {} of {} requests",
-            tier.min_prompt_tokens,
+            group(tier.min_prompt_tokens),
             if tier.whole_request {
                 "whole request"
             } else {
@@ -445,7 +445,10 @@ fn conditions(sheet: &PriceSheet, tiers_hit: &[usize], unknown: usize) -> Vec<St
         limit_text("TPM", sheet.limits.tpm)
     ));
     if let Some(quota) = sheet.free_quota_tokens {
-        out.push(format!("free quota: {quota} tokens (not deducted here)"));
+        out.push(format!(
+            "free quota: {} tokens (not deducted here)",
+            group(quota)
+        ));
     }
     for window in &sheet.off_peak {
         out.push(format!(
@@ -465,5 +468,18 @@ fn conditions(sheet: &PriceSheet, tiers_hit: &[usize], unknown: usize) -> Vec<St
         format!("{}; not re-checked at the provider", sheet.source)
     });
     out.push(sheet.notes.trim().to_string());
+    out
+}
+
+/// `1000000` → `1,000,000`.
+pub(super) fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
     out
 }
