@@ -234,43 +234,39 @@ fn summarize(workload: &[Billed]) -> Workload {
 /// The cost of one request under `sheet` and which tier priced it
 /// (`None`: the base rates); the cost is `None` when a price it needs is
 /// unknown or the sum overflows.
-pub(crate) fn request_cost(
-    sheet: &PriceSheet,
-    usage: &TokenUsage,
-) -> (Option<Pico>, Option<usize>) {
+fn request_cost(sheet: &PriceSheet, usage: &TokenUsage) -> (Option<Pico>, Option<usize>) {
     let prompt = usage.prompt;
     let cached = usage.cached.min(prompt);
-    let tier = sheet
+    let base = sheet.per_million_tokens;
+    let index = sheet
         .tiers
         .iter()
         .rposition(|t| t.min_prompt_tokens <= prompt);
-    let Some(index) = tier else {
-        let cost = band_cost(&sheet.per_million_tokens, 0, prompt, cached).and_then(|i| {
-            i.checked_add(Pico::of(usage.completion, sheet.per_million_tokens.output)?)
-        });
-        return (cost, None);
-    };
-    let top = sheet.tiers[index];
-    let output = Pico::of(usage.completion, top.output);
-    let input = if top.whole_request {
-        band_cost(&top.rates(), 0, prompt, cached)
-    } else {
-        // Bands: [0, t₀) at the base rates, [tᵢ, tᵢ₊₁) at tier i's, up to
-        // the prompt's end.
-        let mut starts = vec![(0, sheet.per_million_tokens)];
-        starts.extend(
-            sheet.tiers[..=index]
-                .iter()
-                .map(|t| (t.min_prompt_tokens, t.rates())),
-        );
-        let mut sum = Some(Pico(0));
-        for (i, (start, rates)) in starts.iter().enumerate() {
-            let end = starts.get(i + 1).map_or(prompt, |next| next.0);
-            sum = sum.and_then(|s| s.checked_add(band_cost(rates, *start, end, cached)?));
+    let (input, output_rate) = match index {
+        None => (band_cost(&base, 0, prompt, cached), base.output),
+        Some(i) if sheet.tiers[i].whole_request => {
+            let top = sheet.tiers[i];
+            (band_cost(&top.rates(), 0, prompt, cached), top.output)
         }
-        sum
+        Some(i) => {
+            // Bands: [0, t₀) at the base rates, [tₖ, tₖ₊₁) at tier k's, up
+            // to the prompt's end.
+            let mut starts = vec![(0, base)];
+            starts.extend(
+                sheet.tiers[..=i]
+                    .iter()
+                    .map(|t| (t.min_prompt_tokens, t.rates())),
+            );
+            let mut sum = Some(Pico(0));
+            for (k, (start, rates)) in starts.iter().enumerate() {
+                let end = starts.get(k + 1).map_or(prompt, |next| next.0);
+                sum = sum.and_then(|s| s.checked_add(band_cost(rates, *start, end, cached)?));
+            }
+            (sum, sheet.tiers[i].output)
+        }
     };
-    (input.and_then(|i| i.checked_add(output?)), Some(index))
+    let cost = input.and_then(|i| i.checked_add(Pico::of(usage.completion, output_rate)?));
+    (cost, index)
 }
 
 /// Input tokens at positions `[start, end)` of the prompt; the first
