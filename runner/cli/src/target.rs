@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
-use tokencert_core::suite::{Capability, Limits, TargetProfile};
+use tokencert_core::suite::{Accounting, Capability, Limits, RateLimit, TargetProfile};
 use tokencert_drive::{ApiKey, Target};
 use tokencert_reference::{Mutant, RunningServer};
 
@@ -68,6 +68,8 @@ pub struct Prepared {
     pub target: Target,
     /// What the target claims.
     pub claims: BTreeSet<Capability>,
+    /// How the target counts tokens.
+    pub accounting: Accounting,
     /// The target as recorded in `run.json`.
     pub info: TargetInfo,
     /// The embedded reference service, when no URL was given.
@@ -97,6 +99,9 @@ pub enum TargetError {
         "--mutant selects a mutant of the embedded reference service; it cannot be combined with a target URL"
     )]
     MutantWithUrl,
+    /// A declared rate limit that cannot be probed within bounds.
+    #[error("the target profile's rate_limit: {0}")]
+    RateLimit(String),
     /// The embedded service did not start.
     #[error("cannot start the embedded reference service: {0}")]
     Reference(#[from] tokencert_reference::Error),
@@ -111,6 +116,15 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
         .as_ref()
         .map(|p| p.limits)
         .unwrap_or_default();
+    let accounting = selection
+        .profile
+        .as_ref()
+        .map(|p| p.accounting.clone())
+        .unwrap_or_default();
+    let rate_limit = selection
+        .profile
+        .as_ref()
+        .and_then(|p| p.rate_limit.clone());
     match selection.base_url {
         Some(url) => {
             if selection.mutant.is_some() {
@@ -127,8 +141,9 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 .model
                 .or(profile_model)
                 .ok_or_else(|| TargetError::NoModel(url.clone()))?;
-            let claims = profile_claims
+            let claims: BTreeSet<Capability> = profile_claims
                 .unwrap_or_else(|| selection.api_key.iter().map(|_| Capability::Auth).collect());
+            check_rate_limit(&claims, rate_limit.as_ref())?;
             let info = TargetInfo {
                 base_url: url.clone(),
                 model: model.clone(),
@@ -139,10 +154,12 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 model,
                 api_key: selection.api_key,
                 limits,
+                rate_limit,
             };
             Ok(Prepared {
                 target,
                 claims,
+                accounting,
                 info,
                 server: None,
             })
@@ -157,6 +174,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 ..tokencert_reference::Config::default()
             };
             let limits = reference_limits(&config);
+            let rate_limit = reference_rate_limit(&config);
             let server =
                 tokencert_reference::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
                     .await?;
@@ -174,12 +192,15 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 model,
                 api_key: Some(ApiKey::new(REFERENCE_KEY)),
                 limits,
+                rate_limit: Some(rate_limit),
             };
-            // The reference service implements every optional feature.
+            // The reference service implements every optional feature and
+            // counts tokens as OpenAI documents (the default accounting).
             let claims = Capability::ALL.iter().copied().collect();
             Ok(Prepared {
                 target,
                 claims,
+                accounting: Accounting::default(),
                 info,
                 server: Some(server),
             })
@@ -197,6 +218,51 @@ fn is_loopback(url: &url::Url) -> bool {
             name == "localhost" || name.ends_with(".localhost")
         }
         None => false,
+    }
+}
+
+/// The most requests a rate-limit probe sends (twice the declared limit).
+const MAX_PROBED_REQUESTS: u32 = 1000;
+/// The longest declared window a probe waits for.
+const MAX_PROBED_WINDOW_SECONDS: u32 = 60;
+
+/// A target claiming rate limits must declare one the probe can test
+/// within bounds.
+fn check_rate_limit(
+    claims: &BTreeSet<Capability>,
+    limit: Option<&RateLimit>,
+) -> Result<(), TargetError> {
+    if !claims.contains(&Capability::RateLimits) {
+        return Ok(());
+    }
+    let Some(limit) = limit else {
+        return Err(TargetError::RateLimit(
+            "the profile claims rate_limits but declares no rate_limit".into(),
+        ));
+    };
+    if !(1..=MAX_PROBED_REQUESTS).contains(&limit.requests) {
+        return Err(TargetError::RateLimit(format!(
+            "requests is {}; a probe can test 1 to {MAX_PROBED_REQUESTS}",
+            limit.requests
+        )));
+    }
+    if !(1..=MAX_PROBED_WINDOW_SECONDS).contains(&limit.window_seconds) {
+        return Err(TargetError::RateLimit(format!(
+            "window_seconds is {}; a probe can test 1 to {MAX_PROBED_WINDOW_SECONDS}",
+            limit.window_seconds
+        )));
+    }
+    Ok(())
+}
+
+/// The rate limit the embedded service enforces on its limited model.
+fn reference_rate_limit(config: &tokencert_reference::Config) -> RateLimit {
+    let limit = &config.rate_limit;
+    RateLimit {
+        model: Some(tokencert_reference::LIMITED_MODEL.to_string()),
+        requests: limit.requests,
+        window_seconds: u32::try_from(limit.window.as_secs()).unwrap_or(u32::MAX),
+        tokens: Some(limit.tokens),
     }
 }
 
@@ -267,5 +333,8 @@ mod tests {
             profile.model.as_deref(),
             Some(tokencert_reference::DEFAULT_MODEL)
         );
+        let config = tokencert_reference::Config::default();
+        assert_eq!(profile.rate_limit, Some(reference_rate_limit(&config)));
+        assert_eq!(profile.accounting, Accounting::default());
     }
 }

@@ -39,6 +39,7 @@ fn re_judging_the_llama_cpp_evidence_gives_the_recorded_verdicts() {
     let dir = bundle_dir();
     let run = bundle::read_run(&dir).expect("run.json reads");
     let recorded = bundle::read_results(&dir).expect("results.json reads");
+    let context = judge::Context::new(run.plan.clone(), &dir).expect("the plan's tokenizer loads");
     let mut compared = 0;
     let mut differ = Vec::new();
     for was in &recorded.cases {
@@ -47,7 +48,7 @@ fn re_judging_the_llama_cpp_evidence_gives_the_recorded_verdicts() {
         };
         let path = evidence_path(&dir, &was.id);
         let evidence = path.exists().then(|| read_exchanges(&path));
-        let now = judge::judge_case(&suite, case, &run.plan.claims, evidence);
+        let now = judge::judge_case(&suite, case, &context, evidence);
         compared += 1;
         if now.verdict != was.verdict {
             differ.push(format!(

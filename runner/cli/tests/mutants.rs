@@ -28,6 +28,7 @@ async fn run_against(suite: &Suite, mutant: Option<Mutant>, out: &Path) -> Resul
         cases: suite.cases.iter().collect(),
         client: Client::new(prepared.target.clone(), Limits::default()).expect("client"),
         claims: prepared.claims.clone(),
+        accounting: prepared.accounting.clone(),
         target: prepared.info.clone(),
         bundle_dir: out.join(mutant.map_or("correct", |m| m.name())),
         jobs: 4,

@@ -16,7 +16,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use tokencert::target::{self, Selection};
 use tokencert_core::bundle::{self, RunInfo};
 use tokencert_core::evidence::read_exchanges;
-use tokencert_core::judge::{self, Plan, Verdict};
+use tokencert_core::judge::{self, Context, Plan, Verdict};
 use tokencert_core::suite::{self, Suite};
 use tokencert_drive::{Client, Limits, run_info};
 
@@ -33,9 +33,22 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("cannot prepare the target: {e}"))?;
             let client = Client::new(prepared.target.clone(), Limits::default())
                 .map_err(|e| e.to_string())?;
-            Ok((Arc::new(suite), runtime, prepared, client))
+            let plan = Plan {
+                cases: Vec::new(),
+                claims: prepared.claims.clone(),
+                accounting: prepared.accounting.clone(),
+                rate_limit: prepared.target.rate_limit.clone(),
+            };
+            let context = Context::new(plan, &root).map_err(|e| e.to_string())?;
+            Ok((
+                Arc::new(suite),
+                runtime,
+                prepared,
+                client,
+                Arc::new(context),
+            ))
         });
-    let (suite, runtime, prepared, client) = match setup {
+    let (suite, runtime, prepared, client, context) = match setup {
         Ok(setup) => setup,
         // Report a broken setup as one failing test rather than a crash.
         Err(message) => {
@@ -63,7 +76,7 @@ fn main() -> ExitCode {
             let kind = result_kind(&suite, case);
             let (suite, client, handle) =
                 (Arc::clone(&suite), client.clone(), runtime.handle().clone());
-            let (id, claims, dir) = (case.id.clone(), prepared.claims.clone(), bundle_dir.clone());
+            let (id, context, dir) = (case.id.clone(), Arc::clone(&context), bundle_dir.clone());
             Trial::test(case.id.clone(), move || {
                 let case = suite
                     .case(&id)
@@ -72,7 +85,7 @@ fn main() -> ExitCode {
                 handle
                     .block_on(client.execute(case, &path))
                     .map_err(|e| Failed::from(e.to_string()))?;
-                let result = judge::judge_case(&suite, case, &claims, Some(read_exchanges(&path)));
+                let result = judge::judge_case(&suite, case, &context, Some(read_exchanges(&path)));
                 match result.verdict {
                     Verdict::Pass | Verdict::NotClaimed => Ok(()),
                     Verdict::Fail | Verdict::Error => Err(Failed::from(format!(
@@ -89,14 +102,10 @@ fn main() -> ExitCode {
             .with_ignored_flag(unclaimed)
         })
         .collect();
-    let plan = Plan {
-        cases: Vec::new(),
-        claims: prepared.claims.clone(),
-    };
     let mut info = run_info(
         &bundle_dir,
         &suite,
-        plan,
+        context.plan.clone(),
         prepared.info.clone(),
         Limits::default(),
     );

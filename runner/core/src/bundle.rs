@@ -108,6 +108,9 @@ pub const MANIFEST_FORMAT: &str = "tokencert-manifest/1";
 /// Why a bundle could not be written or does not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The tokenizer the plan declares cannot be loaded.
+    #[error(transparent)]
+    Tokenizer(#[from] crate::tokens::TokenizerError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -311,7 +314,8 @@ pub fn write_manifest(bundle: &Path) -> Result<Manifest, BundleError> {
 /// Re-judges a bundle's evidence with `suite`, from the plan in its `run.json`.
 pub fn rejudge(bundle: &Path, suite: &Suite) -> Result<Results, BundleError> {
     let run = read_run(bundle)?;
-    let results = judge::judge(suite, &run.plan, |case| {
+    let context = judge::Context::new(run.plan, bundle)?;
+    let results = judge::judge(suite, &context, |case| {
         let path = evidence_path(bundle, case);
         path.exists().then(|| read_exchanges(&path))
     })?;
@@ -415,6 +419,7 @@ pub fn inspect_partial(
     suite: &Suite,
 ) -> Result<(RunInfo, Vec<PartialCase>), BundleError> {
     let run = read_run(bundle)?;
+    let context = judge::Context::new(run.plan.clone(), bundle)?;
     let mut cases = Vec::new();
     for id in &run.plan.cases {
         let case = suite
@@ -435,7 +440,7 @@ pub fn inspect_partial(
             Ok(list) => (list.len(), list.last().is_some_and(|e| e.outcome.is_some())),
             Err(_) => (0, false),
         };
-        let result = judge::judge_case(suite, case, &run.plan.claims, Some(evidence));
+        let result = judge::judge_case(suite, case, &context, Some(evidence));
         cases.push(PartialCase {
             id: id.clone(),
             exchanges,

@@ -144,6 +144,10 @@ pub enum Record {
         headers: Vec<(String, String)>,
         /// Body bytes.
         body: RawBytes,
+        /// 0 for a request as planned; n for its n-th re-send after a 429
+        /// (polite mode).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        attempt: u32,
     },
     /// The response status line and headers arrived.
     Response {
@@ -168,6 +172,10 @@ pub enum Record {
         /// How it ended.
         outcome: Outcome,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A response head as recorded.
@@ -219,6 +227,9 @@ pub struct Exchange {
     pub chunks: Vec<Chunk>,
     /// How it ended; `None` when the recording stops early (a killed run).
     pub outcome: Option<Outcome>,
+    /// 0, or n when this is the n-th re-send of the previous exchange after
+    /// a 429 (polite mode).
+    pub attempt: u32,
 }
 
 impl Exchange {
@@ -332,6 +343,7 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     method,
                     url,
                     body,
+                    attempt,
                     ..
                 },
                 previous,
@@ -353,6 +365,7 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     response: None,
                     chunks: Vec::new(),
                     outcome: None,
+                    attempt,
                 });
             }
             (_, None) => return Err(order("a record before the request record")),
@@ -415,6 +428,7 @@ mod tests {
             url: "http://127.0.0.1:1/v1/chat/completions".into(),
             headers: vec![("authorization".into(), "[REDACTED]".into())],
             body: RawBytes::new(b"{}"),
+            attempt: 0,
         }
     }
 

@@ -2,12 +2,15 @@
 //! recorded evidence. No I/O of its own, no clock, no randomness.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::check::{self, View};
 use crate::evidence::{EvidenceError, Exchange};
-use crate::suite::{Capability, Case, Level, Suite};
+use crate::price::{self, Billed, PriceTable, Task};
+use crate::suite::{Accounting, Capability, Case, Level, Probe, RateLimit, Suite};
+use crate::tokens::{Tokenizer, TokenizerError};
 
 /// The outcome of a check or a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -44,12 +47,48 @@ impl Verdict {
 }
 
 /// What a run set out to do; recorded in `run.json` and needed to re-judge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Case ids, in run order.
     pub cases: Vec<String>,
     /// Capabilities the target claims.
     pub claims: BTreeSet<Capability>,
+    /// How the target counts tokens. A Hugging Face tokenizer is named by
+    /// its path relative to the bundle.
+    #[serde(default)]
+    pub accounting: Accounting,
+    /// The target's declared rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Everything judging needs besides the suite and the evidence: the plan
+/// and the tokenizer it declares, loaded.
+#[derive(Debug)]
+pub struct Context {
+    /// The plan of the run being judged.
+    pub plan: Plan,
+    /// The plan's tokenizer.
+    pub tokenizer: Tokenizer,
+}
+
+impl Context {
+    /// Loads the plan's tokenizer; a relative Hugging Face path is resolved
+    /// against `base` (the bundle directory).
+    pub fn new(plan: Plan, base: &Path) -> Result<Self, TokenizerError> {
+        let tokenizer = Tokenizer::load(&plan.accounting.tokenizer, base)?;
+        Ok(Self { plan, tokenizer })
+    }
+
+    /// How many exchanges a case sends: its `before` requests, the
+    /// requests of its probe, and the judged one.
+    pub fn exchanges_of(&self, case: &Case) -> Option<usize> {
+        let probe = match case.probe {
+            None => 0,
+            Some(Probe::RateLimit) => 2 * self.plan.rate_limit.as_ref()?.requests as usize,
+        };
+        Some(case.before.len() + probe + 1)
+    }
 }
 
 /// One check's result.
@@ -92,6 +131,10 @@ pub struct Results {
     pub summary: BTreeMap<String, BTreeMap<String, u64>>,
     /// One result per planned case, sorted by id.
     pub cases: Vec<CaseResult>,
+    /// The priced workload (the exchanges of cases with a `task`) under
+    /// every price sheet of the suite; absent when either is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<PriceTable>,
 }
 
 /// The format tag of results files.
@@ -132,9 +175,10 @@ pub fn unclaimed(case: &Case, claims: &BTreeSet<Capability>) -> Vec<Capability> 
 pub fn judge_case(
     suite: &Suite,
     case: &Case,
-    claims: &BTreeSet<Capability>,
+    context: &Context,
     evidence: Option<Result<Vec<Exchange>, EvidenceError>>,
 ) -> CaseResult {
+    let claims = &context.plan.claims;
     let level = suite.clause_of(case).map_or(Level::Must, |c| c.level);
     let result = |verdict, reason: String, checks| CaseResult {
         id: case.id.clone(),
@@ -170,16 +214,23 @@ pub fn judge_case(
         }
         Some(Ok(exchanges)) => exchanges,
     };
+    let Some(sent) = context.exchanges_of(case) else {
+        return result(
+            Verdict::Error,
+            "the case probes the rate limit, but the plan declares none".into(),
+            vec![],
+        );
+    };
+    let exchanges = superseding_retries(exchanges);
     let Some((exchange, before)) = exchanges
         .split_last()
-        .filter(|(_, before)| before.len() == case.before.len())
+        .filter(|(_, before)| before.len() + 1 == sent)
     else {
         return result(
             Verdict::Error,
             format!(
-                "the evidence holds {} exchange(s); the case sends {}",
+                "the evidence holds {} exchange(s) (retries not counted); the case sends {sent}",
                 exchanges.len(),
-                case.before.len() + 1
             ),
             vec![],
         );
@@ -189,7 +240,7 @@ pub fn judge_case(
         .checks
         .iter()
         .map(|c| {
-            let finding = check::run(c, &view, &suite.schemas);
+            let finding = check::run(c, &view, &suite.schemas, context);
             CheckResult {
                 check: c.label(),
                 verdict: finding.verdict,
@@ -220,14 +271,29 @@ pub fn judge_case(
     }
 }
 
+/// Each exchange the runner re-sent after a 429 (polite mode) is replaced
+/// by its retry: the checks judge the attempt that counted.
+fn superseding_retries(exchanges: Vec<Exchange>) -> Vec<Exchange> {
+    let mut kept: Vec<Exchange> = Vec::with_capacity(exchanges.len());
+    for exchange in exchanges {
+        if exchange.attempt > 0 {
+            kept.pop();
+        }
+        kept.push(exchange);
+    }
+    kept
+}
+
 /// Judges a whole run. `evidence` returns a case's exchange, `None` when
 /// nothing was recorded for it.
 pub fn judge(
     suite: &Suite,
-    plan: &Plan,
+    context: &Context,
     mut evidence: impl FnMut(&str) -> Option<Result<Vec<Exchange>, EvidenceError>>,
 ) -> Result<Results, UnknownCase> {
+    let plan = &context.plan;
     let mut cases = Vec::with_capacity(plan.cases.len());
+    let mut workload = Vec::new();
     for id in &plan.cases {
         let case = suite.case(id).ok_or_else(|| UnknownCase(id.clone()))?;
         let recorded = if unclaimed(case, &plan.claims).is_empty() {
@@ -235,13 +301,40 @@ pub fn judge(
         } else {
             None
         };
-        cases.push(judge_case(suite, case, &plan.claims, recorded));
+        let attempts = match (case.task, &recorded) {
+            (Some(task), Some(Ok(exchanges))) => billed(case, task, exchanges),
+            _ => Vec::new(),
+        };
+        let result = judge_case(suite, case, context, recorded);
+        if let Some(last) = attempts.len().checked_sub(1) {
+            let passed = result.verdict == Verdict::Pass;
+            workload.extend(attempts.into_iter().enumerate().map(|(i, mut b)| {
+                b.succeeded = passed && i == last;
+                b
+            }));
+        }
+        cases.push(result);
     }
-    Ok(collect(suite, cases))
+    Ok(collect(suite, cases, &workload))
 }
 
-/// Assembles results from case results (sorted by id) with their summary.
-pub fn collect(suite: &Suite, mut cases: Vec<CaseResult>) -> Results {
+/// Every exchange of a priced case as a billed attempt (none succeeded
+/// yet: only the judged exchange of a passing case does).
+fn billed(case: &Case, task: Task, exchanges: &[Exchange]) -> Vec<Billed> {
+    exchanges
+        .iter()
+        .map(|exchange| Billed {
+            case: case.id.clone(),
+            task,
+            usage: check::billed_usage(exchange),
+            succeeded: false,
+        })
+        .collect()
+}
+
+/// Assembles results from case results (sorted by id) with their summary,
+/// and prices the workload under the suite's price sheets.
+pub fn collect(suite: &Suite, mut cases: Vec<CaseResult>, workload: &[Billed]) -> Results {
     cases.sort_by(|a, b| a.id.cmp(&b.id));
     let mut summary: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for case in &cases {
@@ -256,5 +349,7 @@ pub fn collect(suite: &Suite, mut cases: Vec<CaseResult>) -> Results {
         suite_digest: suite.digest.clone(),
         summary,
         cases,
+        prices: (!suite.prices.is_empty() && !workload.is_empty())
+            .then(|| price::price_table(&suite.prices, workload)),
     }
 }

@@ -123,6 +123,17 @@ pub fn markdown(input: &Input<'_>) -> String {
         }
     }
 
+    let _ = writeln!(out, "## Price under conditions\n");
+    match &results.prices {
+        Some(table) => out.push_str(&crate::price::markdown(table)),
+        None => {
+            let _ = writeln!(
+                out,
+                "No priced workload: the run has no case with a `task`, or the suite no price sheet.\n"
+            );
+        }
+    }
+
     let _ = writeln!(out, "## Metrics\n");
     let _ = writeln!(
         out,

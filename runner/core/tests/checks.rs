@@ -173,7 +173,7 @@ fn crlf_line_endings_pass() {
 
 #[test]
 fn judging_is_deterministic() {
-    let claims = BTreeSet::from([Capability::Auth]);
+    let context = common::context(BTreeSet::from([Capability::Auth]));
     let (broken, _) = stream_with(2, |c| c["id"] = json!("chatcmpl-2"));
     let exchanges = [
         stream(&chunks()).build(),
@@ -185,15 +185,15 @@ fn judging_is_deterministic() {
     ];
     for case in &SUITE.cases {
         for exchange in &exchanges {
-            let first = judge::judge_case(&SUITE, case, &claims, Some(Ok(vec![exchange.clone()])));
-            let again = judge::judge_case(&SUITE, case, &claims, Some(Ok(vec![exchange.clone()])));
+            let first = judge::judge_case(&SUITE, case, &context, Some(Ok(vec![exchange.clone()])));
+            let again = judge::judge_case(&SUITE, case, &context, Some(Ok(vec![exchange.clone()])));
             assert_eq!(first, again, "{}", case.id);
         }
     }
     let case = SUITE
         .case("acc.usage.stream-include-usage")
         .expect("the suite has the stream usage case");
-    let result = judge::judge_case(&SUITE, case, &claims, Some(Ok(vec![exchanges[0].clone()])));
+    let result = judge::judge_case(&SUITE, case, &context, Some(Ok(vec![exchanges[0].clone()])));
     assert_eq!(result.verdict, Verdict::Pass, "{}", result.reason);
 }
 

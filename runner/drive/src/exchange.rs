@@ -1,11 +1,14 @@
 //! Sends one case's request and records the exchange.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use tokencert_core::evidence::{Outcome, RawBytes, Record};
-use tokencert_core::suite::{AuthMode, Case, Endpoint, Method, Request, WRONG_KEY};
+use tokencert_core::suite::{
+    AuthMode, Capability, Case, Endpoint, Method, Probe, Request, WRONG_KEY,
+};
 use tokio::time::Instant;
 
 use crate::record::Recorder;
@@ -21,13 +24,21 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'.')
     .remove(b'~');
 
-/// Bounds on every exchange.
+/// The longest wait a `Retry-After` can impose (polite mode and
+/// rate-limit probes); a longer one is cut to this.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// Bounds on every exchange, and how the client treats a 429.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Deadline for the whole exchange, from send to the last body byte.
     pub timeout: Duration,
     /// Largest body read; reading stops there.
     pub body_limit: u64,
+    /// Polite mode: re-send a request answered 429 after waiting as its
+    /// `Retry-After` says (at most [`MAX_RETRY_WAIT`]), up to this many
+    /// times. 0 (the default) sends every request once.
+    pub polite_retries: u32,
 }
 
 impl Default for Limits {
@@ -35,8 +46,35 @@ impl Default for Limits {
         Self {
             timeout: Duration::from_secs(30),
             body_limit: 16 * 1024 * 1024,
+            polite_retries: 0,
         }
     }
+}
+
+/// What a sent request came back with, as far as retrying cares.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sent {
+    /// The status, if a response head arrived.
+    status: Option<u16>,
+    /// The wait a `Retry-After` header asked for.
+    retry_after: Option<Duration>,
+}
+
+impl Sent {
+    fn refused(&self) -> bool {
+        self.status == Some(429)
+    }
+}
+
+/// A `Retry-After` value as a wait from now: delay-seconds or an HTTP date
+/// (RFC 9110 §10.2.3); `None` when it is neither.
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
 
 /// The client could not be built or the evidence not written.
@@ -61,6 +99,9 @@ pub struct Client {
     http: reqwest::Client,
     target: Target,
     limits: Limits,
+    /// Held by every case that uses the rate-limited model, so that no two
+    /// of them share its budget.
+    rate_limited: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Client {
@@ -82,7 +123,13 @@ impl Client {
             http,
             target,
             limits,
+            rate_limited: Arc::default(),
         })
+    }
+
+    /// The target requests go to.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// The bounds applied to every exchange.
@@ -90,21 +137,84 @@ impl Client {
         self.limits
     }
 
-    /// Sends `case`'s `before` requests and then its judged request, each
-    /// on a fresh connection, recording every exchange to `evidence` (which
-    /// must not exist yet). Whatever the target does, each exchange ends by
-    /// its deadline; only failing to write evidence is an error.
+    /// Sends `case`'s `before` requests (or its probe) and then its judged
+    /// request, each on a fresh connection, recording every exchange to
+    /// `evidence` (which must not exist yet). Whatever the target does,
+    /// each exchange ends by its deadline; only failing to write evidence
+    /// is an error.
     pub async fn execute(&self, case: &Case, evidence: &Path) -> Result<(), ClientError> {
         let fail = |source| ClientError::Evidence {
             path: evidence.display().to_string(),
             source,
         };
         let mut recorder = Recorder::create(evidence).map_err(fail)?;
-        for request in case.before.iter().chain([&case.request]) {
-            self.send(&case.id, request, &mut recorder)
+        let _budget = if case.requires.contains(&Capability::RateLimits) {
+            Some(self.rate_limited.lock().await)
+        } else {
+            None
+        };
+        if case.probe == Some(Probe::RateLimit) {
+            self.probe_rate_limit(case, &mut recorder)
                 .await
                 .map_err(fail)?;
         }
+        for request in case.before.iter().chain([&case.request]) {
+            self.send_politely(&case.id, request, &mut recorder)
+                .await
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a request, and in polite mode re-sends it after each 429 that
+    /// says when to retry, up to the configured number of times.
+    async fn send_politely(
+        &self,
+        case: &str,
+        spec: &Request,
+        recorder: &mut Recorder,
+    ) -> std::io::Result<()> {
+        let mut attempt = 0;
+        loop {
+            let sent = self.send(case, spec, attempt, recorder).await?;
+            match sent.retry_after {
+                Some(wait) if sent.refused() && attempt < self.limits.polite_retries => {
+                    tokio::time::sleep(wait.min(MAX_RETRY_WAIT)).await;
+                    attempt += 1;
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The rate-limit probe: wait one declared window so that the budget is
+    /// whole; send `requests − 1` requests one after another (below the
+    /// limit), then `requests + 1` at once (above it); then wait as the
+    /// longest `Retry-After` says, or one window if none says. Without a
+    /// declared limit nothing is sent (the judge then reports the gap).
+    async fn probe_rate_limit(&self, case: &Case, recorder: &mut Recorder) -> std::io::Result<()> {
+        let Some(limit) = &self.target.rate_limit else {
+            return Ok(());
+        };
+        let window = Duration::from_secs(u64::from(limit.window_seconds)).min(MAX_RETRY_WAIT);
+        tokio::time::sleep(window).await;
+        for _ in 1..limit.requests {
+            self.send(&case.id, &case.request, 0, recorder).await?;
+        }
+        let burst = (0..=limit.requests).map(|_| async {
+            let mut own = Recorder::memory();
+            let sent = self.send(&case.id, &case.request, 0, &mut own).await;
+            (own, sent)
+        });
+        let mut wait = None;
+        for (own, sent) in futures_util::future::join_all(burst).await {
+            let sent = sent?;
+            if sent.refused() {
+                wait = wait.max(sent.retry_after);
+            }
+            recorder.append(own)?;
+        }
+        tokio::time::sleep(wait.unwrap_or(window).min(MAX_RETRY_WAIT)).await;
         Ok(())
     }
 
@@ -113,8 +223,9 @@ impl Client {
         &self,
         case: &str,
         spec: &Request,
+        attempt: u32,
         recorder: &mut Recorder,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Sent> {
         let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let url = self.target.url(&self.path(spec));
         // An over-limit body is megabytes to build and digest.
@@ -161,18 +272,22 @@ impl Client {
             url,
             headers,
             body: recorded_body,
+            attempt,
         })?;
         match request {
             Ok(request) => {
                 let cut = spec.disconnect_after_bytes;
                 self.exchange(request, cut, &redactor, recorder).await
             }
-            Err(e) => recorder.write(&Record::End {
-                t_ns: 0,
-                outcome: Outcome::Transport {
-                    message: redactor.text(&describe(&e)),
-                },
-            }),
+            Err(e) => {
+                recorder.write(&Record::End {
+                    t_ns: 0,
+                    outcome: Outcome::Transport {
+                        message: redactor.text(&describe(&e)),
+                    },
+                })?;
+                Ok(Sent::default())
+            }
         }
     }
 
@@ -212,8 +327,9 @@ impl Client {
         cut: Option<u64>,
         redactor: &Redactor,
         recorder: &mut Recorder,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Sent> {
         let start = Instant::now();
+        let mut sent = Sent::default();
         let deadline = start + self.limits.timeout;
         let since = |start: Instant| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let deadline_outcome = Outcome::Deadline {
@@ -235,6 +351,12 @@ impl Client {
                         )
                     })
                     .collect();
+                sent.status = Some(response.status().as_u16());
+                sent.retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry_after);
                 recorder.write(&Record::Response {
                     t_ns: since(start),
                     status: response.status().as_u16(),
@@ -291,7 +413,8 @@ impl Client {
         recorder.write(&Record::End {
             t_ns: since(start),
             outcome,
-        })
+        })?;
+        Ok(sent)
     }
 }
 
@@ -329,7 +452,29 @@ fn recorded_headers(
         .collect()
 }
 
+/// The paragraph `${long_document}` repeats: plain English prose.
+const DOCUMENT_PARAGRAPH: &str = "The river carries stone and light down to the quiet sea. \
+People who live by the river know its words, its moods and its seasons. In spring the water \
+is high and bright; in summer it is slow and green. An old man keeps a book of the floods, one \
+line for each year, in a small hand. When the river freezes, the people walk across it to see \
+the other side, and they find the same stones there.";
+
+/// How often `${long_document}` repeats its paragraph: about 1,500 tokens
+/// with any common tokenizer, past the 1,024 where prompt caching starts.
+const DOCUMENT_SECTIONS: usize = 20;
+
+/// The text of `${long_document}`: numbered sections of one paragraph,
+/// the same bytes on every run.
+fn long_document() -> String {
+    (1..=DOCUMENT_SECTIONS)
+        .map(|n| format!("Section {n}. {DOCUMENT_PARAGRAPH}"))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 /// Replaces whole-string templates: `${model}` by the model name,
+/// `${rate_limited_model}` by the model the declared rate limit applies
+/// to, `${long_document}` by a fixed text of about 1,500 tokens,
 /// `${context_overflow}` by more words than the target's context holds,
 /// `${body_overflow}` by more bytes than its request limit.
 fn substitute(value: serde_json::Value, target: &Target) -> serde_json::Value {
@@ -337,6 +482,8 @@ fn substitute(value: serde_json::Value, target: &Target) -> serde_json::Value {
     match value {
         Value::String(s) => match s.as_str() {
             "${model}" => Value::String(target.model.clone()),
+            "${rate_limited_model}" => Value::String(target.rate_limited_model().to_string()),
+            "${long_document}" => Value::String(long_document()),
             "${context_overflow}" => {
                 // Every tokenizer in use spends at least one token per word.
                 let words = usize::try_from(target.limits.max_context_tokens).unwrap_or(usize::MAX);

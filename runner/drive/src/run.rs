@@ -8,8 +8,9 @@ use std::time::SystemTime;
 use futures_util::StreamExt;
 use tokencert_core::bundle::{self, BundleError, Interrupted, RunInfo, TargetInfo};
 use tokencert_core::evidence::read_exchanges;
-use tokencert_core::judge::{self, CaseResult, Plan, Results};
-use tokencert_core::suite::{Capability, Case, Suite};
+use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
+use tokencert_core::suite::{Accounting, Capability, Case, Suite};
+use tokencert_core::tokens::{TokenizerError, TokenizerSpec};
 
 use crate::exchange::{Client, ClientError, Limits, off_the_executor};
 
@@ -23,6 +24,9 @@ pub struct RunConfig<'a> {
     pub client: Client,
     /// What the target claims.
     pub claims: BTreeSet<Capability>,
+    /// How the target counts tokens (a Hugging Face tokenizer file is
+    /// copied into the bundle).
+    pub accounting: Accounting,
     /// The target as recorded in `run.json`.
     pub target: TargetInfo,
     /// The bundle directory to create; must not exist.
@@ -60,7 +64,13 @@ pub enum RunError {
     /// The bundle could not be written.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The declared tokenizer cannot be loaded.
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
 }
+
+/// The name of a Hugging Face tokenizer copied into a bundle.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
 /// The wall-clock time now, RFC 3339 UTC to the second.
 pub fn timestamp() -> String {
@@ -120,10 +130,22 @@ pub async fn run_until(
         path: evidence_dir.display().to_string(),
         source,
     })?;
+    let mut accounting = config.accounting.clone();
+    if let TokenizerSpec::HuggingFace(path) = &accounting.tokenizer {
+        let copy = dir.join(TOKENIZER_FILE);
+        std::fs::copy(path, &copy).map_err(|source| RunError::Create {
+            path: copy.display().to_string(),
+            source,
+        })?;
+        accounting.tokenizer = TokenizerSpec::HuggingFace(TOKENIZER_FILE.into());
+    }
     let plan = Plan {
         cases: config.cases.iter().map(|c| c.id.clone()).collect(),
         claims: config.claims.clone(),
+        accounting,
+        rate_limit: config.client.target().rate_limit.clone(),
     };
+    let context = Context::new(plan.clone(), dir)?;
     let mut info = run_info(
         dir,
         config.suite,
@@ -135,6 +157,7 @@ pub async fn run_until(
 
     let suite = config.suite;
     let claims = &config.claims;
+    let context = &context;
     let client = &config.client;
     let mut started: Vec<String> = Vec::new();
     {
@@ -157,7 +180,7 @@ pub async fn run_until(
         while let Some(done) = pending.next().await {
             let (case, path) = done?;
             let result = off_the_executor(|| {
-                judge::judge_case(suite, case, claims, path.as_deref().map(read_exchanges))
+                judge::judge_case(suite, case, context, path.as_deref().map(read_exchanges))
             });
             progress(&result);
         }

@@ -36,9 +36,19 @@ pub struct Target {
     pub api_key: Option<ApiKey>,
     /// The limits the target declares, for over-limit requests.
     pub limits: tokencert_core::suite::Limits,
+    /// The rate limit the target declares, probed by rate-limit cases.
+    pub rate_limit: Option<tokencert_core::suite::RateLimit>,
 }
 
 impl Target {
+    /// The model the declared rate limit applies to.
+    pub fn rate_limited_model(&self) -> &str {
+        self.rate_limit
+            .as_ref()
+            .and_then(|r| r.model.as_deref())
+            .unwrap_or(&self.model)
+    }
+
     /// The URL of a path below the base URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url.trim_end_matches('/'))

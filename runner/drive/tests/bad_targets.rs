@@ -38,6 +38,7 @@ const JOBS: usize = 4;
 const SHORT: Limits = Limits {
     timeout: Duration::from_millis(800),
     body_limit: 64 * 1024,
+    polite_retries: 0,
 };
 
 /// The suite of this repository, loaded once.
@@ -93,12 +94,14 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
         model: DEFAULT_MODEL.into(),
         api_key: Some(ApiKey::new(KEY)),
         limits: Default::default(),
+        rate_limit: None,
     };
     let config = RunConfig {
         suite,
         cases,
         client: Client::new(target, limits).expect("the HTTP client is set up"),
         claims: Capability::ALL.iter().copied().collect(),
+        accounting: Default::default(),
         target: TargetInfo {
             base_url,
             model: DEFAULT_MODEL.into(),
@@ -355,6 +358,7 @@ async fn endless_stream_reaches_the_deadline() {
     let limits = Limits {
         timeout: SHORT.timeout,
         body_limit: 64 * 1024 * 1024,
+        polite_retries: 0,
     };
     let server = hostile(Fault::Endless).await;
     expect_bad(server.base_url(), limits, Ended::Deadline, "deadline").await;
@@ -366,6 +370,7 @@ async fn endless_stream_reaches_the_body_limit() {
     let limits = Limits {
         timeout: Duration::from_secs(10),
         body_limit: 4 * 1024,
+        polite_retries: 0,
     };
     let server = hostile(Fault::Endless).await;
     expect_bad(
@@ -391,6 +396,7 @@ async fn the_key_never_reaches_the_bundle() {
     let limits = Limits {
         timeout: Duration::from_secs(10),
         body_limit: 1024 * 1024,
+        polite_retries: 0,
     };
     let run = run_suite(server.base_url(), limits, Cases::All).await;
     server.shutdown().await;
@@ -410,6 +416,7 @@ async fn an_echoed_key_never_reaches_the_bundle() {
     let limits = Limits {
         timeout: Duration::from_secs(5),
         body_limit: 1024 * 1024,
+        polite_retries: 0,
     };
     let run = run_suite(format!("http://{addr}/v1"), limits, Cases::All).await;
     server.abort();

@@ -47,6 +47,7 @@ async fn a_server_that_drops_keep_alive_connections_does_not_fail_later_cases() 
         model: "m".into(),
         api_key: None,
         limits: Default::default(),
+        rate_limit: None,
     };
     let client = Client::new(target, Limits::default()).expect("client");
     let dir = tempfile::tempdir().expect("temp dir");

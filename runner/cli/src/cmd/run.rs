@@ -46,6 +46,11 @@ pub struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
+    /// Polite mode: re-send a request answered 429 after waiting as its
+    /// Retry-After says (at most 60 s), up to this many times. Every
+    /// attempt is kept as evidence and priced; the last one is judged.
+    #[arg(long, value_name = "RETRIES", default_value_t = 0)]
+    polite: u32,
     /// Seed of the embedded reference service.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -109,6 +114,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let limits = Limits {
         timeout: Duration::from_secs(args.timeout.max(1)),
         body_limit: args.body_limit,
+        polite_retries: args.polite,
     };
 
     let runtime = super::runtime()?;
@@ -141,6 +147,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             cases,
             client: Client::new(prepared.target.clone(), limits)?,
             claims: prepared.claims.clone(),
+            accounting: prepared.accounting.clone(),
             target: prepared.info.clone(),
             bundle_dir,
             jobs: args.jobs,

@@ -118,6 +118,9 @@ fn exit_code(error: &BundleError) -> u8 {
         BundleError::VerdictsDiffer(_) | BundleError::UnknownCase(_) => 5,
         BundleError::Signature(_) => 6,
         BundleError::Unsigned => 7,
-        BundleError::Io { .. } | BundleError::Malformed { .. } | BundleError::Canonical(_) => 2,
+        BundleError::Io { .. }
+        | BundleError::Malformed { .. }
+        | BundleError::Canonical(_)
+        | BundleError::Tokenizer(_) => 2,
     }
 }

@@ -2,17 +2,19 @@
 //! exchange to a [`Finding`]: a verdict and a reason that quotes the
 //! evidence (status, byte offset, event index, field path).
 
+mod accounting;
 mod body;
 mod format;
 mod http;
 mod output;
 mod params;
+mod rate;
 mod stream;
 
 use std::collections::BTreeMap;
 
 use crate::evidence::Exchange;
-use crate::judge::Verdict;
+use crate::judge::{Context, Verdict};
 use crate::sse;
 use crate::suite::Check;
 
@@ -121,8 +123,8 @@ fn no_response(exchange: &Exchange) -> Finding {
     Finding::error(format!("no response to judge: {why}"))
 }
 
-/// Runs one check.
-pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas) -> Finding {
+/// Runs one check; `context` gives the plan's accounting, tokenizer and rate limit.
+pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas, context: &Context) -> Finding {
     match check {
         Check::Status(codes) => http::status(view, codes),
         Check::ContentType(media) => http::content_type(view, media),
@@ -133,7 +135,7 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas) -> Finding {
         Check::ErrorParam(name) => body::error_param(view, name),
         Check::ModelIdMatchesPath => body::model_id_matches_path(view),
         Check::FinishReason(reason) => params::finish_reason(view, reason),
-        Check::MaxTokensHonoured => params::max_tokens_honoured(view),
+        Check::MaxTokensHonoured => params::max_tokens_honoured(view, context),
         Check::ChoiceCount => params::choice_count(view),
         Check::ChoiceIndices => params::choice_indices(view),
         Check::StopHonoured => params::stop_honoured(view),
@@ -152,7 +154,44 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas) -> Finding {
         Check::OneRolePerChoice => stream::one_role_per_choice(view),
         Check::ConsistentChunkIds => stream::consistent_chunk_ids(view),
         Check::StreamUsageLast => stream::stream_usage_last(view),
+        Check::CompletionTokensRecount => accounting::completion_tokens_recount(view, context),
+        Check::PromptTokensRecount => accounting::prompt_tokens_recount(view, context),
+        Check::CompletionTokensWithinLimit => accounting::completion_tokens_within_limit(view),
+        Check::UsageMatchesBefore => accounting::usage_matches_before(view),
+        Check::ReasoningTokensDisclosed => accounting::reasoning_tokens_disclosed(view, context),
+        Check::CachedTokensReported => accounting::cached_tokens_reported(view),
+        Check::RateLimitEnforced => rate::rate_limit_enforced(view, context),
+        Check::RetryAfterHonoured => rate::retry_after_honoured(view),
+        Check::RateLimitHeaders => rate::rate_limit_headers(view),
     }
+}
+
+/// The token counts a successful exchange reports (from its body or its
+/// stream's usage chunk), for pricing; `None` when it reports none.
+pub fn billed_usage(exchange: &Exchange) -> Option<crate::price::TokenUsage> {
+    let output = output::assemble(&View::single(exchange)).ok()?;
+    let usage = output.usage?;
+    let count = |path: &[&str]| {
+        path.iter()
+            .try_fold(&usage, |v, step| v.get(step))
+            .and_then(serde_json::Value::as_u64)
+    };
+    Some(crate::price::TokenUsage {
+        prompt: count(&["prompt_tokens"])?,
+        cached: count(&["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
+        completion: count(&["completion_tokens"])?,
+        reasoning: count(&["completion_tokens_details", "reasoning_tokens"]).unwrap_or(0),
+    })
+}
+
+/// The tokens of `text` under the plan's tokenizer; a text the tokenizer
+/// refuses cannot be judged.
+fn recount(context: &Context, text: &str) -> Result<u64, Finding> {
+    context
+        .tokenizer
+        .count(text)
+        .map(|n| n as u64)
+        .map_err(|e| Finding::error(e.to_string()))
 }
 
 /// At most `max` bytes of `bytes`, as text, for quoting in a reason.

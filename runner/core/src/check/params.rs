@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::output::{self, Output, assemble, with_output};
 use super::stream::payloads;
 use super::{Finding, View, clip};
+use crate::judge::Context;
 
 /// Every choice's finish reason is `expected`.
 pub fn finish_reason(view: &View<'_>, expected: &str) -> Finding {
@@ -30,7 +31,7 @@ pub fn finish_reason(view: &View<'_>, expected: &str) -> Finding {
 }
 
 /// The request's `n`, 1 when absent.
-fn requested_n(view: &View<'_>) -> Result<u64, Finding> {
+pub(super) fn requested_n(view: &View<'_>) -> Result<u64, Finding> {
     match view.request_field("n") {
         None => Ok(1),
         Some(n) => n
@@ -39,21 +40,27 @@ fn requested_n(view: &View<'_>) -> Result<u64, Finding> {
     }
 }
 
-/// `usage.completion_tokens` stays within the request's limit for every
-/// choice; so does each choice's count of log-probability entries.
-pub fn max_tokens_honoured(view: &View<'_>) -> Finding {
-    let limit = ["max_tokens", "max_completion_tokens"]
+/// The request's completion limit: the smaller of `max_tokens` and
+/// `max_completion_tokens`.
+pub(super) fn completion_limit(view: &View<'_>) -> Result<u64, Finding> {
+    ["max_tokens", "max_completion_tokens"]
         .iter()
         .filter_map(|f| view.request_field(f).and_then(Value::as_u64))
-        .min();
-    let Some(limit) = limit else {
-        return Finding::error("the request sets no max_tokens or max_completion_tokens");
-    };
-    let n = match requested_n(view) {
-        Ok(n) => n,
+        .min()
+        .ok_or_else(|| Finding::error("the request sets no max_tokens or max_completion_tokens"))
+}
+
+/// No choice delivers more tokens than the request's limit: neither by a
+/// recount of its text with the declared tokenizer (within tolerance) nor
+/// by its count of log-probability entries.
+pub fn max_tokens_honoured(view: &View<'_>, context: &Context) -> Finding {
+    let limit = match completion_limit(view) {
+        Ok(limit) => limit,
         Err(f) => return f,
     };
+    let tolerance = context.plan.accounting.tolerance;
     with_output(view, |output| {
+        let mut most = 0;
         for (index, choice) in &output.choices {
             let entries = choice.logprobs.as_ref().map_or(0, Vec::len) as u64;
             if entries > limit {
@@ -61,25 +68,22 @@ pub fn max_tokens_honoured(view: &View<'_>) -> Finding {
                     "choice {index} carries {entries} tokens' log probabilities, over the limit of {limit}"
                 ));
             }
+            let delivered = match super::recount(context, &choice.text) {
+                Ok(n) => n,
+                Err(f) => return f,
+            };
+            if delivered > limit + tolerance.allowed(limit) {
+                return Finding::fail(format!(
+                    "choice {index} delivers {delivered} tokens ({}), over the limit of {limit}",
+                    context.tokenizer.name()
+                ));
+            }
+            most = most.max(delivered);
         }
-        let Some(completion) = output
-            .usage
-            .as_ref()
-            .and_then(|u| u.get("completion_tokens"))
-            .and_then(Value::as_u64)
-        else {
-            return Finding::error("the response reports no usage.completion_tokens to compare");
-        };
-        let allowed = limit.saturating_mul(n);
-        if completion > allowed {
-            Finding::fail(format!(
-                "usage.completion_tokens is {completion}, over the limit of {limit} per choice × {n} choice(s)"
-            ))
-        } else {
-            Finding::pass(format!(
-                "usage.completion_tokens {completion} ≤ {allowed} ({limit} × {n})"
-            ))
-        }
+        Finding::pass(format!(
+            "every choice delivers at most {most} tokens ({}), within the limit of {limit}",
+            context.tokenizer.name()
+        ))
     })
 }
 

@@ -17,8 +17,15 @@ pub struct Case {
     /// Capabilities the target must claim for the case to apply.
     #[serde(default)]
     pub requires: Vec<Capability>,
-    /// Requests sent first, in order; only `same_output_as_before` looks
-    /// at their exchanges.
+    /// Marks the case as part of the priced workload.
+    #[serde(default)]
+    pub task: Option<crate::price::Task>,
+    /// A request pattern the runner sends before the judged request.
+    #[serde(default)]
+    pub probe: Option<Probe>,
+    /// Requests sent first, in order; only `same_output_as_before`,
+    /// `usage_matches_before` and `cached_tokens_reported` look at their
+    /// exchanges.
     #[serde(default)]
     pub before: Vec<Request>,
     /// The request whose exchange the checks judge.
@@ -49,6 +56,22 @@ pub enum Capability {
     JsonSchema,
     /// Reproducible output for `temperature: 0` with a `seed`.
     Seed,
+    /// Hidden reasoning, billed as output, asked for with `reasoning_effort`.
+    Reasoning,
+    /// Prompt caching with cached tokens reported in usage.
+    PromptCaching,
+    /// Declared rate limits (the profile's `rate_limit`), answered with 429.
+    RateLimits,
+}
+
+/// A request pattern sent before a case's judged request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// Wait one declared window; send `requests − 1` requests one after
+    /// another (below the limit), then `requests + 1` at once (above it);
+    /// wait as the last 429's `Retry-After` says; then the judged request.
+    RateLimit,
 }
 
 impl Capability {
@@ -62,6 +85,9 @@ impl Capability {
         Capability::JsonObject,
         Capability::JsonSchema,
         Capability::Seed,
+        Capability::Reasoning,
+        Capability::PromptCaching,
+        Capability::RateLimits,
     ];
 
     /// The name used in case files and target profiles.
@@ -75,6 +101,9 @@ impl Capability {
             Capability::JsonObject => "json_object",
             Capability::JsonSchema => "json_schema",
             Capability::Seed => "seed",
+            Capability::Reasoning => "reasoning",
+            Capability::PromptCaching => "prompt_caching",
+            Capability::RateLimits => "rate_limits",
         }
     }
 }
@@ -241,8 +270,9 @@ pub enum Check {
     StreamUsageLast,
     /// Every choice's finish reason is this one.
     FinishReason(String),
-    /// `usage.completion_tokens` does not exceed the request's
-    /// `max_tokens` / `max_completion_tokens`.
+    /// No choice delivers more tokens (recounted with the declared
+    /// tokenizer, within tolerance) than the request's `max_tokens` /
+    /// `max_completion_tokens`.
     MaxTokensHonoured,
     /// As many choices as the request's `n` (default 1).
     ChoiceCount,
@@ -278,6 +308,30 @@ pub enum Check {
     ModelIdMatchesPath,
     /// The body's `model` is the requested model or a dated variant of it.
     ModelMatchesRequest,
+    /// `usage.completion_tokens` less disclosed reasoning tokens equals the
+    /// recount of the delivered output, within tolerance.
+    CompletionTokensRecount,
+    /// `usage.prompt_tokens` equals the recount of the chat messages plus
+    /// the declared template overhead, within tolerance.
+    PromptTokensRecount,
+    /// `usage.completion_tokens` is at most the completion limit × choices.
+    CompletionTokensWithinLimit,
+    /// The usage equals that of the (single) `before` exchange.
+    UsageMatchesBefore,
+    /// Tokens billed beyond the delivered output are disclosed as
+    /// `completion_tokens_details.reasoning_tokens`.
+    ReasoningTokensDisclosed,
+    /// `usage.prompt_tokens_details.cached_tokens` is positive and at most
+    /// `prompt_tokens`.
+    CachedTokensReported,
+    /// Of a rate-limit probe: no 429 below the limit; above it at least one
+    /// 429, each with an error object; no 5xx and no dropped connection.
+    RateLimitEnforced,
+    /// Of a rate-limit probe: every 429 carries a valid `Retry-After`, and
+    /// the request sent after waiting succeeds.
+    RetryAfterHonoured,
+    /// The response carries the `x-ratelimit-*-requests` headers.
+    RateLimitHeaders,
 }
 
 impl Check {
@@ -312,6 +366,15 @@ impl Check {
             Check::KeyNotEchoed => "key_not_echoed",
             Check::ModelIdMatchesPath => "model_id_matches_path",
             Check::ModelMatchesRequest => "model_matches_request",
+            Check::CompletionTokensRecount => "completion_tokens_recount",
+            Check::PromptTokensRecount => "prompt_tokens_recount",
+            Check::CompletionTokensWithinLimit => "completion_tokens_within_limit",
+            Check::UsageMatchesBefore => "usage_matches_before",
+            Check::ReasoningTokensDisclosed => "reasoning_tokens_disclosed",
+            Check::CachedTokensReported => "cached_tokens_reported",
+            Check::RateLimitEnforced => "rate_limit_enforced",
+            Check::RetryAfterHonoured => "retry_after_honoured",
+            Check::RateLimitHeaders => "rate_limit_headers",
         }
     }
 

@@ -13,17 +13,21 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use case::{
-    AuthMode, Capability, Case, Check, Endpoint, Method, Request, StatusSet, WRONG_KEY,
+    AuthMode, Capability, Case, Check, Endpoint, Method, Probe, Request, StatusSet, WRONG_KEY,
 };
 pub use clause::{Clause, Level};
-pub use profile::{Limits, TargetProfile, load_profile};
+pub use profile::{
+    Accounting, ChatOverhead, Limits, RateLimit, TargetProfile, Tolerance, load_profile,
+};
 
 use crate::digest;
 use clause::ClauseFile;
-use locate::LineMap;
+pub(crate) use locate::LineMap;
 
 /// Directory under `suites/` that holds target profiles, not cases.
 pub const TARGETS_DIR: &str = "targets";
+/// Directory under `suites/` that holds price sheets, not cases.
+pub const PRICES_DIR: &str = "prices";
 /// The schema every case file must match (`spec/schemas/case.schema.json`).
 const CASE_SCHEMA: &str = "case";
 /// Ceiling on one case or clause file; a larger file is refused unread.
@@ -41,6 +45,8 @@ pub struct Suite {
     pub schemas: BTreeMap<String, jsonschema::Validator>,
     /// `sha256:` digest over every file under `spec/` and `suites/`.
     pub digest: String,
+    /// Price sheets (`suites/prices/`), sorted by file name.
+    pub prices: Vec<crate::price::PriceSheet>,
 }
 
 impl Suite {
@@ -130,6 +136,10 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
             message: "the case file schema is missing; no case can be validated".into(),
         }),
     }
+    let prices = crate::price::load_sheets(root).unwrap_or_else(|p| {
+        problems.push(p);
+        Vec::new()
+    });
     let digest = match digest::suite_digest(root) {
         Ok(d) => d,
         Err(e) => {
@@ -155,6 +165,7 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         cases,
         schemas,
         digest,
+        prices,
     })
 }
 
@@ -305,7 +316,7 @@ pub(crate) fn yaml_problem(rel: &Path, e: &serde_saphyr::Error) -> Problem {
 }
 
 /// Every case file under `suites/` (relative paths, sorted), skipping the
-/// target profiles directory.
+/// target profile and price sheet directories.
 fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut dirs = vec![PathBuf::from("suites")];
@@ -323,7 +334,8 @@ fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
                 continue;
             };
             if kind.is_dir() {
-                if rel != Path::new("suites").join(TARGETS_DIR) {
+                let suites = Path::new("suites");
+                if rel != suites.join(TARGETS_DIR) && rel != suites.join(PRICES_DIR) {
                     dirs.push(rel);
                 }
             } else if rel.extension().is_some_and(|e| e == "yaml") {
@@ -419,6 +431,22 @@ fn check_links(
                 ),
             )
         });
+    }
+    if case.probe == Some(Probe::RateLimit) {
+        if !case.requires.contains(&Capability::RateLimits) {
+            problems.push(Problem {
+                line: line_of("/probe"),
+                field: Some("/probe".into()),
+                ..problem(rel, "a rate_limit probe needs `requires: [rate_limits]`")
+            });
+        }
+        if !case.before.is_empty() {
+            problems.push(Problem {
+                line: line_of("/before"),
+                field: Some("/before".into()),
+                ..problem(rel, "a case with a probe cannot also have before requests")
+            });
+        }
     }
     for (i, check) in case.checks.iter().enumerate() {
         if let Some(name) = check.schema().filter(|n| !schemas.contains_key(*n)) {

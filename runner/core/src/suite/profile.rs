@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{Capability, Problem, yaml_problem};
+use crate::tokens::TokenizerSpec;
 
 /// What a target declares about itself.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +25,96 @@ pub struct TargetProfile {
     /// Declared limits, used to build over-limit requests.
     #[serde(default)]
     pub limits: Limits,
+    /// How the target counts tokens, for recounting its usage.
+    #[serde(default)]
+    pub accounting: Accounting,
+    /// The declared rate limit; required when the profile claims `rate_limits`.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// How a target counts tokens: the basis of every recount check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounting {
+    /// The tokenizer usage is counted with (o200k_base by default).
+    #[serde(default)]
+    pub tokenizer: TokenizerSpec,
+    /// Tokens the chat template adds around the messages.
+    #[serde(default)]
+    pub chat_overhead: ChatOverhead,
+    /// How far a reported count may stray from the recount.
+    #[serde(default)]
+    pub tolerance: Tolerance,
+}
+
+/// Tokens a chat template adds: per message, per `name`, and to prime the
+/// reply. The defaults are the accounting OpenAI documents for its chat
+/// models (cookbook "How to count tokens with tiktoken",
+/// `num_tokens_from_messages`, read 2026-11-26): 3, 1 and 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatOverhead {
+    /// Tokens framing each message.
+    pub per_message: u64,
+    /// Extra tokens for a message carrying a `name`.
+    pub per_name: u64,
+    /// Tokens priming the assistant's reply.
+    pub reply: u64,
+}
+
+impl Default for ChatOverhead {
+    fn default() -> Self {
+        Self {
+            per_message: 3,
+            per_name: 1,
+            reply: 3,
+        }
+    }
+}
+
+/// An allowed difference between a reported and a recounted token count:
+/// `tokens` plus `percent` of the recount (rounded up). Exact by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerance {
+    /// Absolute slack in tokens.
+    #[serde(default)]
+    pub tokens: u64,
+    /// Relative slack, in whole percent of the recount.
+    #[serde(default)]
+    pub percent: u64,
+}
+
+impl Tolerance {
+    /// The largest allowed difference from a recount of `expected` tokens.
+    pub fn allowed(&self, expected: u64) -> u64 {
+        let relative = expected.saturating_mul(self.percent).div_ceil(100);
+        self.tokens.saturating_add(relative)
+    }
+
+    /// Whether `reported` is within tolerance of `expected`.
+    pub fn accepts(&self, reported: u64, expected: u64) -> bool {
+        reported.abs_diff(expected) <= self.allowed(expected)
+    }
+}
+
+/// A declared rate limit: at most `requests` requests (and `tokens`
+/// tokens, if declared) per window of `window_seconds`. A limit of 600
+/// requests per minute is `requests: 600, window_seconds: 60`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// The model the limit applies to; the profile's model when absent.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Requests per window.
+    pub requests: u32,
+    /// The window, in seconds.
+    pub window_seconds: u32,
+    /// Tokens per window, if declared.
+    #[serde(default)]
+    pub tokens: Option<u64>,
 }
 
 /// Limits a target declares.

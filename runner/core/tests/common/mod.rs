@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use serde_json::{Value, json};
 use tokencert_core::check::{self, Finding, Schemas, View};
 use tokencert_core::evidence::{self, Chunk, Exchange, Outcome, RawBytes, Record, ResponseHead};
-use tokencert_core::judge::Verdict;
+use tokencert_core::judge::{Context, Verdict};
 use tokencert_core::suite::{self, Check, Suite};
 
 /// The project's suite.
@@ -149,6 +149,7 @@ pub fn unanswered(outcome: Option<Outcome>) -> Exchange {
         response: None,
         chunks: vec![],
         outcome,
+        attempt: 0,
     }
 }
 
@@ -197,6 +198,7 @@ pub fn recorded(ex: &Exchange) -> Exchange {
         url: ex.url.clone(),
         headers: vec![],
         body: RawBytes::new(&ex.request_body),
+        attempt: ex.attempt,
     };
     let text: String = std::iter::once(request)
         .chain(head)
@@ -276,8 +278,22 @@ pub fn run(check: &Check, exchange: &Exchange) -> Finding {
 
 /// Runs `check` on `exchange`, sent after the case's `before` exchanges.
 pub fn run_after(check: &Check, exchange: &Exchange, before: &[Exchange]) -> Finding {
-    check::run(check, &View::new(exchange, before), &SCHEMAS)
+    check::run(check, &View::new(exchange, before), &SCHEMAS, &CONTEXT)
 }
+
+/// A judging context with these claims and the default accounting
+/// (o200k_base, OpenAI's chat overhead, exact counts).
+pub fn context(claims: std::collections::BTreeSet<tokencert_core::suite::Capability>) -> Context {
+    let plan = tokencert_core::judge::Plan {
+        claims,
+        ..Default::default()
+    };
+    Context::new(plan, std::path::Path::new(".")).expect("o200k_base loads")
+}
+
+/// The context the check helpers use: no claims, default accounting.
+pub static CONTEXT: std::sync::LazyLock<Context> =
+    std::sync::LazyLock::new(|| context(Default::default()));
 
 /// Asserts the verdict and that the reason quotes each of `quotes`;
 /// `label` names what was checked in the assertion message.

@@ -1,0 +1,349 @@
+//! Token accounting: reported usage against a recount of what was sent and
+//! delivered, against the request's limit, across streamed and
+//! non-streamed answers, and the disclosure of hidden and cached tokens.
+
+use serde_json::Value;
+
+use super::output::{Output, assemble, with_output};
+use super::params::{completion_limit, requested_n};
+use super::{Finding, View, recount, short};
+use crate::judge::Context;
+
+/// A count in the usage object: `usage.<path>` as a non-negative integer.
+fn count(usage: &Value, path: &[&str]) -> Result<u64, Finding> {
+    let mut value = Some(usage);
+    for step in path {
+        value = value.and_then(|v| v.get(step));
+    }
+    value.and_then(Value::as_u64).ok_or_else(|| {
+        Finding::fail(format!(
+            "usage.{} is not a non-negative integer (got {})",
+            path.join("."),
+            short(value)
+        ))
+    })
+}
+
+/// A count that may be absent (0 then), but if present must be an integer.
+fn optional_count(usage: &Value, path: &[&str]) -> Result<u64, Finding> {
+    let mut value = Some(usage);
+    for step in path {
+        value = value.and_then(|v| v.get(step)).filter(|v| !v.is_null());
+    }
+    match value {
+        None => Ok(0),
+        Some(_) => count(usage, path),
+    }
+}
+
+fn usage_of(output: &Output) -> Result<&Value, Finding> {
+    output
+        .usage
+        .as_ref()
+        .ok_or_else(|| Finding::fail("the response reports no usage"))
+}
+
+/// The delivered output recounted: the sum over choices of their text's
+/// tokens. Tool calls are not recounted (their serialisation is the
+/// target's own), so their presence is an error.
+fn delivered_tokens(output: &Output, context: &Context) -> Result<u64, Finding> {
+    let mut total = 0u64;
+    for (index, choice) in &output.choices {
+        if !choice.tool_calls.is_empty() {
+            return Err(Finding::error(format!(
+                "choice {index} calls tools; tool calls are not recounted"
+            )));
+        }
+        total += recount(context, &choice.text)?;
+    }
+    Ok(total)
+}
+
+/// `usage.completion_tokens` less disclosed reasoning tokens equals the
+/// recount of the delivered text, within tolerance.
+pub fn completion_tokens_recount(view: &View<'_>, context: &Context) -> Finding {
+    with_output(view, |output| {
+        let checked = (|| {
+            let usage = usage_of(output)?;
+            let completion = count(usage, &["completion_tokens"])?;
+            let reasoning =
+                optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
+            let delivered = delivered_tokens(output, context)?;
+            let Some(visible) = completion.checked_sub(reasoning) else {
+                return Err(Finding::fail(format!(
+                    "usage.completion_tokens_details.reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
+                )));
+            };
+            let tolerance = context.plan.accounting.tolerance;
+            let said = format!(
+                "usage.completion_tokens {completion} − reasoning_tokens {reasoning} = {visible}; the delivered text recounts to {delivered} ({})",
+                context.tokenizer.name()
+            );
+            if tolerance.accepts(visible, delivered) {
+                Ok(Finding::pass(said))
+            } else {
+                Err(Finding::fail(format!(
+                    "{said}, off by more than the {} allowed",
+                    tolerance.allowed(delivered)
+                )))
+            }
+        })();
+        checked.unwrap_or_else(|f| f)
+    })
+}
+
+/// Text parts of a message's `content`: a string, or an array of parts
+/// of which only `text` parts are counted (others are an error).
+fn content_texts(content: &Value) -> Result<Vec<&str>, String> {
+    match content {
+        Value::Null => Ok(vec![]),
+        Value::String(text) => Ok(vec![text]),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|part| match (part.get("type"), part.get("text")) {
+                (Some(Value::String(t)), Some(Value::String(text))) if t == "text" => {
+                    Ok(text.as_str())
+                }
+                _ => Err(format!(
+                    "a content part that is not text: {}",
+                    short(Some(part))
+                )),
+            })
+            .collect(),
+        other => Err(format!(
+            "content is neither text nor parts: {}",
+            short(Some(other))
+        )),
+    }
+}
+
+/// The prompt recounted: for chat, every message's role, content and name
+/// plus the declared template overhead; for legacy completions, the prompt.
+fn prompt_recount(view: &View<'_>, context: &Context) -> Result<u64, Finding> {
+    let tokens = |text: &str| recount(context, text);
+    if let Some(messages) = view.request_field("messages") {
+        let overhead = context.plan.accounting.chat_overhead;
+        let Some(messages) = messages.as_array() else {
+            return Err(Finding::error("the request's messages is not an array"));
+        };
+        let mut total = overhead.reply;
+        for (i, message) in messages.iter().enumerate() {
+            if message.get("tool_calls").is_some() {
+                return Err(Finding::error(format!(
+                    "message {i} carries tool calls, which are not recounted"
+                )));
+            }
+            total += overhead.per_message;
+            let role = message
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            total += tokens(role)?;
+            let content = message.get("content").unwrap_or(&Value::Null);
+            for text in content_texts(content)
+                .map_err(|why| Finding::error(format!("message {i}: {why}")))?
+            {
+                total += tokens(text)?;
+            }
+            if let Some(name) = message.get("name").and_then(Value::as_str) {
+                total += overhead.per_name + tokens(name)?;
+            }
+        }
+        Ok(total)
+    } else if let Some(prompt) = view.request_field("prompt") {
+        match prompt {
+            Value::String(text) => tokens(text),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item.as_str() {
+                    Some(text) => tokens(text),
+                    None => Err(Finding::error(
+                        "the prompt array holds something other than text",
+                    )),
+                })
+                .sum(),
+            _ => Err(Finding::error("the request's prompt is not text")),
+        }
+    } else {
+        Err(Finding::error(
+            "the request has neither messages nor a prompt to recount",
+        ))
+    }
+}
+
+/// `usage.prompt_tokens` equals the recount of the prompt, within tolerance.
+pub fn prompt_tokens_recount(view: &View<'_>, context: &Context) -> Finding {
+    with_output(view, |output| {
+        let checked = (|| {
+            let reported = count(usage_of(output)?, &["prompt_tokens"])?;
+            let recount = prompt_recount(view, context)?;
+            let tolerance = context.plan.accounting.tolerance;
+            let said = format!(
+                "usage.prompt_tokens is {reported}; the prompt recounts to {recount} ({}, template overhead included)",
+                context.tokenizer.name()
+            );
+            if tolerance.accepts(reported, recount) {
+                Ok(Finding::pass(said))
+            } else {
+                Err(Finding::fail(format!(
+                    "{said}, off by more than the {} allowed",
+                    tolerance.allowed(recount)
+                )))
+            }
+        })();
+        checked.unwrap_or_else(|f| f)
+    })
+}
+
+/// `usage.completion_tokens` is at most the limit times the choices.
+pub fn completion_tokens_within_limit(view: &View<'_>) -> Finding {
+    let limit = match completion_limit(view).and_then(|l| Ok((l, requested_n(view)?))) {
+        Ok(limit) => limit,
+        Err(f) => return f,
+    };
+    let (limit, n) = limit;
+    with_output(view, |output| {
+        let completion = match usage_of(output).and_then(|u| count(u, &["completion_tokens"])) {
+            Ok(c) => c,
+            Err(f) => return f,
+        };
+        let allowed = limit.saturating_mul(n);
+        if completion > allowed {
+            Finding::fail(format!(
+                "usage.completion_tokens is {completion}, over the limit of {limit} per choice × {n} choice(s)"
+            ))
+        } else {
+            Finding::pass(format!(
+                "usage.completion_tokens {completion} ≤ {allowed} ({limit} × {n})"
+            ))
+        }
+    })
+}
+
+/// The counts a usage object reports, for comparison.
+fn counts(usage: &Value) -> Result<[u64; 5], Finding> {
+    Ok([
+        count(usage, &["prompt_tokens"])?,
+        count(usage, &["completion_tokens"])?,
+        count(usage, &["total_tokens"])?,
+        optional_count(usage, &["prompt_tokens_details", "cached_tokens"])?,
+        optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?,
+    ])
+}
+
+const COUNT_NAMES: [&str; 5] = [
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+];
+
+/// The usage equals that of the single `before` exchange.
+pub fn usage_matches_before(view: &View<'_>) -> Finding {
+    let [earlier] = view.before.as_slice() else {
+        return Finding::error("the case must send exactly one earlier request to compare with");
+    };
+    let before = match assemble(earlier) {
+        Ok(o) => o,
+        Err(f) => {
+            return Finding::error(format!("the earlier request gave no usage: {}", f.reason));
+        }
+    };
+    with_output(view, |output| {
+        let compared = (|| {
+            let now = counts(usage_of(output)?)?;
+            let then = counts(usage_of(&before)?)?;
+            Ok((now, then))
+        })();
+        let (now, then) = match compared {
+            Ok(pair) => pair,
+            Err(f) => return f,
+        };
+        let differing: Vec<String> = COUNT_NAMES
+            .iter()
+            .zip(now.iter().zip(&then))
+            .filter(|(_, (a, b))| a != b)
+            .map(|(name, (a, b))| format!("{name} {a} here, {b} before"))
+            .collect();
+        if differing.is_empty() {
+            Finding::pass(format!(
+                "the same usage both times: prompt {}, completion {}, total {}",
+                now[0], now[1], now[2]
+            ))
+        } else {
+            Finding::fail(format!("usage differs: {}", differing.join("; ")))
+        }
+    })
+}
+
+/// Tokens billed beyond the delivered text are disclosed as reasoning
+/// tokens: completion − reasoning ≤ recount + tolerance.
+pub fn reasoning_tokens_disclosed(view: &View<'_>, context: &Context) -> Finding {
+    with_output(view, |output| {
+        let checked = (|| {
+            let usage = usage_of(output)?;
+            let completion = count(usage, &["completion_tokens"])?;
+            let reasoning =
+                optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
+            let delivered = delivered_tokens(output, context)?;
+            let tolerance = context.plan.accounting.tolerance;
+            let undisclosed = completion
+                .saturating_sub(reasoning)
+                .saturating_sub(delivered);
+            if reasoning > completion {
+                Err(Finding::fail(format!(
+                    "reasoning_tokens {reasoning} exceed completion_tokens {completion}"
+                )))
+            } else if undisclosed > tolerance.allowed(delivered) {
+                Err(Finding::fail(format!(
+                    "{undisclosed} of {completion} billed completion tokens are neither delivered (the text recounts to {delivered}, {}) nor disclosed as reasoning ({reasoning})",
+                    context.tokenizer.name()
+                )))
+            } else {
+                Ok(Finding::pass(format!(
+                    "completion_tokens {completion} = {reasoning} reasoning + the delivered {delivered}{}",
+                    if undisclosed > 0 {
+                        format!(" + {undisclosed} within tolerance")
+                    } else {
+                        String::new()
+                    }
+                )))
+            }
+        })();
+        checked.unwrap_or_else(|f| f)
+    })
+}
+
+/// `usage.prompt_tokens_details.cached_tokens` is positive and at most
+/// `prompt_tokens`, after an earlier request sent the same prefix.
+pub fn cached_tokens_reported(view: &View<'_>) -> Finding {
+    let Some(earlier) = view.before.last() else {
+        return Finding::error("the case sends no earlier request to fill the cache");
+    };
+    if let Err(f) = assemble(earlier) {
+        return Finding::error(format!("the earlier request was not served: {}", f.reason));
+    }
+    with_output(view, |output| {
+        let checked = (|| {
+            let usage = usage_of(output)?;
+            let prompt = count(usage, &["prompt_tokens"])?;
+            let cached = optional_count(usage, &["prompt_tokens_details", "cached_tokens"])?;
+            if cached == 0 {
+                Err(Finding::fail(format!(
+                    "no cached tokens reported for a repeated prefix (prompt_tokens {prompt}, prompt_tokens_details {})",
+                    short(usage.get("prompt_tokens_details"))
+                )))
+            } else if cached > prompt {
+                Err(Finding::fail(format!(
+                    "cached_tokens {cached} exceed prompt_tokens {prompt}"
+                )))
+            } else {
+                Ok(Finding::pass(format!(
+                    "{cached} of {prompt} prompt tokens reported as cached"
+                )))
+            }
+        })();
+        checked.unwrap_or_else(|f| f)
+    })
+}
