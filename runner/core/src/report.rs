@@ -125,7 +125,9 @@ pub fn markdown(input: &Input<'_>) -> String {
 
     let _ = writeln!(out, "## Price under conditions\n");
     match &results.prices {
-        Some(table) => out.push_str(&crate::price::markdown(table)),
+        Some(table) => {
+            let _ = writeln!(out, "{}", crate::price::markdown(table));
+        }
         None => {
             let _ = writeln!(
                 out,

@@ -220,56 +220,79 @@ pub fn completion_tokens_within_limit(view: &View<'_>) -> Finding {
     })
 }
 
-/// The counts a usage object reports, for comparison.
-fn counts(usage: &Value) -> Result<[u64; 5], Finding> {
-    Ok([
-        count(usage, &["prompt_tokens"])?,
-        count(usage, &["completion_tokens"])?,
-        count(usage, &["total_tokens"])?,
-        optional_count(usage, &["prompt_tokens_details", "cached_tokens"])?,
-        optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?,
-    ])
+/// What a usage object says relative to what its exchange delivered:
+/// prompt tokens, reasoning tokens, and how far the remaining completion
+/// tokens are from the recount of the delivered text.
+struct Accounted {
+    prompt: u64,
+    reasoning: u64,
+    offset: i128,
+    delivered: u64,
 }
 
-const COUNT_NAMES: [&str; 5] = [
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-];
+fn accounted(output: &Output, context: &Context) -> Result<Accounted, Finding> {
+    let usage = usage_of(output)?;
+    let completion = count(usage, &["completion_tokens"])?;
+    let reasoning = optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
+    let delivered = delivered_tokens(output, context)?;
+    Ok(Accounted {
+        prompt: count(usage, &["prompt_tokens"])?,
+        reasoning,
+        offset: i128::from(completion) - i128::from(reasoning) - i128::from(delivered),
+        delivered,
+    })
+}
 
-/// The usage equals that of the single `before` exchange.
-pub fn usage_matches_before(view: &View<'_>) -> Finding {
+/// The usage agrees with that of the single `before` exchange, relative to
+/// what each delivered: the same prompt and reasoning tokens, and the same
+/// difference between billed and recounted completion tokens. (Comparing
+/// offsets, not counts, keeps the check sound when the two answers differ.)
+/// A stream without usage has nothing to compare: TS-ACC-STREAM-USAGE
+/// judges that.
+pub fn usage_matches_before(view: &View<'_>, context: &Context) -> Finding {
     let [earlier] = view.before.as_slice() else {
         return Finding::error("the case must send exactly one earlier request to compare with");
     };
-    let before = match assemble(earlier) {
-        Ok(o) => o,
+    let then = match assemble(earlier).and_then(|o| accounted(&o, context)) {
+        Ok(a) => a,
         Err(f) => {
-            return Finding::error(format!("the earlier request gave no usage: {}", f.reason));
+            return Finding::error(format!(
+                "the earlier request gives no usage to compare with: {}",
+                f.reason
+            ));
         }
     };
     with_output(view, |output| {
-        let compared = (|| {
-            let now = counts(usage_of(output)?)?;
-            let then = counts(usage_of(&before)?)?;
-            Ok((now, then))
-        })();
-        let (now, then) = match compared {
-            Ok(pair) => pair,
+        if output.usage.is_none() {
+            return Finding::pass("this response reports no usage; nothing to compare");
+        }
+        let now = match accounted(output, context) {
+            Ok(a) => a,
             Err(f) => return f,
         };
-        let differing: Vec<String> = COUNT_NAMES
-            .iter()
-            .zip(now.iter().zip(&then))
-            .filter(|(_, (a, b))| a != b)
-            .map(|(name, (a, b))| format!("{name} {a} here, {b} before"))
-            .collect();
+        let mut differing = Vec::new();
+        if now.prompt != then.prompt {
+            differing.push(format!(
+                "prompt_tokens {} here, {} before",
+                now.prompt, then.prompt
+            ));
+        }
+        if now.reasoning != then.reasoning {
+            differing.push(format!(
+                "reasoning_tokens {} here, {} before",
+                now.reasoning, then.reasoning
+            ));
+        }
+        if now.offset != then.offset {
+            differing.push(format!(
+                "completion tokens billed beyond the recount of the delivered text: {:+} here (of {} delivered), {:+} before (of {})",
+                now.offset, now.delivered, then.offset, then.delivered
+            ));
+        }
         if differing.is_empty() {
             Finding::pass(format!(
-                "the same usage both times: prompt {}, completion {}, total {}",
-                now[0], now[1], now[2]
+                "the same accounting both times: prompt {}, reasoning {}, completion {:+} against the recount",
+                now.prompt, now.reasoning, now.offset
             ))
         } else {
             Finding::fail(format!("usage differs: {}", differing.join("; ")))

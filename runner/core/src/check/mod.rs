@@ -157,7 +157,7 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas, context: &Context)
         Check::CompletionTokensRecount => accounting::completion_tokens_recount(view, context),
         Check::PromptTokensRecount => accounting::prompt_tokens_recount(view, context),
         Check::CompletionTokensWithinLimit => accounting::completion_tokens_within_limit(view),
-        Check::UsageMatchesBefore => accounting::usage_matches_before(view),
+        Check::UsageMatchesBefore => accounting::usage_matches_before(view, context),
         Check::ReasoningTokensDisclosed => accounting::reasoning_tokens_disclosed(view, context),
         Check::CachedTokensReported => accounting::cached_tokens_reported(view),
         Check::RateLimitEnforced => rate::rate_limit_enforced(view, context),

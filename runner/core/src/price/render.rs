@@ -6,13 +6,12 @@ use super::table::{
     BLEND_INPUT_PER_OUTPUT, JOB_TOKENS, JobMinutes, PriceTable, Task, TaskCount, group,
 };
 
-/// The "Price under conditions" section (heading level `###`): the
-/// workload, one table row per sheet, each sheet's conditions, and how the
-/// figures are computed.
+/// The body of the "Price under conditions" section (the caller writes
+/// the heading): the workload, one table row per sheet, each sheet's
+/// conditions, and how the figures are computed.
 pub fn markdown(table: &PriceTable) -> String {
     let mut out = String::new();
     let w = &table.workload;
-    let _ = writeln!(out, "### Price under conditions\n");
     let tasks: Vec<String> = w.tasks.iter().map(task_count).collect();
     let _ = writeln!(
         out,

@@ -316,7 +316,9 @@ pub enum Check {
     PromptTokensRecount,
     /// `usage.completion_tokens` is at most the completion limit × choices.
     CompletionTokensWithinLimit,
-    /// The usage equals that of the (single) `before` exchange.
+    /// The usage agrees with that of the (single) `before` exchange: the
+    /// same prompt and reasoning tokens, and the same difference between
+    /// billed completion tokens and the recount of the delivered text.
     UsageMatchesBefore,
     /// Tokens billed beyond the delivered output are disclosed as
     /// `completion_tokens_details.reasoning_tokens`.
