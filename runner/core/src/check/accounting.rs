@@ -316,7 +316,7 @@ pub fn reasoning_tokens_disclosed(view: &View<'_>, context: &Context) -> Finding
                 .saturating_sub(delivered);
             if reasoning > completion {
                 Err(Finding::fail(format!(
-                    "reasoning_tokens {reasoning} exceed completion_tokens {completion}"
+                    "reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
                 )))
             } else if undisclosed > tolerance.allowed(delivered) {
                 Err(Finding::fail(format!(
