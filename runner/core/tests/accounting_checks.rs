@@ -873,7 +873,7 @@ fn usage_matches_before_needs_one_earlier_exchange_with_usage() {
     let stream_without = chat_stream(&["Hi"], None).build();
     expect(
         "this stream without usage",
-        &run_after(&check, &stream_without, &[now.clone()]),
+        &run_after(&check, &stream_without, std::slice::from_ref(&now)),
         Verdict::Pass,
         &["reports no usage; nothing to compare"],
     );
