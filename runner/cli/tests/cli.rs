@@ -881,3 +881,55 @@ fn the_key_appears_in_no_output_of_a_run_its_report_or_verify() {
     );
     assert!(!files_containing(&bundle, b"[REDACTED]").is_empty());
 }
+
+#[test]
+fn a_hugging_face_tokenizer_travels_in_the_bundle_and_recounts_on_verify() {
+    let (server, url) = serve(&[], &[]);
+    let out = scratch("hf-tokenizer");
+    let tokenizer = repo_root().join("fixtures/tokenizers/bpe.json");
+    let profile = out.join("profile.yaml");
+    std::fs::create_dir_all(&out).expect("scratch dir");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: char-bpe\ndescription: the reference service, recounted with a character-level BPE tokenizer\n\
+             model: tokencert-reference\naccounting:\n  tokenizer: {{hugging_face: {}}}\n",
+            tokenizer.display()
+        ),
+    )
+    .expect("profile written");
+    let run = tokencert(&[
+        "run",
+        "acc.recount.prompt-chat",
+        "acc.recount.completion-chat",
+        "--target",
+        &url,
+        "--profile",
+        path_arg(&profile),
+        "--out",
+        path_arg(&out),
+    ]);
+    drop(server);
+    let stderr = text(&run.stderr);
+    // The reference bills o200k_base tokens; a character-level recount disagrees.
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(hugging face)"), "{stderr}");
+    let bundle = std::fs::read_dir(&out)
+        .expect("out dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("a bundle");
+    let copied =
+        std::fs::read(bundle.join("tokenizer.json")).expect("the tokenizer is in the bundle");
+    assert_eq!(copied, std::fs::read(&tokenizer).expect("fixture"));
+    let run_json = std::fs::read_to_string(bundle.join("run.json")).expect("run.json");
+    assert!(
+        run_json.contains(r#""tokenizer":{"hugging_face":"tokenizer.json"}"#),
+        "{run_json}"
+    );
+    // verify re-judges with the bundled copy, not the path on this machine.
+    expect_verify(&bundle, &[], 0, "re-judged byte-identical");
+    std::fs::write(bundle.join("tokenizer.json"), b"{}").expect("tamper");
+    expect_verify(&bundle, &[], 3, "tokenizer.json");
+}
