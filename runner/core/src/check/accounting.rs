@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::output::{Output, assemble, with_output};
+use super::output::{Output, assemble, try_with_output, with_output};
 use super::params::{completion_limit, requested_n};
 use super::{Finding, View, recount, short};
 use crate::judge::Context;
@@ -62,33 +62,29 @@ fn delivered_tokens(output: &Output, context: &Context) -> Result<u64, Finding> 
 /// `usage.completion_tokens` less disclosed reasoning tokens equals the
 /// recount of the delivered text, within tolerance.
 pub fn completion_tokens_recount(view: &View<'_>, context: &Context) -> Finding {
-    with_output(view, |output| {
-        let checked = (|| {
-            let usage = usage_of(output)?;
-            let completion = count(usage, &["completion_tokens"])?;
-            let reasoning =
-                optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
-            let delivered = delivered_tokens(output, context)?;
-            let Some(visible) = completion.checked_sub(reasoning) else {
-                return Err(Finding::fail(format!(
-                    "usage.completion_tokens_details.reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
-                )));
-            };
-            let tolerance = context.plan.accounting.tolerance;
-            let said = format!(
-                "usage.completion_tokens {completion} − reasoning_tokens {reasoning} = {visible}; the delivered text recounts to {delivered} ({})",
-                context.tokenizer.name()
-            );
-            if tolerance.accepts(visible, delivered) {
-                Ok(Finding::pass(said))
-            } else {
-                Err(Finding::fail(format!(
-                    "{said}, off by more than the {} allowed",
-                    tolerance.allowed(delivered)
-                )))
-            }
-        })();
-        checked.unwrap_or_else(|f| f)
+    try_with_output(view, |output| {
+        let usage = usage_of(output)?;
+        let completion = count(usage, &["completion_tokens"])?;
+        let reasoning = optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
+        let delivered = delivered_tokens(output, context)?;
+        let Some(visible) = completion.checked_sub(reasoning) else {
+            return Err(Finding::fail(format!(
+                "usage.completion_tokens_details.reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
+            )));
+        };
+        let tolerance = context.plan.accounting.tolerance;
+        let said = format!(
+            "usage.completion_tokens {completion} − reasoning_tokens {reasoning} = {visible}; the delivered text recounts to {delivered} ({})",
+            context.tokenizer.name()
+        );
+        if tolerance.accepts(visible, delivered) {
+            Ok(Finding::pass(said))
+        } else {
+            Err(Finding::fail(format!(
+                "{said}, off by more than the {} allowed",
+                tolerance.allowed(delivered)
+            )))
+        }
     })
 }
 
@@ -173,25 +169,22 @@ fn prompt_recount(view: &View<'_>, context: &Context) -> Result<u64, Finding> {
 
 /// `usage.prompt_tokens` equals the recount of the prompt, within tolerance.
 pub fn prompt_tokens_recount(view: &View<'_>, context: &Context) -> Finding {
-    with_output(view, |output| {
-        let checked = (|| {
-            let reported = count(usage_of(output)?, &["prompt_tokens"])?;
-            let recount = prompt_recount(view, context)?;
-            let tolerance = context.plan.accounting.tolerance;
-            let said = format!(
-                "usage.prompt_tokens is {reported}; the prompt recounts to {recount} ({}, template overhead included)",
-                context.tokenizer.name()
-            );
-            if tolerance.accepts(reported, recount) {
-                Ok(Finding::pass(said))
-            } else {
-                Err(Finding::fail(format!(
-                    "{said}, off by more than the {} allowed",
-                    tolerance.allowed(recount)
-                )))
-            }
-        })();
-        checked.unwrap_or_else(|f| f)
+    try_with_output(view, |output| {
+        let reported = count(usage_of(output)?, &["prompt_tokens"])?;
+        let recount = prompt_recount(view, context)?;
+        let tolerance = context.plan.accounting.tolerance;
+        let said = format!(
+            "usage.prompt_tokens is {reported}; the prompt recounts to {recount} ({}, template overhead included)",
+            context.tokenizer.name()
+        );
+        if tolerance.accepts(reported, recount) {
+            Ok(Finding::pass(said))
+        } else {
+            Err(Finding::fail(format!(
+                "{said}, off by more than the {} allowed",
+                tolerance.allowed(recount)
+            )))
+        }
     })
 }
 
@@ -303,38 +296,34 @@ pub fn usage_matches_before(view: &View<'_>, context: &Context) -> Finding {
 /// Tokens billed beyond the delivered text are disclosed as reasoning
 /// tokens: completion − reasoning ≤ recount + tolerance.
 pub fn reasoning_tokens_disclosed(view: &View<'_>, context: &Context) -> Finding {
-    with_output(view, |output| {
-        let checked = (|| {
-            let usage = usage_of(output)?;
-            let completion = count(usage, &["completion_tokens"])?;
-            let reasoning =
-                optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
-            let delivered = delivered_tokens(output, context)?;
-            let tolerance = context.plan.accounting.tolerance;
-            let undisclosed = completion
-                .saturating_sub(reasoning)
-                .saturating_sub(delivered);
-            if reasoning > completion {
-                Err(Finding::fail(format!(
-                    "reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
-                )))
-            } else if undisclosed > tolerance.allowed(delivered) {
-                Err(Finding::fail(format!(
-                    "{undisclosed} of {completion} billed completion tokens are neither delivered (the text recounts to {delivered}, {}) nor disclosed as reasoning ({reasoning})",
-                    context.tokenizer.name()
-                )))
-            } else {
-                Ok(Finding::pass(format!(
-                    "completion_tokens {completion} = {reasoning} reasoning + the delivered {delivered}{}",
-                    if undisclosed > 0 {
-                        format!(" + {undisclosed} within tolerance")
-                    } else {
-                        String::new()
-                    }
-                )))
-            }
-        })();
-        checked.unwrap_or_else(|f| f)
+    try_with_output(view, |output| {
+        let usage = usage_of(output)?;
+        let completion = count(usage, &["completion_tokens"])?;
+        let reasoning = optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])?;
+        let delivered = delivered_tokens(output, context)?;
+        let tolerance = context.plan.accounting.tolerance;
+        let undisclosed = completion
+            .saturating_sub(reasoning)
+            .saturating_sub(delivered);
+        if reasoning > completion {
+            Err(Finding::fail(format!(
+                "reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
+            )))
+        } else if undisclosed > tolerance.allowed(delivered) {
+            Err(Finding::fail(format!(
+                "{undisclosed} of {completion} billed completion tokens are neither delivered (the text recounts to {delivered}, {}) nor disclosed as reasoning ({reasoning})",
+                context.tokenizer.name()
+            )))
+        } else {
+            Ok(Finding::pass(format!(
+                "completion_tokens {completion} = {reasoning} reasoning + the delivered {delivered}{}",
+                if undisclosed > 0 {
+                    format!(" + {undisclosed} within tolerance")
+                } else {
+                    String::new()
+                }
+            )))
+        }
     })
 }
 
@@ -347,26 +336,23 @@ pub fn cached_tokens_reported(view: &View<'_>) -> Finding {
     if let Err(f) = assemble(earlier) {
         return Finding::error(format!("the earlier request was not served: {}", f.reason));
     }
-    with_output(view, |output| {
-        let checked = (|| {
-            let usage = usage_of(output)?;
-            let prompt = count(usage, &["prompt_tokens"])?;
-            let cached = optional_count(usage, &["prompt_tokens_details", "cached_tokens"])?;
-            if cached == 0 {
-                Err(Finding::fail(format!(
-                    "no cached tokens reported for a repeated prefix (prompt_tokens {prompt}, prompt_tokens_details {})",
-                    short(usage.get("prompt_tokens_details"))
-                )))
-            } else if cached > prompt {
-                Err(Finding::fail(format!(
-                    "cached_tokens {cached} exceed prompt_tokens {prompt}"
-                )))
-            } else {
-                Ok(Finding::pass(format!(
-                    "{cached} of {prompt} prompt tokens reported as cached"
-                )))
-            }
-        })();
-        checked.unwrap_or_else(|f| f)
+    try_with_output(view, |output| {
+        let usage = usage_of(output)?;
+        let prompt = count(usage, &["prompt_tokens"])?;
+        let cached = optional_count(usage, &["prompt_tokens_details", "cached_tokens"])?;
+        if cached == 0 {
+            Err(Finding::fail(format!(
+                "no cached tokens reported for a repeated prefix (prompt_tokens {prompt}, prompt_tokens_details {})",
+                short(usage.get("prompt_tokens_details"))
+            )))
+        } else if cached > prompt {
+            Err(Finding::fail(format!(
+                "cached_tokens {cached} exceed prompt_tokens {prompt}"
+            )))
+        } else {
+            Ok(Finding::pass(format!(
+                "{cached} of {prompt} prompt tokens reported as cached"
+            )))
+        }
     })
 }

@@ -110,6 +110,16 @@ pub(super) fn with_output(view: &View<'_>, judge: impl FnOnce(&Output) -> Findin
     }
 }
 
+/// [`with_output`] for a judgement that may stop early with a finding.
+pub(super) fn try_with_output(
+    view: &View<'_>,
+    judge: impl FnOnce(&Output) -> Result<Finding, Finding>,
+) -> Finding {
+    match assemble(view).and_then(|output| judge(&output)) {
+        Ok(finding) | Err(finding) => finding,
+    }
+}
+
 /// The `choices` array of a body or chunk (empty when absent).
 pub(super) fn choices(value: &Value) -> impl Iterator<Item = &Value> {
     value
