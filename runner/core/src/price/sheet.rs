@@ -7,14 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 use super::money::PerMillion;
-use crate::suite::{LineMap, Problem, parse_yaml, yaml_problem};
+use crate::suite::{LineMap, Problem, parse_yaml, problem, read_file, yaml_problem};
 
 /// Directory of the price sheets, relative to the suite root.
 pub const PRICES_DIR: &str = "suites/prices";
 /// The schema every price sheet must match, relative to the suite root.
 pub const SHEET_SCHEMA: &str = "spec/schemas/price-sheet.schema.json";
-/// Ceiling on one price sheet; a larger file is refused unread.
-const MAX_SHEET_BYTES: u64 = 1024 * 1024;
 
 /// One provider's prices for one model on one date, and their conditions.
 /// Every figure is as reported; an unknown price is `None`, never 0.
@@ -204,15 +202,6 @@ pub fn load_sheets(suite_root: &Path) -> Result<Vec<PriceSheet>, Problem> {
         .collect()
 }
 
-fn problem(file: &Path, message: impl Into<String>) -> Problem {
-    Problem {
-        file: file.to_path_buf(),
-        line: None,
-        field: None,
-        message: message.into(),
-    }
-}
-
 /// The sheet files, relative to the root, sorted.
 fn sheet_files(root: &Path) -> Result<Vec<PathBuf>, Problem> {
     let dir = Path::new(PRICES_DIR);
@@ -235,23 +224,9 @@ fn sheet_files(root: &Path) -> Result<Vec<PathBuf>, Problem> {
     Ok(files)
 }
 
-fn read(root: &Path, rel: &Path) -> Result<String, Problem> {
-    let path = root.join(rel);
-    let size = std::fs::metadata(&path)
-        .map_err(|e| problem(rel, format!("cannot read: {e}")))?
-        .len();
-    if size > MAX_SHEET_BYTES {
-        return Err(problem(
-            rel,
-            format!("file is {size} bytes; the limit is {MAX_SHEET_BYTES}"),
-        ));
-    }
-    std::fs::read_to_string(&path).map_err(|e| problem(rel, format!("cannot read: {e}")))
-}
-
 fn load_schema(root: &Path) -> Result<jsonschema::Validator, Problem> {
     let rel = Path::new(SHEET_SCHEMA);
-    let text = read(root, rel)?;
+    let text = read_file(root, rel)?;
     let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| Problem {
         line: Some(e.line()),
         ..problem(rel, format!("not JSON: {e}"))
@@ -265,7 +240,7 @@ fn load_sheet(
     rel: &Path,
     schema: &jsonschema::Validator,
 ) -> Result<PriceSheet, Problem> {
-    let text = read(root, rel)?;
+    let text = read_file(root, rel)?;
     let value: serde_json::Value = parse_yaml(&text).map_err(|e| yaml_problem(rel, &e))?;
     let lines = LineMap::new(&text);
     let at = |field: String, message: String| Problem {

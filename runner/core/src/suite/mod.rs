@@ -169,7 +169,8 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
     })
 }
 
-fn problem(file: &Path, message: impl Into<String>) -> Problem {
+/// A problem with a whole file (no line or field).
+pub(crate) fn problem(file: &Path, message: impl Into<String>) -> Problem {
     Problem {
         file: file.to_path_buf(),
         line: None,
@@ -179,7 +180,7 @@ fn problem(file: &Path, message: impl Into<String>) -> Problem {
 }
 
 /// Reads a file of the suite, refusing anything over [`MAX_FILE_BYTES`].
-fn read(root: &Path, rel: &Path, problems: &mut Vec<Problem>) -> Option<String> {
+pub(crate) fn read_file(root: &Path, rel: &Path) -> Result<String, Problem> {
     let path = root.join(rel);
     let result = std::fs::metadata(&path).and_then(|meta| {
         if meta.len() > MAX_FILE_BYTES {
@@ -191,13 +192,12 @@ fn read(root: &Path, rel: &Path, problems: &mut Vec<Problem>) -> Option<String> 
             std::fs::read_to_string(&path)
         }
     });
-    match result {
-        Ok(text) => Some(text),
-        Err(e) => {
-            problems.push(problem(rel, format!("cannot read: {e}")));
-            None
-        }
-    }
+    result.map_err(|e| problem(rel, format!("cannot read: {e}")))
+}
+
+/// [`read_file`], collecting the problem.
+fn read(root: &Path, rel: &Path, problems: &mut Vec<Problem>) -> Option<String> {
+    read_file(root, rel).map_err(|p| problems.push(p)).ok()
 }
 
 fn load_schemas(
