@@ -227,6 +227,9 @@ pub struct Exchange {
     pub chunks: Vec<Chunk>,
     /// How it ended; `None` when the recording stops early (a killed run).
     pub outcome: Option<Outcome>,
+    /// When it ended (the end record's time since the request was sent);
+    /// `None` when the recording stops early.
+    pub end_ns: Option<u64>,
     /// 0, or n when this is the n-th re-send of the previous exchange after
     /// a 429 (polite mode).
     pub attempt: u32,
@@ -365,6 +368,7 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     response: None,
                     chunks: Vec::new(),
                     outcome: None,
+                    end_ns: None,
                     attempt,
                 });
             }
@@ -398,7 +402,10 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     bytes: bytes.to_bytes()?,
                 });
             }
-            (Record::End { outcome, .. }, Some(ex)) => ex.outcome = Some(outcome),
+            (Record::End { t_ns, outcome }, Some(ex)) => {
+                ex.outcome = Some(outcome);
+                ex.end_ns = Some(t_ns);
+            }
         }
     }
     match exchange {

@@ -12,6 +12,7 @@ pub mod check;
 pub mod digest;
 pub mod evidence;
 pub mod judge;
+pub mod metrics;
 pub mod price;
 pub mod report;
 pub mod sign;

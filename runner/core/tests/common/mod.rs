@@ -122,7 +122,9 @@ impl Ex {
                 t_ns: 1000 + t,
                 bytes: self.body[w[0]..w[1]].to_vec(),
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // The end record follows the last chunk by 1 ns.
+        let end_ns = self.outcome.as_ref().map(|_| 1001 + chunks.len() as u64);
         Exchange {
             url: self.url.clone(),
             request_body: self.request.clone(),
@@ -133,6 +135,7 @@ impl Ex {
             }),
             chunks,
             outcome: self.outcome.clone(),
+            end_ns,
             ..unanswered(None)
         }
     }
@@ -148,6 +151,7 @@ pub fn unanswered(outcome: Option<Outcome>) -> Exchange {
         request_elided: None,
         response: None,
         chunks: vec![],
+        end_ns: outcome.as_ref().map(|_| 9999),
         outcome,
         attempt: 0,
     }
@@ -189,7 +193,7 @@ pub fn recorded(ex: &Exchange) -> Exchange {
         bytes: RawBytes::new(&c.bytes),
     });
     let end = ex.outcome.iter().map(|o| Record::End {
-        t_ns: 9999,
+        t_ns: ex.end_ns.unwrap_or(9999),
         outcome: o.clone(),
     });
     let request = Record::Request {
