@@ -936,7 +936,7 @@ fn reasoning_disclosed_fails_reasoning_beyond_the_completion() {
     fails(
         &Check::ReasoningTokensDisclosed,
         &chat(&["Hi"], reasoning(usage(9, 42), 50)),
-        &["reasoning_tokens 50 exceed completion_tokens 42"],
+        &["reasoning_tokens 50 exceeds completion_tokens 42"],
     );
 }
 
