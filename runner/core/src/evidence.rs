@@ -1,7 +1,9 @@
 //! The evidence format: one JSONL file per case, one record per line,
 //! written by the driver as the exchange happens and read back by the judge.
 //!
-//! Times are nanoseconds on a monotonic clock since the request was sent.
+//! Times are nanoseconds on a monotonic clock since the request was sent,
+//! except a load run's `scheduled_ns` and `sent_ns`, which count from the
+//! start of the run (one clock for all of its requests).
 
 use std::path::Path;
 
@@ -148,6 +150,17 @@ pub enum Record {
         /// (polite mode).
         #[serde(default, skip_serializing_if = "is_zero")]
         attempt: u32,
+        /// Under load: when the request was scheduled to be sent, in
+        /// nanoseconds since the start of the run (open loop: its planned
+        /// send time; closed loop: when its user became ready). Absent
+        /// outside load runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheduled_ns: Option<u64>,
+        /// Under load: when the request was actually sent, in nanoseconds
+        /// since the start of the run; the exchange's own times count from
+        /// this instant. Absent outside load runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_ns: Option<u64>,
     },
     /// The response status line and headers arrived.
     Response {
@@ -233,6 +246,15 @@ pub struct Exchange {
     /// 0, or n when this is the n-th re-send of the previous exchange after
     /// a 429 (polite mode).
     pub attempt: u32,
+    /// Under load: when the request was scheduled to be sent, in
+    /// nanoseconds since the start of the run; `None` outside load runs.
+    /// Latency measured from here cannot hide a client that sent late
+    /// (coordinated omission).
+    pub scheduled_ns: Option<u64>,
+    /// Under load: when the request was actually sent, in nanoseconds since
+    /// the start of the run (the exchange's own times count from here);
+    /// `None` outside load runs.
+    pub sent_ns: Option<u64>,
 }
 
 impl Exchange {
@@ -347,6 +369,8 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     url,
                     body,
                     attempt,
+                    scheduled_ns,
+                    sent_ns,
                     ..
                 },
                 previous,
@@ -370,6 +394,8 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     outcome: None,
                     end_ns: None,
                     attempt,
+                    scheduled_ns,
+                    sent_ns,
                 });
             }
             (_, None) => return Err(order("a record before the request record")),
@@ -436,7 +462,47 @@ mod tests {
             headers: vec![("authorization".into(), "[REDACTED]".into())],
             body: RawBytes::new(b"{}"),
             attempt: 0,
+            scheduled_ns: None,
+            sent_ns: None,
         }
+    }
+
+    #[test]
+    fn load_times_round_trip_and_are_absent_outside_load_runs() {
+        let plain = line(&request());
+        assert!(!plain.contains("scheduled_ns") && !plain.contains("sent_ns"));
+        let Record::Request {
+            case,
+            method,
+            url,
+            headers,
+            body,
+            attempt,
+            ..
+        } = request()
+        else {
+            unreachable!("request() builds a request record")
+        };
+        let mut text = line(&Record::Request {
+            case,
+            method,
+            url,
+            headers,
+            body,
+            attempt,
+            scheduled_ns: Some(1_000),
+            sent_ns: Some(1_250),
+        });
+        text.push_str(&line(&Record::End {
+            t_ns: 9,
+            outcome: Outcome::Transport {
+                message: "refused".into(),
+            },
+        }));
+        let ex = parse_exchanges(&text).expect("parses").remove(0);
+        assert_eq!((ex.scheduled_ns, ex.sent_ns), (Some(1_000), Some(1_250)));
+        let ex = parse_exchanges(&plain).expect("parses").remove(0);
+        assert_eq!((ex.scheduled_ns, ex.sent_ns), (None, None));
     }
 
     #[test]

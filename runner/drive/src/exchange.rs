@@ -273,6 +273,8 @@ impl Client {
             headers,
             body: recorded_body,
             attempt,
+            scheduled_ns: None,
+            sent_ns: None,
         })?;
         match request {
             Ok(request) => {

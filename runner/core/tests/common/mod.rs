@@ -154,6 +154,8 @@ pub fn unanswered(outcome: Option<Outcome>) -> Exchange {
         end_ns: outcome.as_ref().map(|_| 9999),
         outcome,
         attempt: 0,
+        scheduled_ns: None,
+        sent_ns: None,
     }
 }
 
@@ -203,6 +205,8 @@ pub fn recorded(ex: &Exchange) -> Exchange {
         headers: vec![],
         body: RawBytes::new(&ex.request_body),
         attempt: ex.attempt,
+        scheduled_ns: ex.scheduled_ns,
+        sent_ns: ex.sent_ns,
     };
     let text: String = std::iter::once(request)
         .chain(head)
