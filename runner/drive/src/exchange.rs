@@ -51,13 +51,45 @@ impl Default for Limits {
     }
 }
 
-/// What a sent request came back with, as far as retrying cares.
+/// What a sent request came back with, as far as retrying and the load
+/// engine care.
 #[derive(Debug, Clone, Copy, Default)]
-struct Sent {
+pub(crate) struct Sent {
     /// The status, if a response head arrived.
-    status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// The wait a `Retry-After` header asked for.
-    retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
+    /// The end record's time (since the request was sent).
+    pub(crate) end_ns: u64,
+    /// Whether the body ended normally ([`Outcome::Complete`]).
+    pub(crate) complete: bool,
+    /// Under load: when the request was sent, in ns since the run start.
+    pub(crate) sent_ns: Option<u64>,
+}
+
+/// A request built and ready to go, with its request record: what
+/// [`Client::dispatch`] sends. Holds the body twice at most (the bytes to
+/// send, and the recorded copy, itself at most
+/// [`tokencert_core::evidence::MAX_RECORDED_REQUEST_BYTES`] plus escaping).
+pub(crate) struct Prepared {
+    /// The request record, written when the request is sent.
+    record: Record,
+    /// The request, or why it could not be built.
+    request: Result<reqwest::Request, reqwest::Error>,
+    /// Close the connection after this many body bytes.
+    cut: Option<u64>,
+    /// Keeps the key out of the evidence.
+    redactor: Redactor,
+}
+
+/// The clock of a load run: the request records carry `scheduled_ns` and
+/// `sent_ns` counted from `run_start`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// The start of the run.
+    pub(crate) run_start: Instant,
+    /// When the request was due, in ns since `run_start`.
+    pub(crate) scheduled_ns: u64,
 }
 
 impl Sent {
@@ -226,6 +258,12 @@ impl Client {
         attempt: u32,
         recorder: &mut Recorder,
     ) -> std::io::Result<Sent> {
+        let prepared = self.prepare(case, spec, attempt);
+        self.dispatch(prepared, None, recorder).await
+    }
+
+    /// Builds one request and its request record, without sending it.
+    pub(crate) fn prepare(&self, case: &str, spec: &Request, attempt: u32) -> Prepared {
         let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let url = self.target.url(&self.path(spec));
         // An over-limit body is megabytes to build and digest.
@@ -266,20 +304,59 @@ impl Client {
             Ok(built) => recorded_headers(built.headers(), &redactor),
             Err(_) => Vec::new(),
         };
-        recorder.write(&Record::Request {
-            case: case.to_string(),
-            method: method.to_string(),
-            url,
-            headers,
-            body: recorded_body,
-            attempt,
-            scheduled_ns: None,
-            sent_ns: None,
-        })?;
-        match request {
+        Prepared {
+            record: Record::Request {
+                case: case.to_string(),
+                method: method.to_string(),
+                url,
+                headers,
+                body: recorded_body,
+                attempt,
+                scheduled_ns: None,
+                sent_ns: None,
+            },
+            request,
+            cut: spec.disconnect_after_bytes,
+            redactor,
+        }
+    }
+
+    /// Sends a prepared request now, recording its request record and then
+    /// the exchange. With a load run's `timing`, the record also carries
+    /// `scheduled_ns` and `sent_ns`, and the exchange's times count from the
+    /// instant `sent_ns` gives (taken before the record is written).
+    pub(crate) async fn dispatch(
+        &self,
+        prepared: Prepared,
+        timing: Option<Timing>,
+        recorder: &mut Recorder,
+    ) -> std::io::Result<Sent> {
+        let Prepared {
+            mut record,
+            request,
+            cut,
+            redactor,
+        } = prepared;
+        let sent_at = timing.map(|timing| {
+            let now = Instant::now();
+            if let Record::Request {
+                scheduled_ns,
+                sent_ns,
+                ..
+            } = &mut record
+            {
+                *scheduled_ns = Some(timing.scheduled_ns);
+                *sent_ns = Some(nanos_between(timing.run_start, now));
+            }
+            now
+        });
+        recorder.write(&record)?;
+        drop(record);
+        let mut sent = match request {
             Ok(request) => {
-                let cut = spec.disconnect_after_bytes;
-                self.exchange(request, cut, &redactor, recorder).await
+                let start = sent_at.unwrap_or_else(Instant::now);
+                self.exchange(request, cut, &redactor, recorder, start)
+                    .await?
             }
             Err(e) => {
                 recorder.write(&Record::End {
@@ -288,9 +365,13 @@ impl Client {
                         message: redactor.text(&describe(&e)),
                     },
                 })?;
-                Ok(Sent::default())
+                Sent::default()
             }
+        };
+        if let (Some(timing), Some(at)) = (timing, sent_at) {
+            sent.sent_ns = Some(nanos_between(timing.run_start, at));
         }
+        Ok(sent)
     }
 
     /// The path below the base URL; a model id is percent-encoded.
@@ -322,15 +403,16 @@ impl Client {
     }
 
     /// Runs one exchange to its end, or until `cut` body bytes have
-    /// arrived when the case asks to disconnect early.
+    /// arrived when the case asks to disconnect early. Times count from
+    /// `start`, the instant the request is sent.
     async fn exchange(
         &self,
         request: reqwest::Request,
         cut: Option<u64>,
         redactor: &Redactor,
         recorder: &mut Recorder,
+        start: Instant,
     ) -> std::io::Result<Sent> {
-        let start = Instant::now();
         let mut sent = Sent::default();
         let deadline = start + self.limits.timeout;
         let since = |start: Instant| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -412,12 +494,19 @@ impl Client {
                 outcome
             }
         };
+        sent.end_ns = since(start);
+        sent.complete = outcome == Outcome::Complete;
         recorder.write(&Record::End {
-            t_ns: since(start),
+            t_ns: sent.end_ns,
             outcome,
         })?;
         Ok(sent)
     }
+}
+
+/// Nanoseconds from `from` to `to` (0 if `to` is earlier), saturating.
+pub(crate) fn nanos_between(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.saturating_duration_since(from).as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Runs CPU-bound work (building a large body, judging) without stalling

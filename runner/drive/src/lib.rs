@@ -5,6 +5,7 @@
 //! assembles the bundle. The only place with the network and the clock.
 
 mod exchange;
+pub mod load;
 mod record;
 mod redact;
 mod run;
