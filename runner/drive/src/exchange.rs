@@ -264,14 +264,32 @@ impl Client {
 
     /// Builds one request and its request record, without sending it.
     pub(crate) fn prepare(&self, case: &str, spec: &Request, attempt: u32) -> Prepared {
+        // An over-limit body is megabytes to build and digest.
+        self.prepare_with(case, spec, attempt, true)
+    }
+
+    /// [`Client::prepare`]; the body is built and digested off the executor
+    /// when `offload` is set (worth it for large bodies only: moving off
+    /// costs a thread hand-over), in place otherwise.
+    pub(crate) fn prepare_with(
+        &self,
+        case: &str,
+        spec: &Request,
+        attempt: u32,
+        offload: bool,
+    ) -> Prepared {
         let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
         let url = self.target.url(&self.path(spec));
-        // An over-limit body is megabytes to build and digest.
-        let (body, recorded_body) = off_the_executor(|| {
+        let build = || {
             let body = self.body(spec);
             let recorded = RawBytes::request_body(&body);
             (body, recorded)
-        });
+        };
+        let (body, recorded_body) = if offload {
+            off_the_executor(build)
+        } else {
+            build()
+        };
         let method = spec.method.unwrap_or(spec.endpoint.method());
         let method = match method {
             Method::Get => reqwest::Method::GET,

@@ -64,6 +64,11 @@ pub const LEAD: Duration = Duration::from_millis(5);
 /// (whose resolution is a millisecond) and yields in a loop instead.
 pub const SPIN: Duration = Duration::from_millis(2);
 
+/// Requests with more prompt tokens than this (some 64 KiB of text) have
+/// their body built off the executor, so that the streams and sends of
+/// the same worker are not held up meanwhile.
+const OFFLOAD_PROMPT_TOKENS: u64 = 16_384;
+
 /// The default cap on requests in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 10_000;
 
@@ -237,6 +242,8 @@ struct Job {
     at: Instant,
     body: serde_json::Value,
     file: PathBuf,
+    /// Its prompt tokens, to judge how long the body takes to build.
+    prompt_tokens: u64,
 }
 
 /// What a task reports.
@@ -477,6 +484,7 @@ impl Engine {
             at,
             body: planned.body.clone(),
             file: self.dir.join(format!("{:08}.jsonl", planned.index)),
+            prompt_tokens: planned.prompt_tokens,
         };
         let client = self.client.clone();
         let case = Arc::clone(&self.case);
@@ -560,7 +568,11 @@ async fn run_job(
         at,
         body,
         file,
+        prompt_tokens,
     } = job;
+    // Moving the build off the executor costs a thread hand-over, worth it
+    // only for a body that takes a while to build and digest.
+    let offload = prompt_tokens > OFFLOAD_PROMPT_TOKENS;
     let spec = Request {
         endpoint: Endpoint::Chat,
         method: None,
@@ -570,7 +582,7 @@ async fn run_job(
         auth: AuthMode::Key,
         disconnect_after_bytes: None,
     };
-    let prepared = client.prepare(&case, &spec, 0);
+    let prepared = client.prepare_with(&case, &spec, 0, offload);
     drop(spec);
     let fail = |source| ClientError::Evidence {
         path: file.display().to_string(),
