@@ -467,3 +467,61 @@ async fn send_lateness_at_higher_rates() {
         );
     }
 }
+
+/// Resident memory of this process, in KiB (Linux only).
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Memory per in-flight stream: 800 streams of 2 s each held open at once,
+/// the process's resident memory read when the first one ends. Includes
+/// the in-process reference service's own memory per stream, so it is an
+/// upper bound on the engine's. A measurement, not a test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, printed; takes a few seconds"]
+async fn memory_per_in_flight_stream() {
+    let server = server(Capacity {
+        prefill_per_token: Duration::ZERO,
+        step_base: Duration::from_millis(20),
+        step_per_sequence: Duration::ZERO,
+        max_batch: 2000,
+        jitter: None,
+    })
+    .await;
+    let client = client(&server);
+    let load = LoadModel::Constant { rate: 2000.0 };
+    let plan = plan(load.clone(), 800, 100);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let before = rss_kib().unwrap_or(0);
+    let at_peak: Mutex<Option<(u64, u64)>> = Mutex::new(None);
+    let run = drive_load(
+        &client,
+        "perf.memory",
+        &plan,
+        &load,
+        Bounds::default(),
+        dir.path(),
+        |p| {
+            let mut peak = at_peak.lock().expect("not poisoned");
+            if peak.is_none() {
+                *peak = Some((p.in_flight, rss_kib().unwrap_or(0)));
+            }
+        },
+    )
+    .await
+    .expect("the load runs");
+    let (in_flight, rss) = at_peak
+        .into_inner()
+        .expect("not poisoned")
+        .unwrap_or_default();
+    println!(
+        "{} sent, {} ok; {in_flight} in flight: resident {} KiB before, {rss} KiB then: \
+         {} KiB per stream (client and server)",
+        run.sent,
+        run.succeeded,
+        before,
+        rss.saturating_sub(before) / in_flight.max(1)
+    );
+}

@@ -260,12 +260,22 @@ struct Done {
 /// Sends `plan` to `client`'s target as `load` says, within `bounds`,
 /// recording each request to its own file under `evidence_dir` (created if
 /// missing; the files must not exist) with `case` as the case id of its
-/// request record. `progress` is called each time a request finishes.
+/// request record. `progress` is called each time a request finishes (or
+/// is not sent), on the task that schedules the sends: it must be quick.
 ///
 /// Under an open loop every request must carry its `scheduled_ns` (as
-/// [`Workload::plan`](crate::workload::Workload::plan) gives); under a
-/// closed loop the plan's send times are ignored and requests are taken in
-/// plan order by whichever user is free.
+/// [`Workload::plan`](crate::workload::Workload::plan) gives); requests are
+/// taken in plan order, whose send times do not decrease. Under a closed
+/// loop the plan's send times are ignored and requests are taken in plan
+/// order by whichever user is free.
+///
+/// Memory: the plan is borrowed; a request's body is copied when it is
+/// taken ([`LEAD`] before it is due) and, once built, held as the bytes to
+/// send and the recorded copy (at most 64 KiB, larger bodies being
+/// recorded as a digest) until it is sent. During its exchange a request
+/// holds its connection's buffers, an open evidence file and one chunk at
+/// a time: every chunk is written out as it arrives, never kept. The run
+/// keeps about 150 bytes per request for the returned [`LoadRun`].
 ///
 /// Needs a Tokio runtime with the timer; a multi-threaded one keeps sends
 /// on time while streams are read.
