@@ -933,3 +933,29 @@ fn a_hugging_face_tokenizer_travels_in_the_bundle_and_recounts_on_verify() {
     std::fs::write(bundle.join("tokenizer.json"), b"{}").expect("tamper");
     expect_verify(&bundle, &[], 3, "tokenizer.json");
 }
+
+#[test]
+fn serve_with_the_capacity_model_stamps_each_streamed_chunk_and_still_conforms() {
+    let (server, url) = serve(
+        &["--capacity", "--step-us", "2000", "--max-batch", "4"],
+        &[],
+    );
+    let out = scratch("capacity");
+    let run = tokencert(&[
+        "run",
+        "api.chat.stream",
+        "--target",
+        &url,
+        "--model",
+        "tokencert-reference",
+        "--out",
+        path_arg(&out),
+    ]);
+    drop(server);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stamped = files_containing(&out, b": sched_ns=");
+    assert!(!stamped.is_empty(), "no evidence carries a sched_ns stamp");
+    let refused = tokencert(&["serve", "--max-batch", "4"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("--capacity"));
+}
