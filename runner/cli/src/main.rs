@@ -56,6 +56,11 @@ enum Command {
     Report(cmd::report::Args),
     /// Write a P-256 key pair for signing bundles (run --key / verify --key).
     Keygen(cmd::keygen::Args),
+    /// Send a seeded workload (open or closed loop) and print its latency and throughput.
+    ///
+    /// Exit status: 0 when the run completed (whatever the errors among its requests),
+    /// 2 on a usage or setup error.
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Command::Table(args) => cmd::table::run(&cli.suite, args),
         Command::Report(args) => cmd::report::run(&cli.suite, args),
         Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Load(args) => cmd::load::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod keygen;
 pub mod list;
+pub mod load;
 pub mod report;
 pub mod run;
 pub mod serve;

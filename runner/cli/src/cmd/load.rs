@@ -1,0 +1,519 @@
+//! `tokencert load`: send a seeded workload to a target, then print and
+//! write its performance metrics (no verdicts yet).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokencert::target::{self, Selection};
+use tokencert_core::canonical;
+use tokencert_core::evidence::read_exchanges;
+use tokencert_core::metrics::{
+    Distribution, ErrorClass, ExchangeMetrics, Slo, SteadyState, Summary, TimedExchange,
+    WindowSpec, exchange_metrics, milli_to_decimal, steady_state, summarize,
+};
+use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
+use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load};
+use tokencert_drive::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
+use tokencert_drive::{ApiKey, Client, Limits, Target};
+use tokencert_reference::{Capacity, Config};
+
+/// The most requests one `load` run may send.
+pub const MAX_REQUESTS: u64 = 100_000;
+/// The longest a `load` run may last.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// The most closed-loop users (the load engine's in-flight cap).
+pub const MAX_USERS: u64 = 10_000;
+/// The case id recorded on every request of a load run.
+const CASE: &str = "load";
+/// Tokens of the embedded service's context window left for the chat
+/// template around the messages when presets are clipped to it.
+const TEMPLATE_TOKENS: u64 = 64;
+
+/// Options of `tokencert load`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Base URL of the target, including the version prefix
+    /// (e.g. http://127.0.0.1:8000/v1). Without it, the embedded reference
+    /// service is started on 127.0.0.1 with its default capacity model
+    /// (prefill, decode steps growing with the batch, a batch of 16).
+    #[arg(long, env = "TOKENCERT_BASE_URL")]
+    target: Option<String>,
+    /// Model to load (required with --target).
+    #[arg(long, env = "TOKENCERT_MODEL")]
+    model: Option<String>,
+    /// Prompt and output lengths: short (100 → 300 tokens), medium
+    /// (1,000 → 1,000), long (10,000 → 1,500) or very-long (100,000 →
+    /// 2,000); clipped to the embedded service's context window.
+    #[arg(long, value_parser = parse_preset, conflicts_with_all = ["input", "output"])]
+    preset: Option<Preset>,
+    /// Prompt length in o200k_base tokens (with --output, instead of --preset).
+    #[arg(long, value_name = "TOKENS", requires = "output",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    input: Option<u64>,
+    /// `max_tokens` of each request (with --input, instead of --preset).
+    #[arg(long, value_name = "TOKENS", requires = "input",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    output: Option<u64>,
+    /// Open loop: send requests as a Poisson process of this many requests
+    /// per second, whatever the responses are doing.
+    #[arg(long, value_name = "R", conflicts_with = "users")]
+    rate: Option<f64>,
+    /// Closed loop: this many users, each sending its next request when
+    /// its previous one ended (the default, with 4 users).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
+    users: Option<u64>,
+    /// The most requests to send (1 to 100000).
+    #[arg(long, default_value_t = 40,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
+    requests: u64,
+    /// Schedule no request after this long (e.g. 500ms, 30s, 5m, 1h; at
+    /// most 1h). Requests in flight then finish.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Seed of the prompts, the schedule and the embedded service.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory under which the run directory (<run-id>-load) is created.
+    #[arg(long, default_value = "reports")]
+    out: PathBuf,
+    /// Deadline per request, in seconds, from send to the last body byte.
+    #[arg(long, default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    /// Allow a plain http:// target that is not on this machine (the key
+    /// and every exchange would cross the network unencrypted).
+    #[arg(long, env = "TOKENCERT_ALLOW_INSECURE_HTTP")]
+    allow_insecure_http: bool,
+}
+
+fn parse_preset(text: &str) -> Result<Preset, String> {
+    Preset::ALL
+        .into_iter()
+        .find(|p| p.name() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown preset {text:?}; one of {}", names.join(", "))
+        })
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds; at most 1 h.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err("a duration of 0".to_string());
+    }
+    if duration > MAX_DURATION {
+        return Err(format!("{text} is over the limit of 1h"));
+    }
+    Ok(duration)
+}
+
+/// One request's metrics on the run's clock.
+struct Measured {
+    start_ns: u64,
+    end_ns: u64,
+    metrics: ExchangeMetrics,
+}
+
+/// Runs the load; see [`Args`].
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let prompts = match (args.input, args.output) {
+        (Some(input), Some(output)) => Prompts::Synthetic {
+            input: LengthDist::Fixed(input),
+            output: LengthDist::Fixed(output),
+        },
+        _ => Prompts::Preset(args.preset.unwrap_or(Preset::Short)),
+    };
+    let load = match args.rate {
+        Some(rate) => LoadModel::Poisson { rate },
+        None => LoadModel::Closed {
+            users: args.users.unwrap_or(4),
+            think_time: Duration::ZERO,
+        },
+    };
+    let workload = Workload {
+        seed: args.seed,
+        requests: args.requests,
+        duration: args.duration,
+        prompts,
+        load,
+    };
+    workload.validate()?;
+    let api_key = std::env::var(target::env::API_KEY)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(ApiKey::new);
+    let limits = Limits {
+        timeout: Duration::from_secs(args.timeout),
+        ..Limits::default()
+    };
+    let tokenizer = Tokenizer::load(&TokenizerSpec::O200kBase, Path::new("."))
+        .context("loading the o200k_base tokenizer")?;
+    let run_dir = fresh_dir(&args.out, &format!("{}-load", tokencert_drive::run_id()));
+    let evidence_dir = run_dir.join("evidence");
+
+    let runtime = super::runtime()?;
+    let (target, run) = runtime.block_on(async {
+        // The embedded service is started here rather than through
+        // `target::prepare`, with the capacity model on.
+        let (target, server) = match &args.target {
+            Some(url) => {
+                let prepared = target::prepare(Selection {
+                    base_url: Some(url.clone()),
+                    model: args.model.clone(),
+                    api_key,
+                    allow_insecure_http: args.allow_insecure_http,
+                    ..Selection::default()
+                })
+                .await?;
+                (prepared.target, None)
+            }
+            None => {
+                let config = Config {
+                    seed: args.seed,
+                    api_key: Some(target::REFERENCE_KEY.into()),
+                    capacity: Some(Capacity::default()),
+                    ..Config::default()
+                };
+                let context = config.max_context_tokens;
+                let server =
+                    tokencert_reference::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                        .await
+                        .context("starting the embedded reference service")?;
+                let target = Target {
+                    base_url: server.base_url(),
+                    model: args
+                        .model
+                        .clone()
+                        .unwrap_or_else(|| tokencert_reference::DEFAULT_MODEL.to_string()),
+                    api_key: Some(ApiKey::new(target::REFERENCE_KEY)),
+                    limits: Default::default(),
+                    rate_limit: None,
+                };
+                (target, Some((server, context)))
+            }
+        };
+        let context = server
+            .as_ref()
+            .map(|(_, c)| c.saturating_sub(TEMPLATE_TOKENS));
+        let plan = workload.plan(&tokenizer, Path::new("."), context)?;
+        let client = Client::new(target.clone(), limits)?;
+        eprintln!(
+            "tokencert: load of {} requests ({}) against {} (model {}), evidence in {}",
+            plan.len(),
+            describe(&workload.load),
+            target.base_url,
+            target.model,
+            evidence_dir.display()
+        );
+        let bar = ProgressBar::new(plan.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let step = (plan.len() as u64 / 10).max(1);
+        let bounds = Bounds {
+            max_requests: Some(workload.requests),
+            duration: workload.duration,
+            ..Bounds::default()
+        };
+        let run = drive_load(
+            &client,
+            CASE,
+            &plan,
+            &workload.load,
+            bounds,
+            &evidence_dir,
+            |p: &LoadProgress| {
+                let done = p.finished + p.not_sent;
+                bar.set_position(done);
+                bar.set_message(format!(
+                    "{} in flight, {} errors, {} not sent",
+                    p.in_flight, p.errors, p.not_sent
+                ));
+                // Without a terminal (CI logs) the bar is hidden: log every tenth.
+                if bar.is_hidden() && done.is_multiple_of(step) {
+                    eprintln!(
+                        "tokencert: {done}/{} done, {} in flight, {} errors, {} s",
+                        plan.len(),
+                        p.in_flight,
+                        p.errors,
+                        p.elapsed.as_secs()
+                    );
+                }
+            },
+        )
+        .await;
+        bar.finish_and_clear();
+        if let Some((server, _)) = server {
+            server.shutdown().await;
+        }
+        anyhow::Ok((target, run?))
+    })?;
+
+    let measured = measure(&run, &tokenizer)?;
+    let metrics: Vec<ExchangeMetrics> = measured.iter().map(|m| m.metrics.clone()).collect();
+    let summary = summarize(&metrics)?;
+    let timed: Vec<TimedExchange<'_>> = measured
+        .iter()
+        .map(|m| TimedExchange {
+            start_ns: m.start_ns,
+            end_ns: m.end_ns,
+            metrics: &m.metrics,
+        })
+        .collect();
+    let steady = if timed.is_empty() {
+        None
+    } else {
+        Some(steady_state(
+            &timed,
+            &WindowSpec::default(),
+            &Slo::default(),
+        )?)
+    };
+    let summary_path = run_dir.join("summary.json");
+    std::fs::write(
+        &summary_path,
+        summary_json(&workload, &target, &run, &summary, steady.as_ref())?,
+    )
+    .with_context(|| format!("writing {}", summary_path.display()))?;
+    print_table(&workload, &run, &summary, steady.as_ref());
+    println!("evidence: {}", evidence_dir.display());
+    println!("summary: {}", summary_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(load: &LoadModel) -> String {
+    match load {
+        LoadModel::Closed { users, .. } => {
+            format!(
+                "closed loop, {users} user{}",
+                if *users == 1 { "" } else { "s" }
+            )
+        }
+        LoadModel::Poisson { rate } => format!("open loop, Poisson at {rate} requests/s"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The metrics of every sent request, read back from its evidence.
+fn measure(run: &LoadRun, tokenizer: &Tokenizer) -> anyhow::Result<Vec<Measured>> {
+    let mut measured = Vec::with_capacity(run.requests.len());
+    for request in &run.requests {
+        let LoadOutcome::Sent {
+            file,
+            sent_ns,
+            end_ns,
+            ..
+        } = &request.outcome
+        else {
+            continue;
+        };
+        let exchanges =
+            read_exchanges(file).with_context(|| format!("reading {}", file.display()))?;
+        let Some(exchange) = exchanges.last() else {
+            anyhow::bail!("{} holds no exchange", file.display());
+        };
+        measured.push(Measured {
+            start_ns: *sent_ns,
+            end_ns: (*end_ns).max(*sent_ns),
+            metrics: exchange_metrics(exchange, tokenizer)?,
+        });
+    }
+    Ok(measured)
+}
+
+/// `summary.json`: canonical JSON of the run's facts, the summary and the
+/// steady-state window (keys sorted, integers only).
+fn summary_json(
+    workload: &Workload,
+    target: &Target,
+    run: &LoadRun,
+    summary: &Summary,
+    steady: Option<&SteadyState>,
+) -> anyhow::Result<Vec<u8>> {
+    let mut load: Vec<(&str, Vec<u8>)> = vec![
+        ("base_url", canonical::to_vec(&target.base_url)?),
+        ("model", canonical::to_vec(&target.model)?),
+        ("seed", canonical::to_vec(&workload.seed)?),
+        ("planned", canonical::to_vec(&run.planned)?),
+        ("sent", canonical::to_vec(&run.sent)?),
+        ("succeeded", canonical::to_vec(&run.succeeded)?),
+        ("errors", canonical::to_vec(&run.errors)?),
+        ("not_sent", canonical::to_vec(&run.not_sent)?),
+        ("unscheduled", canonical::to_vec(&run.unscheduled)?),
+        ("peak_in_flight", canonical::to_vec(&run.peak_in_flight)?),
+        ("elapsed_ns", canonical::to_vec(&run.elapsed_ns)?),
+        ("achieved_rate_milli", canonical::to_vec(&achieved(run))?),
+        ("load_model", canonical::to_vec(&describe(&workload.load))?),
+    ];
+    let top: Vec<(&str, Vec<u8>)> = vec![
+        ("load", object(&mut load)),
+        ("summary", canonical::to_vec(summary)?),
+        ("steady_state", canonical::to_vec(&steady)?),
+    ];
+    let mut top = top;
+    let mut bytes = object(&mut top);
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A canonical object from canonical members (each ending with a newline,
+/// which is dropped); keys are ASCII, so byte order is UTF-16 order.
+fn object(members: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
+    members.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = b"{".to_vec();
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("{key:?}:").as_bytes());
+        out.extend_from_slice(value.strip_suffix(b"\n").unwrap_or(value));
+    }
+    out.push(b'}');
+    out
+}
+
+/// Requests sent per second over the run, in milli-requests per second.
+fn achieved(run: &LoadRun) -> Option<u64> {
+    (run.elapsed_ns > 0).then(|| {
+        let rate = u128::from(run.sent) * 1_000_000_000_000 / u128::from(run.elapsed_ns);
+        u64::try_from(rate).unwrap_or(u64::MAX)
+    })
+}
+
+/// Nanoseconds as milliseconds with three decimals.
+fn ms(ns: u64) -> String {
+    milli_to_decimal(ns / 1000)
+}
+
+fn print_table(
+    workload: &Workload,
+    run: &LoadRun,
+    summary: &Summary,
+    steady: Option<&SteadyState>,
+) {
+    println!("load: {}", describe(&workload.load));
+    println!(
+        "requests: {} planned, {} sent, {} ok, {} errors, {} not sent, {} unscheduled",
+        run.planned, run.sent, run.succeeded, run.errors, run.not_sent, run.unscheduled
+    );
+    let classes: Vec<String> = ErrorClass::ALL
+        .iter()
+        .filter(|c| **c != ErrorClass::Ok)
+        .map(|c| format!("{} {}", c.as_str(), summary.errors.counts.get(*c)))
+        .collect();
+    println!("errors by class: {}", classes.join(", "));
+    println!(
+        "achieved rate: {} requests/s over {} s (peak {} in flight)",
+        achieved(run).map_or("-".to_string(), milli_to_decimal),
+        ms(run.elapsed_ns / 1000),
+        run.peak_in_flight
+    );
+    println!();
+    println!(
+        "{:<12} {:>6} {:>30} {:>30} {:>30}",
+        "metric (ms)", "n", "p50 [95% CI]", "p90 [95% CI]", "p99 [95% CI]"
+    );
+    let rows: [(&str, &Option<Distribution>); 5] = [
+        ("TTFB", &summary.ttfb_ns),
+        ("TTFT", &summary.ttft_ns),
+        ("E2E", &summary.e2e_ns),
+        ("ITL (token)", &summary.itl_token_ns),
+        ("TPOT", &summary.tpot_ns),
+    ];
+    for (name, dist) in rows {
+        let Some(dist) = dist else {
+            println!("{name:<12} {:>6} {:>30} {:>30} {:>30}", 0, "-", "-", "-");
+            continue;
+        };
+        let cell = |p: &str| match dist.percentile(p) {
+            Some(p) => format!(
+                "{} [{}, {}]",
+                ms(p.value),
+                p.ci_low.map_or("-".to_string(), ms),
+                p.ci_high.map_or("-".to_string(), ms)
+            ),
+            None => "-".to_string(),
+        };
+        println!(
+            "{name:<12} {:>6} {:>30} {:>30} {:>30}",
+            dist.count,
+            cell("p50"),
+            cell("p90"),
+            cell("p99")
+        );
+    }
+    println!();
+    let speed = summary
+        .output_speed_milli_tps
+        .as_ref()
+        .and_then(|d| d.percentile("p50"))
+        .map_or("-".to_string(), |p| milli_to_decimal(p.value));
+    println!("output speed p50: {speed} tokens/s per request");
+    match steady {
+        Some(s) => println!(
+            "steady state ({}‰ warm-up, {}‰ cool-down): {} output tokens/s, {} requests/s",
+            s.warmup_per_mille,
+            s.cooldown_per_mille,
+            s.output_token_throughput_milli
+                .map_or("-".to_string(), milli_to_decimal),
+            s.request_throughput_milli
+                .map_or("-".to_string(), milli_to_decimal)
+        ),
+        None => println!("steady state: no request was sent"),
+    }
+}
+
+/// A run directory under `out` that does not exist yet.
+fn fresh_dir(out: &Path, id: &str) -> PathBuf {
+    let mut dir = out.join(id);
+    let mut n = 2;
+    while dir.exists() {
+        dir = out.join(format!("{id}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_within_the_bound() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(MAX_DURATION));
+        assert!(parse_duration("61m").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3d").is_err());
+    }
+
+    #[test]
+    fn objects_are_canonical() {
+        let mut members = vec![("b", b"2\n".to_vec()), ("a", b"\"x\"\n".to_vec())];
+        assert_eq!(object(&mut members), br#"{"a":"x","b":2}"#.to_vec());
+    }
+}

@@ -1,0 +1,188 @@
+//! `tokencert load` end to end against the embedded reference service with
+//! its default capacity model: the table, summary.json and the evidence;
+//! agreement with the model's expectation; bad flags.
+//!
+//! Bounds are wide (±50 %) so that a loaded two-core machine does not make
+//! them flaky.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tokencert_reference::Capacity;
+
+fn tokencert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(args)
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("TOKENCERT_MODEL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("TOKENCERT_ALLOW_INSECURE_HTTP")
+        .output()
+        .expect("tokencert runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The one run directory written under `out`.
+fn run_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("the out directory exists")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let dir = dirs[0].clone();
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    assert!(name.ends_with("-load"), "{name}");
+    dir
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(dir.join("summary.json")).expect("summary.json is written");
+    serde_json::from_slice(&bytes).expect("summary.json is JSON")
+}
+
+/// The p50 of a distribution in summary.json.
+fn p50(summary: &serde_json::Value, metric: &str) -> u64 {
+    summary["summary"][metric]["percentiles"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "p50"))
+        .and_then(|p| p["value"].as_u64())
+        .unwrap_or_else(|| panic!("no p50 of {metric} in {summary}"))
+}
+
+#[test]
+fn a_closed_loop_run_prints_the_table_and_writes_its_files() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_arg = out.path().to_str().expect("a UTF-8 path");
+    let output = tokencert(&[
+        "load",
+        "--requests",
+        "8",
+        "--users",
+        "1",
+        "--preset",
+        "short",
+        "--out",
+        out_arg,
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    for row in ["TTFB", "TTFT", "E2E", "ITL (token)", "TPOT"] {
+        assert!(stdout.contains(row), "no {row} row:\n{stdout}");
+    }
+    for line in [
+        "8 planned, 8 sent, 8 ok, 0 errors",
+        "errors by class:",
+        "achieved rate:",
+        "output speed p50:",
+        "output tokens/s",
+    ] {
+        assert!(stdout.contains(line), "no {line:?}:\n{stdout}");
+    }
+    let dir = run_dir(out.path());
+    let evidence: Vec<_> = std::fs::read_dir(dir.join("evidence"))
+        .expect("the evidence directory")
+        .collect();
+    assert_eq!(evidence.len(), 8);
+    let summary = summary(&dir);
+    assert_eq!(summary["load"]["sent"], 8);
+    assert_eq!(summary["load"]["succeeded"], 8);
+    assert_eq!(summary["summary"]["errors"]["counts"]["ok"], 8);
+    assert!(summary["steady_state"]["output_token_throughput_milli"].as_u64() > Some(0));
+    // Canonical: integers only, keys sorted, one line.
+    let bytes = std::fs::read(dir.join("summary.json")).expect("summary.json");
+    assert_eq!(
+        tokencert_core::canonical::to_vec(&summary).expect("canonical"),
+        bytes
+    );
+}
+
+#[test]
+fn one_user_agrees_with_the_capacity_model() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_arg = out.path().to_str().expect("a UTF-8 path");
+    let output = tokencert(&[
+        "load",
+        "--requests",
+        "10",
+        "--users",
+        "1",
+        "--input",
+        "200",
+        "--output",
+        "40",
+        "--seed",
+        "3",
+        "--out",
+        out_arg,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let summary = summary(&run_dir(out.path()));
+    let expected = Capacity::default().expected(200, 40, 1);
+    let ttft = p50(&summary, "ttft_ns");
+    let tpot = p50(&summary, "tpot_ns");
+    println!(
+        "TTFT p50 {ttft} ns (model {}), TPOT p50 {tpot} ns (model {})",
+        expected.ttft_ns, expected.tpot_ns
+    );
+    let within = |measured: u64, model: u64| {
+        measured >= model / 2 && measured <= model.saturating_mul(3) / 2
+    };
+    assert!(
+        within(ttft, expected.ttft_ns),
+        "TTFT {ttft} vs {expected:?}"
+    );
+    assert!(
+        within(tpot, expected.tpot_ns),
+        "TPOT {tpot} vs {expected:?}"
+    );
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for (args, says) in [
+        (&["load", "--requests", "0"][..], "--requests"),
+        (&["load", "--requests", "100001"][..], "--requests"),
+        (
+            &["load", "--rate", "2", "--users", "3"][..],
+            "cannot be used with",
+        ),
+        (&["load", "--duration", "2h"][..], "over the limit of 1h"),
+        (&["load", "--preset", "huge"][..], "unknown preset"),
+        (&["load", "--input", "10"][..], "--output"),
+        (&["load", "--rate=0", "--requests", "1"][..], "rate"),
+    ] {
+        let output = tokencert(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn plain_http_beyond_this_machine_is_refused() {
+    let output = tokencert(&[
+        "load",
+        "--target",
+        "http://192.0.2.1:8000/v1",
+        "--model",
+        "m",
+        "--requests",
+        "1",
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
+}
