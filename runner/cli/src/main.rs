@@ -61,6 +61,11 @@ enum Command {
     /// Exit status: 0 when the run completed (whatever the errors among its requests),
     /// 2 on a usage or setup error.
     Load(cmd::load::Args),
+    /// Measure tokencert's own speed against the embedded reference service:
+    /// timing error, SSE ingest, send lateness and memory per stream.
+    ///
+    /// Exit status: 0 when it ran (goals met or not), 2 on a usage or setup error.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(&cli.suite, args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match outcome {
         Ok(code) => code,

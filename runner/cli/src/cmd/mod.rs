@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod keygen;
 pub mod list;
 pub mod load;
