@@ -156,7 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let tokenizer = Tokenizer::load(&TokenizerSpec::O200kBase, Path::new("."))
         .context("loading the o200k_base tokenizer")?;
-    let run_dir = fresh_dir(&args.out, &format!("{}-load", tokencert_drive::run_id()));
+    let run_dir = super::fresh_dir(&args.out, &format!("{}-load", tokencert_drive::run_id()));
     let evidence_dir = run_dir.join("evidence");
 
     let runtime = super::runtime()?;
@@ -470,17 +470,6 @@ fn print_table(
         ),
         None => println!("steady state: no request was sent"),
     }
-}
-
-/// A run directory under `out` that does not exist yet.
-fn fresh_dir(out: &Path, id: &str) -> PathBuf {
-    let mut dir = out.join(id);
-    let mut n = 2;
-    while dir.exists() {
-        dir = out.join(format!("{id}-{n}"));
-        n += 1;
-    }
-    dir
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod serve;
 pub mod table;
 pub mod verify;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use tokencert_core::suite::{self, Suite};
@@ -46,4 +46,16 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// A directory named `id` under `out` that does not exist yet (`id-2`,
+/// `id-3`, ... when it does).
+pub fn fresh_dir(out: &Path, id: &str) -> PathBuf {
+    let mut dir = out.join(id);
+    let mut n = 2;
+    while dir.exists() {
+        dir = out.join(format!("{id}-{n}"));
+        n += 1;
+    }
+    dir
 }

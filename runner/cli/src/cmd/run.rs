@@ -127,7 +127,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 .map_or("reference".to_string(), |m| format!("mutant-{m}")),
             None => "target".to_string(),
         };
-        let bundle_dir = fresh_dir(&args.out, &format!("{}-{label}", tokencert_drive::run_id()));
+        let bundle_dir = super::fresh_dir(&args.out, &format!("{}-{label}", tokencert_drive::run_id()));
         let claims: Vec<&str> = prepared.claims.iter().map(|c| c.name()).collect();
         eprintln!(
             "tokencert: {} cases against {} (model {}, claims [{}]), suite {}",
@@ -215,17 +215,6 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// A bundle directory under `out` that does not exist yet.
-fn fresh_dir(out: &Path, id: &str) -> PathBuf {
-    let mut dir = out.join(id);
-    let mut n = 2;
-    while dir.exists() {
-        dir = out.join(format!("{id}-{n}"));
-        n += 1;
-    }
-    dir
 }
 
 fn line(result: &CaseResult) -> String {
