@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
+use tokencert_core::check::{RetryAfter, parse_retry_after};
 use tokencert_core::evidence::{Outcome, RawBytes, Record};
 use tokencert_core::suite::{
     AuthMode, Capability, Case, Endpoint, Method, Probe, Request, WRONG_KEY,
@@ -98,15 +99,13 @@ impl Sent {
     }
 }
 
-/// A `Retry-After` value as a wait from now: delay-seconds or an HTTP date
-/// (RFC 9110 §10.2.3); `None` when it is neither.
+/// A `Retry-After` value as a wait from now; `None` when it is neither
+/// delay-seconds nor an HTTP date.
 fn retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+    Some(match parse_retry_after(value)? {
+        RetryAfter::Seconds(seconds) => Duration::from_secs(seconds),
+        RetryAfter::Date(at) => at.duration_since(SystemTime::now()).unwrap_or_default(),
+    })
 }
 
 /// The client could not be built or the evidence not written.

@@ -13,6 +13,9 @@ mod stream;
 
 use std::collections::BTreeMap;
 
+pub(crate) use output::choices;
+pub use rate::{RetryAfter, parse_retry_after};
+
 use crate::evidence::Exchange;
 use crate::judge::{Context, Verdict};
 use crate::sse;

@@ -121,7 +121,7 @@ pub(super) fn try_with_output(
 }
 
 /// The `choices` array of a body or chunk (empty when absent).
-pub(super) fn choices(value: &Value) -> impl Iterator<Item = &Value> {
+pub(crate) fn choices(value: &Value) -> impl Iterator<Item = &Value> {
     value
         .get("choices")
         .and_then(Value::as_array)

@@ -122,11 +122,23 @@ pub fn rate_limit_enforced(view: &View<'_>, context: &Context) -> Finding {
     ))
 }
 
-/// Whether a `Retry-After` value is a delay in seconds or an HTTP date.
-fn valid_retry_after(value: &str) -> bool {
+/// A `Retry-After` value (RFC 9110 §10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// A delay in seconds (saturating at `u64::MAX`).
+    Seconds(u64),
+    /// An HTTP date.
+    Date(std::time::SystemTime),
+}
+
+/// Reads a `Retry-After` value: delay-seconds (digits only) or an HTTP
+/// date; `None` when it is neither.
+pub fn parse_retry_after(value: &str) -> Option<RetryAfter> {
     let value = value.trim();
-    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
-        || httpdate::parse_http_date(value).is_ok()
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(RetryAfter::Seconds(value.parse().unwrap_or(u64::MAX)));
+    }
+    httpdate::parse_http_date(value).ok().map(RetryAfter::Date)
 }
 
 /// Every 429 carries a valid `Retry-After`, and the request sent after
@@ -150,7 +162,7 @@ pub fn retry_after_honoured(view: &View<'_>) -> Finding {
                     i + 1
                 ));
             }
-            Some(value) if !valid_retry_after(value) => {
+            Some(value) if parse_retry_after(value).is_none() => {
                 return Finding::fail(format!(
                     "the 429 to request {} carries Retry-After {value:?}, neither seconds nor an HTTP date",
                     i + 1

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{MetricsError, milli_per_second};
+use crate::check::choices;
 use crate::evidence::{Exchange, Outcome};
 use crate::sse;
 use crate::tokens::Tokenizer;
@@ -380,14 +381,6 @@ fn completion_tokens(value: &Value) -> Option<u64> {
         .get("usage")
         .and_then(|u| u.get("completion_tokens"))
         .and_then(Value::as_u64)
-}
-
-fn choices(value: &Value) -> impl Iterator<Item = &Value> {
-    value
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
 }
 
 /// A choice's index; 0 when it has none (a missing index is a conformance
