@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{self, View};
 use crate::evidence::{EvidenceError, Exchange};
-use crate::price::{self, Billed, PriceTable, Task};
+use crate::price::{self, Billed, PriceTable};
 use crate::suite::{Accounting, Capability, Case, Level, Probe, RateLimit, Suite};
 use crate::tokens::{Tokenizer, TokenizerError};
 
@@ -301,35 +301,26 @@ pub fn judge(
         } else {
             None
         };
-        let attempts = match (case.task, &recorded) {
-            (Some(task), Some(Ok(exchanges))) => billed(case, task, exchanges),
+        // Priced cases bill every attempt; only the judged exchange of a
+        // passing case succeeded.
+        let billed: Vec<_> = match (case.task, &recorded) {
+            (Some(_), Some(Ok(exchanges))) => exchanges.iter().map(check::billed_usage).collect(),
             _ => Vec::new(),
         };
         let result = judge_case(suite, case, context, recorded);
-        if let Some(last) = attempts.len().checked_sub(1) {
+        if let Some(task) = case.task {
+            let last = billed.len().saturating_sub(1);
             let passed = result.verdict == Verdict::Pass;
-            workload.extend(attempts.into_iter().enumerate().map(|(i, mut b)| {
-                b.succeeded = passed && i == last;
-                b
+            workload.extend(billed.into_iter().enumerate().map(|(i, usage)| Billed {
+                case: case.id.clone(),
+                task,
+                usage,
+                succeeded: passed && i == last,
             }));
         }
         cases.push(result);
     }
     Ok(collect(suite, cases, &workload))
-}
-
-/// Every exchange of a priced case as a billed attempt (none succeeded
-/// yet: only the judged exchange of a passing case does).
-fn billed(case: &Case, task: Task, exchanges: &[Exchange]) -> Vec<Billed> {
-    exchanges
-        .iter()
-        .map(|exchange| Billed {
-            case: case.id.clone(),
-            task,
-            usage: check::billed_usage(exchange),
-            succeeded: false,
-        })
-        .collect()
 }
 
 /// Assembles results from case results (sorted by id) with their summary,

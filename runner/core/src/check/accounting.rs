@@ -7,14 +7,18 @@ use serde_json::Value;
 use super::output::{Output, assemble, try_with_output, with_output};
 use super::params::{completion_limit, requested_n};
 use super::{Finding, View, recount, short};
+use crate::evidence::Exchange;
 use crate::judge::Context;
+use crate::price::TokenUsage;
+
+/// The value at `usage.<path>`, if any.
+fn at<'v>(usage: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(usage, |v, step| v.get(step))
+}
 
 /// A count in the usage object: `usage.<path>` as a non-negative integer.
 fn count(usage: &Value, path: &[&str]) -> Result<u64, Finding> {
-    let mut value = Some(usage);
-    for step in path {
-        value = value.and_then(|v| v.get(step));
-    }
+    let value = at(usage, path);
     value.and_then(Value::as_u64).ok_or_else(|| {
         Finding::fail(format!(
             "usage.{} is not a non-negative integer (got {})",
@@ -24,15 +28,43 @@ fn count(usage: &Value, path: &[&str]) -> Result<u64, Finding> {
     })
 }
 
-/// A count that may be absent (0 then), but if present must be an integer.
+/// A count that may be absent or null (0 then), but if present must be an integer.
 fn optional_count(usage: &Value, path: &[&str]) -> Result<u64, Finding> {
-    let mut value = Some(usage);
-    for step in path {
-        value = value.and_then(|v| v.get(step)).filter(|v| !v.is_null());
-    }
-    match value {
+    match at(usage, path).filter(|v| !v.is_null()) {
         None => Ok(0),
         Some(_) => count(usage, path),
+    }
+}
+
+/// The token counts a successful exchange reports (from its body or its
+/// stream's usage chunk), for pricing; `None` when it reports none.
+pub fn billed_usage(exchange: &Exchange) -> Option<TokenUsage> {
+    let output = assemble(&View::single(exchange)).ok()?;
+    let usage = output.usage?;
+    Some(TokenUsage {
+        prompt: count(&usage, &["prompt_tokens"]).ok()?,
+        cached: optional_count(&usage, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
+        completion: count(&usage, &["completion_tokens"]).ok()?,
+        reasoning: optional_count(&usage, &["completion_tokens_details", "reasoning_tokens"])
+            .unwrap_or(0),
+    })
+}
+
+/// Passes with `said` when `reported` is within tolerance of `recount`.
+fn within_tolerance(
+    context: &Context,
+    reported: u64,
+    recount: u64,
+    said: String,
+) -> Result<Finding, Finding> {
+    let tolerance = context.plan.accounting.tolerance;
+    if tolerance.accepts(reported, recount) {
+        Ok(Finding::pass(said))
+    } else {
+        Err(Finding::fail(format!(
+            "{said}, off by more than the {} allowed",
+            tolerance.allowed(recount)
+        )))
     }
 }
 
@@ -72,19 +104,11 @@ pub fn completion_tokens_recount(view: &View<'_>, context: &Context) -> Finding 
                 "usage.completion_tokens_details.reasoning_tokens {reasoning} exceeds completion_tokens {completion}"
             )));
         };
-        let tolerance = context.plan.accounting.tolerance;
         let said = format!(
             "usage.completion_tokens {completion} − reasoning_tokens {reasoning} = {visible}; the delivered text recounts to {delivered} ({})",
             context.tokenizer.name()
         );
-        if tolerance.accepts(visible, delivered) {
-            Ok(Finding::pass(said))
-        } else {
-            Err(Finding::fail(format!(
-                "{said}, off by more than the {} allowed",
-                tolerance.allowed(delivered)
-            )))
-        }
+        within_tolerance(context, visible, delivered, said)
     })
 }
 
@@ -172,19 +196,11 @@ pub fn prompt_tokens_recount(view: &View<'_>, context: &Context) -> Finding {
     try_with_output(view, |output| {
         let reported = count(usage_of(output)?, &["prompt_tokens"])?;
         let recount = prompt_recount(view, context)?;
-        let tolerance = context.plan.accounting.tolerance;
         let said = format!(
             "usage.prompt_tokens is {reported}; the prompt recounts to {recount} ({}, template overhead included)",
             context.tokenizer.name()
         );
-        if tolerance.accepts(reported, recount) {
-            Ok(Finding::pass(said))
-        } else {
-            Err(Finding::fail(format!(
-                "{said}, off by more than the {} allowed",
-                tolerance.allowed(recount)
-            )))
-        }
+        within_tolerance(context, reported, recount, said)
     })
 }
 

@@ -13,6 +13,7 @@ mod stream;
 
 use std::collections::BTreeMap;
 
+pub use accounting::billed_usage;
 pub(crate) use output::choices;
 pub use rate::{RetryAfter, parse_retry_after};
 
@@ -167,24 +168,6 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas, context: &Context)
         Check::RetryAfterHonoured => rate::retry_after_honoured(view),
         Check::RateLimitHeaders => rate::rate_limit_headers(view),
     }
-}
-
-/// The token counts a successful exchange reports (from its body or its
-/// stream's usage chunk), for pricing; `None` when it reports none.
-pub fn billed_usage(exchange: &Exchange) -> Option<crate::price::TokenUsage> {
-    let output = output::assemble(&View::single(exchange)).ok()?;
-    let usage = output.usage?;
-    let count = |path: &[&str]| {
-        path.iter()
-            .try_fold(&usage, |v, step| v.get(step))
-            .and_then(serde_json::Value::as_u64)
-    };
-    Some(crate::price::TokenUsage {
-        prompt: count(&["prompt_tokens"])?,
-        cached: count(&["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
-        completion: count(&["completion_tokens"])?,
-        reasoning: count(&["completion_tokens_details", "reasoning_tokens"]).unwrap_or(0),
-    })
 }
 
 /// The tokens of `text` under the plan's tokenizer; a text the tokenizer
