@@ -2,9 +2,10 @@
 //!
 //! Loads and validates the standard and the suite, parses recorded
 //! evidence (including a strict SSE parser), runs the named checks, and
-//! judges and verifies bundles. Nothing here touches the network, reads a
-//! clock or draws a random number: verdicts are a function of the suite and
-//! the evidence alone.
+//! judges and verifies bundles, and plans seeded workloads. Nothing here
+//! touches the network or reads a clock, and the only random draws are a
+//! workload's, from its seed: verdicts are a function of the suite and the
+//! evidence alone.
 
 pub mod bundle;
 pub mod canonical;
@@ -19,3 +20,4 @@ pub mod sign;
 pub mod sse;
 pub mod suite;
 pub mod tokens;
+pub mod workload;

@@ -10,7 +10,6 @@ mod record;
 mod redact;
 mod run;
 mod target;
-pub mod workload;
 
 pub use exchange::{Client, ClientError, Limits};
 pub use run::{RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp};

@@ -17,7 +17,7 @@ use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 use tokencert_drive::load::{
     Bounds, LoadOutcome, LoadProgress, LoadRequest, LoadRun, NotSent, drive_load, stamps,
 };
-use tokencert_drive::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
+use tokencert_core::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
 use tokencert_drive::{Client, Limits, Target};
 use tokencert_reference::{Capacity, Config, RunningServer};
 

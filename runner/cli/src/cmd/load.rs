@@ -17,7 +17,7 @@ use tokencert_core::metrics::{
 };
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load};
-use tokencert_drive::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
+use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
 use tokencert_drive::{ApiKey, Client, Limits, Target};
 use tokencert_reference::{Capacity, Config};
 

@@ -54,7 +54,7 @@ use tokio::time::Instant;
 
 use crate::exchange::{Client, ClientError, Sent, Timing, nanos_between};
 use crate::record::Recorder;
-use crate::workload::{LoadModel, PlannedRequest};
+use tokencert_core::workload::{LoadModel, PlannedRequest};
 
 /// How long before its instant a request is prepared (body built, file
 /// created), and how long after [`drive_load`] is called the run starts.
@@ -264,7 +264,7 @@ struct Done {
 /// is not sent), on the task that schedules the sends: it must be quick.
 ///
 /// Under an open loop every request must carry its `scheduled_ns` (as
-/// [`Workload::plan`](crate::workload::Workload::plan) gives); requests are
+/// [`Workload::plan`](tokencert_core::workload::Workload::plan) gives); requests are
 /// taken in plan order, whose send times do not decrease. Under a closed
 /// loop the plan's send times are ignored and requests are taken in plan
 /// order by whichever user is free.

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokencert_core::tokens::Tokenizer;
+use crate::tokens::Tokenizer;
 
 use super::WorkloadError;
 use super::sample::MAX_LENGTH_TOKENS;

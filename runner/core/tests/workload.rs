@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
-use tokencert_drive::workload::{
+use tokencert_core::workload::{
     Arrivals, LengthDist, LoadModel, Preset, PromptBuilder, Prompts, STREAM_TEXT, Workload,
     WorkloadError, read_prompt_file, rng, schedule, synthetic_prompt,
 };

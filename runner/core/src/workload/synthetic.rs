@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use rand_core::RngCore;
-use tokencert_core::tokens::Tokenizer;
+use crate::tokens::Tokenizer;
 
 use super::WorkloadError;
 use super::sample::below;

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokencert_core::tokens::{Tokenizer, TokenizerError};
+use crate::tokens::{Tokenizer, TokenizerError};
 
 pub use file::{
     FilePrompt, MAX_PROMPT_FILE_BYTES, MAX_PROMPT_LINE_BYTES, parse_prompt_lines, read_prompt_file,
