@@ -21,6 +21,22 @@ pub struct Event {
     pub start: usize,
     /// Byte offset just past the blank line (including its terminator) that dispatched it.
     pub end: usize,
+    /// The comment lines among its lines (from the blank line before it to
+    /// the one that dispatched it), in order.
+    pub comments: Vec<Comment>,
+    /// Index of the piece that delivered the last byte of the blank line
+    /// that dispatched it: the chunk it arrived in, for [`parse_pieces`];
+    /// always 0 for [`parse`], whose body is one piece.
+    pub piece: usize,
+}
+
+/// A comment line (one starting with `:`) of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Byte offset of the line.
+    pub start: usize,
+    /// The line without its terminator, leading `:` included.
+    pub line: String,
 }
 
 /// A strictness problem found in the body, with the byte offset where it occurs.
@@ -96,7 +112,8 @@ impl fmt::Display for Problem {
 pub struct Parsed {
     /// Events a conforming client would dispatch, in order.
     pub events: Vec<Event>,
-    /// Number of comment lines (lines starting with `:`), e.g. keep-alives.
+    /// Number of comment lines (lines starting with `:`), e.g. keep-alives,
+    /// whether or not they belong to a dispatched event.
     pub comments: usize,
     /// Every problem found, in order of offset.
     pub problems: Vec<Problem>,
@@ -104,9 +121,34 @@ pub struct Parsed {
 
 /// Parses a complete `text/event-stream` body. Never panics, whatever the input.
 pub fn parse(body: &[u8]) -> Parsed {
+    parse_with(body, &[body.len()])
+}
+
+/// Parses a complete body that arrived in pieces (e.g. the recorded chunks
+/// of a stream), as [`parse`] does the pieces joined, and tells which piece
+/// delivered each event ([`Event::piece`]).
+pub fn parse_pieces<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> Parsed {
+    let mut body = Vec::new();
+    let mut ends = Vec::new();
+    for piece in pieces {
+        body.extend_from_slice(piece);
+        ends.push(body.len());
+    }
+    parse_with(&body, &ends)
+}
+
+/// Parses `body`, whose pieces end at the offsets `ends` (in order).
+fn parse_with(body: &[u8], ends: &[usize]) -> Parsed {
     let skip = if body.starts_with(BOM) { BOM.len() } else { 0 };
     let mut problems = encoding_problems(body, skip);
-    let mut parser = Parser::default();
+    let mut parser = Parser {
+        ends,
+        pending: Pending::default(),
+        events: Vec::new(),
+        comments: 0,
+        problems: Vec::new(),
+        unterminated_line: None,
+    };
     let mut pos = skip;
     while let Some(rest) = body.get(pos..).filter(|rest| !rest.is_empty()) {
         match line_end(rest) {
@@ -172,10 +214,12 @@ struct Pending {
     data: String,
     event_type: Option<String>,
     id: Option<String>,
+    comments: Vec<Comment>,
 }
 
-#[derive(Default)]
-struct Parser {
+struct Parser<'a> {
+    /// Offsets just past each piece of the body, in order.
+    ends: &'a [usize],
     pending: Pending,
     events: Vec<Event>,
     comments: usize,
@@ -183,7 +227,7 @@ struct Parser {
     unterminated_line: Option<usize>,
 }
 
-impl Parser {
+impl Parser<'_> {
     /// Processes one terminated line (without its terminator) starting at `start`;
     /// `next` is the offset just past its terminator.
     fn line(&mut self, line: &[u8], start: usize, next: usize) {
@@ -193,6 +237,10 @@ impl Parser {
         }
         if line.first() == Some(&b':') {
             self.comments += 1;
+            self.pending.comments.push(Comment {
+                start,
+                line: lossy(line),
+            });
             return;
         }
         self.pending.start.get_or_insert(start);
@@ -236,12 +284,16 @@ impl Parser {
             return;
         }
         pending.data.pop();
+        // `end` is past a line terminator, so at least 1.
+        let last = end.saturating_sub(1);
         self.events.push(Event {
             data: pending.data,
             event_type: pending.event_type,
             id: pending.id,
             start,
             end,
+            comments: pending.comments,
+            piece: self.ends.partition_point(|&e| e <= last),
         });
     }
 
@@ -301,6 +353,42 @@ mod tests {
         assert_eq!(parsed.comments, 3);
         assert_eq!(datas(&parsed), ["a"]);
         assert_eq!(parsed.events[0].start, 16);
+    }
+
+    #[test]
+    fn events_keep_their_comment_lines() {
+        let parsed = parse(b": open\n\n: stamp=1\ndata: a\n: mid\r\n\ndata: b\n\n");
+        let comments: Vec<Vec<(usize, &str)>> = parsed
+            .events
+            .iter()
+            .map(|e| {
+                e.comments
+                    .iter()
+                    .map(|c| (c.start, c.line.as_str()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(comments, [vec![(8, ": stamp=1"), (26, ": mid")], vec![]]);
+        assert_eq!(parsed.comments, 3);
+    }
+
+    #[test]
+    fn pieces_tell_which_one_dispatched_each_event() {
+        let pieces: [&[u8]; 5] = [b"data: a\n", b"\ndata: b\n\r", b"", b"\n", b"data: c\n\n"];
+        let parsed = parse_pieces(pieces);
+        assert_eq!(datas(&parsed), ["a", "b", "c"]);
+        let at: Vec<_> = parsed.events.iter().map(|e| e.piece).collect();
+        assert_eq!(at, [1, 3, 4]);
+        // The same events as the joined body, piece aside.
+        let joined = parse(&pieces.concat());
+        assert!(joined.events.iter().all(|e| e.piece == 0));
+        let spans = |p: &Parsed| {
+            p.events
+                .iter()
+                .map(|e| (e.start, e.end))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(&parsed), spans(&joined));
     }
 
     #[test]

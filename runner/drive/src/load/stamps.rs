@@ -2,6 +2,7 @@
 //! exchange with the arrival time of each stamped event. Pure.
 
 use tokencert_core::evidence::Exchange;
+use tokencert_core::sse;
 
 /// What precedes the nanoseconds of a stamp line; the same bytes as
 /// `tokencert_reference::STAMP_PREFIX` (the driver does not depend on the
@@ -15,78 +16,47 @@ pub struct Stamp {
     /// it admitted the request (the server's clock).
     pub sched_ns: u64,
     /// When the event arrived: the time of the recorded chunk that
-    /// delivered the blank line dispatching it, in nanoseconds since the
+    /// delivered the last byte of the blank line dispatching it, in nanoseconds since the
     /// request was sent (the client's clock), as the metrics time events.
     pub arrival_ns: u64,
     /// Byte offset of the stamp line in the body.
     pub offset: usize,
 }
 
-/// The stamped events of an exchange's body, in order. A stamp line is
-/// exactly [`STAMP_PREFIX`] and an unsigned decimal integer; it belongs to
-/// the event it opens, which ends at the next blank line. A stamped event
-/// the body does not finish (no blank line follows) is left out, as is a
-/// line that only resembles a stamp. Line ends may be LF, CRLF or CR.
+/// The stamped events of an exchange's body, in order, read by the strict
+/// SSE parser ([`tokencert_core::sse::parse_pieces`] over the recorded
+/// chunks). A dispatched event is stamped when its first line is a comment
+/// that is exactly [`STAMP_PREFIX`] and an unsigned decimal integer; a line
+/// that only resembles a stamp, a stamp elsewhere in the event, and an
+/// event the body does not finish (no blank line follows) are left out.
 ///
 /// The two clocks differ by an unknown offset (send to admission), so
 /// timing error is measured on differences: for events `i` and `j`,
 /// `(arrival_j − arrival_i) − (sched_j − sched_i)` is the client's error
 /// on that interval plus the server's sending delay.
 pub fn stamps(exchange: &Exchange) -> Vec<Stamp> {
-    let mut times = Vec::with_capacity(exchange.chunks.len());
-    let mut body = Vec::new();
-    for chunk in &exchange.chunks {
-        body.extend_from_slice(&chunk.bytes);
-        times.push((body.len(), chunk.t_ns));
-    }
-    let time_of = |offset: usize| {
-        let i = times.partition_point(|&(end, _)| end <= offset);
-        times.get(i).map(|&(_, t)| t)
-    };
-    let mut found = Vec::new();
-    let mut pending: Option<(u64, usize)> = None;
-    let mut in_event = false;
-    let mut pos = 0;
-    while pos < body.len() {
-        let rest = &body[pos..];
-        let Some(len) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
-            break;
-        };
-        let terminator = if rest[len] == b'\r' && rest.get(len + 1) == Some(&b'\n') {
-            2
-        } else {
-            1
-        };
-        let line = &rest[..len];
-        if line.is_empty() {
-            if let Some((sched_ns, offset)) = pending.take()
-                && let Some(arrival_ns) = time_of(pos + terminator - 1)
-            {
-                found.push(Stamp {
-                    sched_ns,
-                    arrival_ns,
-                    offset,
-                });
-            }
-            in_event = false;
-        } else {
-            if !in_event && let Some(ns) = parse_stamp(line) {
-                pending = Some((ns, pos));
-            }
-            in_event = true;
-        }
-        pos += len + terminator;
-    }
-    found
+    let parsed = sse::parse_pieces(exchange.chunks.iter().map(|c| c.bytes.as_slice()));
+    parsed
+        .events
+        .iter()
+        .filter_map(|event| {
+            let first = event.comments.first().filter(|c| c.start < event.start)?;
+            Some(Stamp {
+                sched_ns: parse_stamp(&first.line)?,
+                arrival_ns: exchange.chunks.get(event.piece)?.t_ns,
+                offset: first.start,
+            })
+        })
+        .collect()
 }
 
 /// The nanoseconds of a stamp line (without its line end).
-fn parse_stamp(line: &[u8]) -> Option<u64> {
-    let digits = line.strip_prefix(STAMP_PREFIX.as_bytes())?;
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+fn parse_stamp(line: &str) -> Option<u64> {
+    let digits = line.strip_prefix(STAMP_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    digits.parse().ok()
 }
 
 #[cfg(test)]
