@@ -35,6 +35,8 @@ async fn run_against(suite: &Suite, mutant: Option<Mutant>, out: &Path) -> Resul
         target: prepared.info.clone(),
         bundle_dir: out.join(mutant.map_or("correct", |m| m.name())),
         jobs: 4,
+        performance: prepared.performance.clone(),
+        load_progress: None,
     };
     let report = tokencert_drive::run(config, |_| {})
         .await

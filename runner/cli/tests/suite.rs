@@ -18,7 +18,7 @@ use tokencert_core::bundle::{self, RunInfo};
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, Context, Plan, Verdict};
 use tokencert_core::suite::{self, Suite};
-use tokencert_drive::{Client, Limits, run_info};
+use tokencert_drive::{Client, Limits, load, run_info};
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
@@ -28,8 +28,12 @@ fn main() -> ExitCode {
         .and_then(|suite| {
             let runtime = tokio::runtime::Runtime::new()
                 .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+            let selection = Selection {
+                slo_classes: suite.slo_profiles.keys().cloned().collect(),
+                ..Selection::from_env()
+            };
             let prepared = runtime
-                .block_on(target::prepare(Selection::from_env()))
+                .block_on(target::prepare(selection))
                 .map_err(|e| format!("cannot prepare the target: {e}"))?;
             let client = Client::new(prepared.target.clone(), Limits::default())
                 .map_err(|e| e.to_string())?;
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
                 claims: prepared.claims.clone(),
                 accounting: prepared.accounting.clone(),
                 rate_limit: prepared.target.rate_limit.clone(),
+                performance: prepared.performance.clone(),
             };
             let context = Context::new(plan, &root).map_err(|e| e.to_string())?;
             Ok((
@@ -72,7 +77,7 @@ fn main() -> ExitCode {
         .cases
         .iter()
         .map(|case| {
-            let unclaimed = !judge::unclaimed(case, &prepared.claims).is_empty();
+            let unclaimed = !context.plan.unclaimed(case).is_empty();
             let kind = result_kind(&suite, case);
             let (suite, client, handle) =
                 (Arc::clone(&suite), client.clone(), runtime.handle().clone());
@@ -82,9 +87,14 @@ fn main() -> ExitCode {
                     .case(&id)
                     .ok_or_else(|| Failed::from("case vanished"))?;
                 let path = bundle::evidence_path(&dir, &id);
-                handle
-                    .block_on(client.execute(case, &path))
-                    .map_err(|e| Failed::from(e.to_string()))?;
+                match &case.performance {
+                    Some(performance) => handle.block_on(run_load(
+                        &suite, case, performance, &client, &context, &path,
+                    ))?,
+                    None => handle
+                        .block_on(client.execute(case, &path))
+                        .map_err(|e| Failed::from(e.to_string()))?,
+                }
                 let result = judge::judge_case(&suite, case, &context, Some(read_exchanges(&path)));
                 match result.verdict {
                     Verdict::Pass | Verdict::NotClaimed => Ok(()),
@@ -130,6 +140,30 @@ fn main() -> ExitCode {
             conclusion.exit_code()
         }
     }
+}
+
+/// Plans and drives a performance case against the target's performance model.
+async fn run_load(
+    suite: &Suite,
+    case: &suite::Case,
+    performance: &suite::Performance,
+    client: &Client,
+    context: &Context,
+    path: &Path,
+) -> Result<(), Failed> {
+    let planned = load::plan_case(
+        case,
+        performance,
+        &context.tokenizer,
+        &suite.root,
+        client.target().limits.max_context_tokens,
+        &context.plan.accounting.chat_overhead,
+    )
+    .map_err(|e| Failed::from(e.to_string()))?;
+    let model = context.plan.performance_model(&client.target().model);
+    load::run_case(&client.for_model(model), &planned, path, |_| {})
+        .await
+        .map_err(|e| Failed::from(e.to_string()))
 }
 
 /// The test kind shown in brackets: the clause's level.

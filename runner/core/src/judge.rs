@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{self, View};
 use crate::evidence::{EvidenceError, Exchange};
+use crate::performance::{self, Figures};
 use crate::price::{self, Billed, PriceTable};
-use crate::suite::{Accounting, Capability, Case, Level, Probe, RateLimit, Suite};
+use crate::suite::{
+    Accounting, Capability, Case, Level, Performance, PerformanceClaim, Probe, RateLimit, Suite,
+};
 use crate::tokens::{Tokenizer, TokenizerError};
 
 /// The outcome of a check or a case.
@@ -60,6 +63,39 @@ pub struct Plan {
     /// The target's declared rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// The service classes the target claims, and the model its
+    /// performance cases load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<PerformanceClaim>,
+}
+
+impl Plan {
+    /// What a case needs that the target does not claim: capabilities by
+    /// name, and a performance case's service class as `class <name>`.
+    pub fn unclaimed(&self, case: &Case) -> Vec<String> {
+        let mut missing: Vec<String> = case
+            .requires
+            .iter()
+            .filter(|c| !self.claims.contains(c))
+            .map(|c| c.name().to_string())
+            .collect();
+        if let Some(perf) = &case.performance {
+            let classes = self.performance.as_ref().map(|p| &p.classes);
+            if !classes.is_some_and(|c| c.contains(&perf.slo)) {
+                missing.push(format!("class {}", perf.slo));
+            }
+        }
+        missing
+    }
+
+    /// The model performance cases load: the claimed performance model,
+    /// else the target's.
+    pub fn performance_model<'a>(&'a self, target_model: &'a str) -> &'a str {
+        self.performance
+            .as_ref()
+            .and_then(|p| p.model.as_deref())
+            .unwrap_or(target_model)
+    }
 }
 
 /// Everything judging needs besides the suite and the evidence: the plan
@@ -118,6 +154,9 @@ pub struct CaseResult {
     pub reason: String,
     /// Every check's result, in case order.
     pub checks: Vec<CheckResult>,
+    /// A performance case's figures, when they could be computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<Figures>,
 }
 
 /// The results file of a bundle (`results.json`).
@@ -161,15 +200,6 @@ impl Results {
 #[error("the run names case {0}, which this suite does not have")]
 pub struct UnknownCase(pub String);
 
-/// The capabilities a case requires that the target does not claim.
-pub fn unclaimed(case: &Case, claims: &BTreeSet<Capability>) -> Vec<Capability> {
-    case.requires
-        .iter()
-        .copied()
-        .filter(|c| !claims.contains(c))
-        .collect()
-}
-
 /// Judges one case from its evidence (or the reason there is none): the
 /// exchanges of its `before` requests, then the judged one.
 pub fn judge_case(
@@ -178,7 +208,6 @@ pub fn judge_case(
     context: &Context,
     evidence: Option<Result<Vec<Exchange>, EvidenceError>>,
 ) -> CaseResult {
-    let claims = &context.plan.claims;
     let level = suite.clause_of(case).map_or(Level::Must, |c| c.level);
     let result = |verdict, reason: String, checks| CaseResult {
         id: case.id.clone(),
@@ -187,13 +216,13 @@ pub fn judge_case(
         verdict,
         reason,
         checks,
+        performance: None,
     };
-    let missing = unclaimed(case, claims);
+    let missing = context.plan.unclaimed(case);
     if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().map(|c| c.name()).collect();
         return result(
             Verdict::NotClaimed,
-            format!("not claimed: requires {}", names.join(", ")),
+            format!("not claimed: requires {}", missing.join(", ")),
             vec![],
         );
     }
@@ -214,6 +243,9 @@ pub fn judge_case(
         }
         Some(Ok(exchanges)) => exchanges,
     };
+    if let Some(perf) = &case.performance {
+        return judge_load(suite, case, perf, context, &exchanges, result);
+    }
     let Some(sent) = context.exchanges_of(case) else {
         return result(
             Verdict::Error,
@@ -271,6 +303,74 @@ pub fn judge_case(
     }
 }
 
+/// Judges a performance case: the figures of its load, then its checks.
+/// A request that failed is a figure (the error rate), not a reason to
+/// stop judging.
+fn judge_load(
+    suite: &Suite,
+    case: &Case,
+    perf: &Performance,
+    context: &Context,
+    exchanges: &[Exchange],
+    result: impl Fn(Verdict, String, Vec<CheckResult>) -> CaseResult,
+) -> CaseResult {
+    let Some(profile) = suite.slo_profiles.get(&perf.slo) else {
+        return result(
+            Verdict::Error,
+            format!("the suite has no service class {}", perf.slo),
+            vec![],
+        );
+    };
+    if exchanges.is_empty() {
+        return result(
+            Verdict::Error,
+            "the load recorded no exchange".into(),
+            vec![],
+        );
+    }
+    let figures = match performance::figures(exchanges, profile, &context.tokenizer) {
+        Ok(figures) => figures,
+        Err(e) => {
+            return result(
+                Verdict::Error,
+                format!("the load's figures cannot be computed: {e}"),
+                vec![],
+            );
+        }
+    };
+    let checks: Vec<CheckResult> = case
+        .checks
+        .iter()
+        .map(|c| {
+            let finding = performance::check(c, &figures, profile);
+            CheckResult {
+                check: c.label(),
+                verdict: finding.verdict,
+                reason: finding.reason,
+            }
+        })
+        .collect();
+    let decisive = [Verdict::Fail, Verdict::Error]
+        .iter()
+        .find_map(|v| checks.iter().find(|c| c.verdict == *v));
+    let (verdict, reason) = match decisive {
+        Some(c) => (c.verdict, format!("{}: {}", c.check, c.reason)),
+        None => (
+            Verdict::Pass,
+            format!(
+                "all {} thresholds of the {} class are met over {} requests",
+                checks.len(),
+                perf.slo,
+                figures.load.requests
+            ),
+        ),
+    };
+    CaseResult {
+        performance: Some(figures),
+        ..result(verdict, reason, checks)
+    }
+}
+
 /// Each exchange the runner re-sent after a 429 (polite mode) is replaced
 /// by its retry: the checks judge the attempt that counted.
 fn superseding_retries(exchanges: Vec<Exchange>) -> Vec<Exchange> {
@@ -296,7 +396,7 @@ pub fn judge(
     let mut workload = Vec::new();
     for id in &plan.cases {
         let case = suite.case(id).ok_or_else(|| UnknownCase(id.clone()))?;
-        let recorded = if unclaimed(case, &plan.claims).is_empty() {
+        let recorded = if plan.unclaimed(case).is_empty() {
             evidence(id)
         } else {
             None

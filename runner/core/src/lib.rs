@@ -14,6 +14,7 @@ pub mod digest;
 pub mod evidence;
 pub mod judge;
 pub mod metrics;
+pub mod performance;
 pub mod price;
 pub mod report;
 pub mod sign;

@@ -122,6 +122,10 @@ pub enum ClientError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The case has no request: it is a performance case, run as a load
+    /// ([`crate::load::run_case`]).
+    #[error("case {0} is a performance case; it is run as a load, not as one request")]
+    NoRequest(String),
 }
 
 /// Sends case requests to one target and records them.
@@ -158,6 +162,14 @@ impl Client {
         })
     }
 
+    /// The same client, putting `model` where a request says `${model}`
+    /// (a performance case loads the target's performance model).
+    pub fn for_model(&self, model: &str) -> Client {
+        let mut client = self.clone();
+        client.target.model = model.to_string();
+        client
+    }
+
     /// The target requests go to.
     pub fn target(&self) -> &Target {
         &self.target
@@ -174,6 +186,9 @@ impl Client {
     /// each exchange ends by its deadline; only failing to write evidence
     /// is an error.
     pub async fn execute(&self, case: &Case, evidence: &Path) -> Result<(), ClientError> {
+        let Some(judged) = &case.request else {
+            return Err(ClientError::NoRequest(case.id.clone()));
+        };
         let fail = |source| ClientError::Evidence {
             path: evidence.display().to_string(),
             source,
@@ -185,11 +200,11 @@ impl Client {
             None
         };
         if case.probe == Some(Probe::RateLimit) {
-            self.probe_rate_limit(case, &mut recorder)
+            self.probe_rate_limit(case, judged, &mut recorder)
                 .await
                 .map_err(fail)?;
         }
-        for request in case.before.iter().chain([&case.request]) {
+        for request in case.before.iter().chain([judged]) {
             self.send_politely(&case.id, request, &mut recorder)
                 .await
                 .map_err(fail)?;
@@ -223,18 +238,23 @@ impl Client {
     /// limit), then `requests + 1` at once (above it); then wait as the
     /// longest `Retry-After` says, or one window if none says. Without a
     /// declared limit nothing is sent (the judge then reports the gap).
-    async fn probe_rate_limit(&self, case: &Case, recorder: &mut Recorder) -> std::io::Result<()> {
+    async fn probe_rate_limit(
+        &self,
+        case: &Case,
+        request: &Request,
+        recorder: &mut Recorder,
+    ) -> std::io::Result<()> {
         let Some(limit) = &self.target.rate_limit else {
             return Ok(());
         };
         let window = Duration::from_secs(u64::from(limit.window_seconds)).min(MAX_RETRY_WAIT);
         tokio::time::sleep(window).await;
         for _ in 1..limit.requests {
-            self.send(&case.id, &case.request, 0, recorder).await?;
+            self.send(&case.id, request, 0, recorder).await?;
         }
         let burst = (0..=limit.requests).map(|_| async {
             let mut own = Recorder::memory();
-            let sent = self.send(&case.id, &case.request, 0, &mut own).await;
+            let sent = self.send(&case.id, request, 0, &mut own).await;
             (own, sent)
         });
         let mut wait = None;

@@ -12,5 +12,7 @@ mod run;
 mod target;
 
 pub use exchange::{Client, ClientError, Limits};
-pub use run::{RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp};
+pub use run::{
+    LoadProgressFn, RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp,
+};
 pub use target::{ApiKey, Target};

@@ -9,10 +9,11 @@ use futures_util::StreamExt;
 use tokencert_core::bundle::{self, BundleError, Interrupted, RunInfo, TargetInfo};
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
-use tokencert_core::suite::{Accounting, Capability, Case, Suite};
+use tokencert_core::suite::{Accounting, Capability, Case, PerformanceClaim, Suite};
 use tokencert_core::tokens::{TokenizerError, TokenizerSpec};
 
 use crate::exchange::{Client, ClientError, Limits, off_the_executor};
+use crate::load::{self, LoadError, LoadProgress, PlannedCase};
 
 /// Everything a run needs.
 pub struct RunConfig<'a> {
@@ -31,9 +32,17 @@ pub struct RunConfig<'a> {
     pub target: TargetInfo,
     /// The bundle directory to create; must not exist.
     pub bundle_dir: PathBuf,
-    /// Cases in flight at once.
+    /// Cases in flight at once (performance cases run alone, after the
+    /// others).
     pub jobs: usize,
+    /// The service classes the target claims and its performance model.
+    pub performance: Option<PerformanceClaim>,
+    /// Called with the case id as each request of a performance case ends.
+    pub load_progress: Option<&'a LoadProgressFn>,
 }
+
+/// A callback given a performance case's id and its load's progress.
+pub type LoadProgressFn = dyn Fn(&str, &LoadProgress) + Sync;
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -67,6 +76,22 @@ pub enum RunError {
     /// The declared tokenizer cannot be loaded.
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
+    /// A performance case's workload cannot be planned (nothing was sent).
+    #[error("case {case}: {source}")]
+    Workload {
+        /// The case.
+        case: String,
+        /// Why.
+        source: tokencert_core::workload::WorkloadError,
+    },
+    /// A performance case's load could not run.
+    #[error("case {case}: {source}")]
+    Load {
+        /// The case.
+        case: String,
+        /// Why.
+        source: LoadError,
+    },
 }
 
 /// The name of a Hugging Face tokenizer copied into a bundle.
@@ -144,8 +169,10 @@ pub async fn run_until(
         claims: config.claims.clone(),
         accounting,
         rate_limit: config.client.target().rate_limit.clone(),
+        performance: config.performance.clone(),
     };
     let context = Context::new(plan.clone(), dir)?;
+    let loads = plan_loads(&config, &context)?;
     let mut info = run_info(
         dir,
         config.suite,
@@ -156,26 +183,32 @@ pub async fn run_until(
     bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
 
     let suite = config.suite;
-    let claims = &config.claims;
     let context = &context;
     let client = &config.client;
     let mut started: Vec<String> = Vec::new();
+    let mut stop = std::pin::pin!(futures_util::FutureExt::fuse(stop));
     {
-        let pending = futures_util::stream::iter(config.cases.iter().copied())
-            .take_until(stop)
-            .map(|case| {
-                started.push(case.id.clone());
-                case
-            })
-            .map(|case| async move {
-                if !judge::unclaimed(case, claims).is_empty() {
-                    return Ok((case, None));
-                }
-                let path = bundle::evidence_path(dir, &case.id);
-                client.execute(case, &path).await?;
-                Ok::<_, ClientError>((case, Some(path)))
-            })
-            .buffer_unordered(config.jobs.max(1));
+        let pending = futures_util::stream::iter(
+            config
+                .cases
+                .iter()
+                .copied()
+                .filter(|c| c.performance.is_none()),
+        )
+        .take_until(stop.as_mut())
+        .map(|case| {
+            started.push(case.id.clone());
+            case
+        })
+        .map(|case| async move {
+            if !context.plan.unclaimed(case).is_empty() {
+                return Ok((case, None));
+            }
+            let path = bundle::evidence_path(dir, &case.id);
+            client.execute(case, &path).await?;
+            Ok::<_, ClientError>((case, Some(path)))
+        })
+        .buffer_unordered(config.jobs.max(1));
         let mut pending = std::pin::pin!(pending);
         while let Some(done) = pending.next().await {
             let (case, path) = done?;
@@ -185,7 +218,44 @@ pub async fn run_until(
             progress(&result);
         }
     }
+    for planned in &loads {
+        let stopped = futures_util::future::FusedFuture::is_terminated(&*stop)
+            || futures_util::FutureExt::now_or_never(stop.as_mut()).is_some();
+        if stopped {
+            break;
+        }
+        let case = planned.case;
+        started.push(case.id.clone());
+        let path = bundle::evidence_path(dir, &case.id);
+        let model = context.plan.performance_model(&client.target().model);
+        load::run_case(&client.for_model(model), planned, &path, |p| {
+            if let Some(report) = config.load_progress {
+                report(&case.id, p);
+            }
+        })
+        .await
+        .map_err(|source| RunError::Load {
+            case: case.id.clone(),
+            source,
+        })?;
+        let result = off_the_executor(|| {
+            judge::judge_case(suite, case, context, Some(read_exchanges(&path)))
+        });
+        progress(&result);
+    }
+    // Unclaimed performance cases were not started but are part of the run.
+    for case in &config.cases {
+        if case.performance.is_some()
+            && !context.plan.unclaimed(case).is_empty()
+            && !started.contains(&case.id)
+        {
+            started.push(case.id.clone());
+            progress(&judge::judge_case(suite, case, context, None));
+        }
+    }
 
+    // The plan keeps the requested order whatever order the cases ran in.
+    started.sort_by_key(|id| config.cases.iter().position(|c| &c.id == id));
     if started.len() < config.cases.len() {
         info.interrupted = Some(Interrupted {
             planned: config.cases.len() as u64,
@@ -198,6 +268,37 @@ pub async fn run_until(
         bundle_dir: dir.clone(),
         results,
     })
+}
+
+/// Plans every claimed performance case before anything is sent, so a
+/// workload that cannot be built stops the run before it starts.
+fn plan_loads<'a>(
+    config: &RunConfig<'a>,
+    context: &Context,
+) -> Result<Vec<PlannedCase<'a>>, RunError> {
+    let target = config.client.target();
+    config
+        .cases
+        .iter()
+        .filter(|case| context.plan.unclaimed(case).is_empty())
+        .filter_map(|case| Some((*case, case.performance.as_ref()?)))
+        .map(|(case, performance)| {
+            off_the_executor(|| {
+                load::plan_case(
+                    case,
+                    performance,
+                    &context.tokenizer,
+                    &config.suite.root,
+                    target.limits.max_context_tokens,
+                    &context.plan.accounting.chat_overhead,
+                )
+            })
+            .map_err(|source| RunError::Workload {
+                case: case.id.clone(),
+                source,
+            })
+        })
+        .collect()
 }
 
 /// A fresh run id from the wall clock, e.g. `20261126T112233Z`.

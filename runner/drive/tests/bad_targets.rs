@@ -112,6 +112,8 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
         },
         bundle_dir: dir.path().join("bundle"),
         jobs: JOBS,
+        performance: None,
+        load_progress: None,
     };
     let progressed = Cell::new(0usize);
     let start = Instant::now();

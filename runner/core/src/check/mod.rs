@@ -167,6 +167,15 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas, context: &Context)
         Check::RateLimitEnforced => rate::rate_limit_enforced(view, context),
         Check::RetryAfterHonoured => rate::retry_after_honoured(view),
         Check::RateLimitHeaders => rate::rate_limit_headers(view),
+        // The loader keeps these to performance cases, judged by `performance`.
+        Check::SloTtft
+        | Check::SloOutputSpeed
+        | Check::SloItl
+        | Check::SloErrorRate
+        | Check::SloGoodput => Finding::error(format!(
+            "{} judges a performance case's load, not one exchange",
+            check.name()
+        )),
     }
 }
 

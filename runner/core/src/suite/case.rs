@@ -4,7 +4,10 @@
 
 use serde::Deserialize;
 
-/// One conformance case: a request and the named checks its exchange must pass.
+/// One case: a conformance case (a request and the named checks its
+/// exchange must pass) or a performance case (a load and the `slo_*`
+/// checks its exchanges must pass together). Exactly one of `request` and
+/// `performance` is present.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
@@ -28,10 +31,26 @@ pub struct Case {
     /// exchanges.
     #[serde(default)]
     pub before: Vec<Request>,
-    /// The request whose exchange the checks judge.
-    pub request: Request,
-    /// What the recorded exchange must satisfy, in order.
+    /// The request whose exchange the checks judge (conformance cases).
+    #[serde(default)]
+    pub request: Option<Request>,
+    /// The load whose exchanges the checks judge (performance cases).
+    #[serde(default)]
+    pub performance: Option<Performance>,
+    /// What the recorded exchanges must satisfy, in order.
     pub checks: Vec<Check>,
+}
+
+/// What a performance case sends, and the class it is judged against.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Performance {
+    /// The service class (an SLO profile in `spec/slo/`) whose thresholds
+    /// the case's checks compare; the target must claim it.
+    pub slo: String,
+    /// The seeded workload and load model. Its requests go to the target
+    /// profile's performance model.
+    pub workload: crate::workload::Workload,
 }
 
 /// An optional capability a target may claim.
@@ -334,6 +353,19 @@ pub enum Check {
     RetryAfterHonoured,
     /// The response carries the `x-ratelimit-*-requests` headers.
     RateLimitHeaders,
+    /// Of a load: the class's TTFT percentile, measured from each
+    /// request's scheduled send time, is within its bound.
+    SloTtft,
+    /// Of a load: the median per-request output speed reaches the class's bound.
+    SloOutputSpeed,
+    /// Of a load: the class's token-level ITL percentile is within its bound.
+    SloItl,
+    /// Of a load: the share of requests that are not `ok` is within the
+    /// class's bound.
+    SloErrorRate,
+    /// Of a load: the share of steady-state requests meeting every
+    /// objective of the class reaches its bound.
+    SloGoodput,
 }
 
 impl Check {
@@ -377,7 +409,25 @@ impl Check {
             Check::RateLimitEnforced => "rate_limit_enforced",
             Check::RetryAfterHonoured => "retry_after_honoured",
             Check::RateLimitHeaders => "rate_limit_headers",
+            Check::SloTtft => "slo_ttft",
+            Check::SloOutputSpeed => "slo_output_speed",
+            Check::SloItl => "slo_itl",
+            Check::SloErrorRate => "slo_error_rate",
+            Check::SloGoodput => "slo_goodput",
         }
+    }
+
+    /// Whether this check judges a performance case's load (rather than
+    /// one exchange).
+    pub fn is_performance(&self) -> bool {
+        matches!(
+            self,
+            Check::SloTtft
+                | Check::SloOutputSpeed
+                | Check::SloItl
+                | Check::SloErrorRate
+                | Check::SloGoodput
+        )
     }
 
     /// The schema this check validates against, if any.

@@ -7,17 +7,24 @@ mod case;
 mod clause;
 mod locate;
 mod profile;
+mod slo;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use case::{
-    AuthMode, Capability, Case, Check, Endpoint, Method, Probe, Request, StatusSet, WRONG_KEY,
+    AuthMode, Capability, Case, Check, Endpoint, Method, Performance, Probe, Request, StatusSet,
+    WRONG_KEY,
 };
 pub use clause::{Clause, Level};
 pub use profile::{
-    Accounting, ChatOverhead, Limits, RateLimit, TargetProfile, Tolerance, load_profile,
+    Accounting, ChatOverhead, Limits, PerformanceClaim, RateLimit, TargetProfile, Tolerance,
+    load_profile,
+};
+pub use slo::{
+    LatencyThreshold, MaxShare, MinShare, Objectives, SLO_DIR, SloProfile, SpeedThreshold,
+    Thresholds, Window,
 };
 
 use crate::digest;
@@ -47,6 +54,8 @@ pub struct Suite {
     pub digest: String,
     /// Price sheets (`suites/prices/`), sorted by file name.
     pub prices: Vec<crate::price::PriceSheet>,
+    /// SLO profiles (`spec/slo/`) by name.
+    pub slo_profiles: BTreeMap<String, SloProfile>,
 }
 
 impl Suite {
@@ -119,12 +128,18 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
     let mut problems = Vec::new();
     let schemas = load_schemas(root, &mut problems);
     let clauses = load_clauses(root, &mut problems);
+    let slo_profiles = slo::load_profiles(root, schemas.get(slo::SLO_SCHEMA), &mut problems);
     let mut cases = Vec::new();
     match schemas.get(CASE_SCHEMA) {
         Some(case_schema) => {
             for file in case_files(root, &mut problems) {
                 if let Some((case, lines)) = load_case(root, &file, case_schema, &mut problems) {
-                    check_links(&file, &case, &lines, &clauses, &schemas, &mut problems);
+                    let known = Known {
+                        clauses: &clauses,
+                        schemas: &schemas,
+                        slo_profiles: &slo_profiles,
+                    };
+                    check_links(&file, &case, &lines, &known, &mut problems);
                     cases.push(case);
                 }
             }
@@ -166,6 +181,7 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         schemas,
         digest,
         prices,
+        slo_profiles,
     })
 }
 
@@ -409,16 +425,44 @@ fn load_case(
     Some((case, lines))
 }
 
-/// The clause and schemas a case names must exist.
+/// What a case may refer to.
+struct Known<'a> {
+    clauses: &'a BTreeMap<String, Clause>,
+    schemas: &'a BTreeMap<String, jsonschema::Validator>,
+    slo_profiles: &'a BTreeMap<String, SloProfile>,
+}
+
+/// The clause, schemas and SLO profile a case names must exist, and its
+/// parts must fit together.
 fn check_links(
     rel: &Path,
     case: &Case,
     lines: &LineMap,
-    clauses: &BTreeMap<String, Clause>,
-    schemas: &BTreeMap<String, jsonschema::Validator>,
+    known: &Known<'_>,
     problems: &mut Vec<Problem>,
 ) {
     let line_of = |field: &str| lines.line_of(field);
+    let at = |field: &str, message: String| Problem {
+        line: line_of(field),
+        field: Some(field.to_string()),
+        ..problem(rel, message)
+    };
+    if let Some(performance) = &case.performance {
+        check_performance(case, performance, known.slo_profiles, &at, problems);
+    } else {
+        for (i, check) in case.checks.iter().enumerate() {
+            if check.is_performance() {
+                problems.push(at(
+                    &format!("/checks/{i}"),
+                    format!(
+                        "{} judges a load; only a case with `performance` can use it",
+                        check.name()
+                    ),
+                ));
+            }
+        }
+    }
+    let (clauses, schemas) = (known.clauses, known.schemas);
     if !clauses.contains_key(&case.clause) {
         problems.push(Problem {
             line: line_of("/clause"),
@@ -459,6 +503,54 @@ fn check_links(
                     format!("names unknown schema {name:?}; see spec/schemas/"),
                 )
             });
+        }
+    }
+}
+
+/// A performance case names a known class, checks only thresholds the
+/// class has, and its workload is valid.
+fn check_performance(
+    case: &Case,
+    performance: &Performance,
+    slo_profiles: &BTreeMap<String, SloProfile>,
+    at: &dyn Fn(&str, String) -> Problem,
+    problems: &mut Vec<Problem>,
+) {
+    if let Err(e) = performance.workload.validate() {
+        problems.push(at("/performance/workload", e.to_string()));
+    }
+    let Some(profile) = slo_profiles.get(&performance.slo) else {
+        let known: Vec<&str> = slo_profiles.keys().map(String::as_str).collect();
+        problems.push(at(
+            "/performance/slo",
+            format!(
+                "names unknown service class {:?}; spec/slo/ has: {}",
+                performance.slo,
+                known.join(", ")
+            ),
+        ));
+        return;
+    };
+    for (i, check) in case.checks.iter().enumerate() {
+        let field = format!("/checks/{i}");
+        if !check.is_performance() {
+            problems.push(at(
+                &field,
+                format!(
+                    "{} judges one exchange; a performance case has only slo_* checks",
+                    check.name()
+                ),
+            ));
+        } else if !profile.thresholds.has(check) {
+            problems.push(at(
+                &field,
+                format!(
+                    "{} needs a threshold the {} profile does not set (spec/slo/{}.yaml)",
+                    check.name(),
+                    profile.name,
+                    profile.name
+                ),
+            ));
         }
     }
 }

@@ -31,6 +31,22 @@ pub struct TargetProfile {
     /// The declared rate limit; required when the profile claims `rate_limits`.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,
+    /// The service classes the target claims and the model performance
+    /// cases load; without it every performance case is not claimed.
+    #[serde(default)]
+    pub performance: Option<PerformanceClaim>,
+}
+
+/// The service classes a target claims (SLO profiles in `spec/slo/`) and
+/// the model its performance cases send to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceClaim {
+    /// The model loaded by performance cases; the profile's model when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The classes claimed, by SLO profile name.
+    pub classes: BTreeSet<String>,
 }
 
 /// How a target counts tokens: the basis of every recount check.

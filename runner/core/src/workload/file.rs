@@ -16,9 +16,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::tokens::Tokenizer;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use crate::tokens::Tokenizer;
 
 use super::WorkloadError;
 use super::sample::MAX_LENGTH_TOKENS;

@@ -25,9 +25,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::tokens::{Tokenizer, TokenizerError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use crate::tokens::{Tokenizer, TokenizerError};
 
 pub use file::{
     FilePrompt, MAX_PROMPT_FILE_BYTES, MAX_PROMPT_LINE_BYTES, parse_prompt_lines, read_prompt_file,

@@ -15,8 +15,8 @@
 
 use std::collections::HashMap;
 
-use rand_core::RngCore;
 use crate::tokens::Tokenizer;
+use rand_core::RngCore;
 
 use super::WorkloadError;
 use super::sample::below;

@@ -39,8 +39,10 @@
 //! per request in flight: keep [`Bounds::max_in_flight`] under half the
 //! process's open-file limit.
 
+mod case;
 mod stamps;
 
+pub use case::{PlannedCase, plan_case, run_case};
 pub use stamps::{STAMP_PREFIX, Stamp, stamps};
 
 use std::path::{Path, PathBuf};

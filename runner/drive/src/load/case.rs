@@ -1,0 +1,106 @@
+//! A performance case of a run: its workload planned up front, its load
+//! driven, and its per-request evidence joined into the case's evidence
+//! file.
+
+use std::path::{Path, PathBuf};
+
+use tokencert_core::suite::{Case, ChatOverhead, Performance};
+use tokencert_core::tokens::Tokenizer;
+use tokencert_core::workload::{PlannedRequest, WorkloadError};
+
+use super::{Bounds, LoadError, LoadOutcome, LoadProgress, drive_load};
+use crate::exchange::{Client, ClientError};
+
+/// A performance case with its requests planned.
+pub struct PlannedCase<'a> {
+    /// The case.
+    pub case: &'a Case,
+    /// Its performance part.
+    pub performance: &'a Performance,
+    /// Its requests.
+    pub plan: Vec<PlannedRequest>,
+}
+
+/// Plans a performance case's workload: prompt files are relative to the
+/// case file's directory under `suite_root`, and every request is clipped
+/// to the target's context window less the chat template's overhead for
+/// one user message.
+///
+/// # Errors
+///
+/// [`WorkloadError`] when the workload cannot be planned.
+pub fn plan_case<'a>(
+    case: &'a Case,
+    performance: &'a Performance,
+    tokenizer: &Tokenizer,
+    suite_root: &Path,
+    context: u64,
+    overhead: &ChatOverhead,
+) -> Result<PlannedCase<'a>, WorkloadError> {
+    let dir: PathBuf = case.id.split('.').collect();
+    let base = suite_root
+        .join("suites")
+        .join(dir.parent().unwrap_or(Path::new("")));
+    let template = overhead.per_message + overhead.reply;
+    let plan =
+        performance
+            .workload
+            .plan(tokenizer, &base, Some(context.saturating_sub(template)))?;
+    Ok(PlannedCase {
+        case,
+        performance,
+        plan,
+    })
+}
+
+/// Drives a planned case against `client` (already pointing at the
+/// performance model) and writes its exchanges, in plan order, to
+/// `evidence` (which must not exist). Each request is first recorded to
+/// its own file in a sibling directory `<evidence>.load/` (so a killed run
+/// keeps them), joined at the end, then removed.
+///
+/// # Errors
+///
+/// [`LoadError`] when the load cannot run or evidence cannot be written.
+pub async fn run_case(
+    client: &Client,
+    planned: &PlannedCase<'_>,
+    evidence: &Path,
+    progress: impl Fn(&LoadProgress),
+) -> Result<(), LoadError> {
+    let workload = &planned.performance.workload;
+    let parts = evidence.with_extension("load");
+    let bounds = Bounds {
+        max_requests: Some(workload.requests),
+        duration: workload.duration,
+        ..Bounds::default()
+    };
+    let run = drive_load(
+        client,
+        &planned.case.id,
+        &planned.plan,
+        &workload.load,
+        bounds,
+        &parts,
+        progress,
+    )
+    .await?;
+    let fail = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ClientError::Evidence { path, source }
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(evidence)
+        .map_err(fail(evidence))?;
+    for request in &run.requests {
+        if let LoadOutcome::Sent { file, .. } = &request.outcome {
+            let mut part = std::fs::File::open(file).map_err(fail(file))?;
+            std::io::copy(&mut part, &mut out).map_err(fail(evidence))?;
+        }
+    }
+    out.sync_all().map_err(fail(evidence))?;
+    std::fs::remove_dir_all(&parts).map_err(fail(&parts))?;
+    Ok(())
+}
