@@ -9,7 +9,10 @@ use std::fmt::Write;
 use crate::bundle::{RunInfo, Signer};
 use crate::evidence::Exchange;
 use crate::judge::{CaseResult, Results, Verdict};
+use crate::metrics::{Distribution, milli_to_decimal};
+use crate::performance::Figures;
 use crate::suite::{Level, Suite};
+use crate::workload::{LengthDist, LoadModel, Prompts};
 
 /// What a report is made from.
 pub struct Input<'a> {
@@ -118,7 +121,8 @@ pub fn markdown(input: &Input<'_>) -> String {
             let _ = writeln!(out, "> **{}.** {}\n", clause.title, clause.text.trim());
         }
         let _ = writeln!(out, "{}\n", case.reason);
-        if let Some(exchange) = evidence.get(&case.id) {
+        // A load's figures are under Performance; one of its exchanges says little.
+        if let Some(exchange) = evidence.get(&case.id).filter(|_| case.performance.is_none()) {
             let _ = writeln!(out, "{}\n", excerpt(exchange));
         }
     }
@@ -136,12 +140,189 @@ pub fn markdown(input: &Input<'_>) -> String {
         }
     }
 
-    let _ = writeln!(out, "## Metrics\n");
+    let _ = writeln!(out, "## Performance\n");
+    let loads: Vec<(&CaseResult, &Figures)> = results
+        .cases
+        .iter()
+        .filter_map(|c| Some((c, c.performance.as_ref()?)))
+        .collect();
+    if loads.is_empty() {
+        let _ = writeln!(
+            out,
+            "No performance figures: the run has no claimed performance case."
+        );
+        return out;
+    }
+    let _ = writeln!(out, "{DEFINITIONS}\n");
+    for (case, figures) in loads {
+        performance_section(&mut out, suite, case, figures);
+    }
+    out
+}
+
+/// The metric definitions every report states (see `tokencert_core::metrics`).
+const DEFINITIONS: &str = "Definitions. **TTFB**: send → response head. **TTFT**: send → \
+the first server-sent event carrying output content (role-only events do not count). \
+**E2E**: send → end of the stream. **ITL**: gaps between content events; at token level \
+an event of k tokens (recounted with the declared tokenizer) contributes k gaps of a k-th \
+of its gap. **TPOT**: (E2E − TTFT) / (output tokens − 1); **output speed** = 1 / TPOT \
+(excludes TTFT). \"From scheduled\" times start at the instant the load model scheduled \
+the request, not when it was sent, so a client that fell behind cannot hide a slow server. \
+**Throughput** and **goodput** (requests meeting every per-request objective of the class) \
+count requests that ended within the steady-state window. Percentiles come from an HDR \
+histogram (3 significant digits) with distribution-free 95% confidence intervals from \
+binomial order statistics; latencies and token counts are over `ok` requests only. \
+Chart data (CDFs, histograms, timeline) is in `results.json` under each case's \
+`performance.plots`.";
+
+fn performance_section(out: &mut String, suite: &Suite, case: &CaseResult, f: &Figures) {
     let _ = writeln!(
         out,
-        "This bundle holds conformance cases only; it has no performance measurements."
+        "### `{}`: {} against the {} class\n",
+        case.id,
+        case.verdict.name(),
+        f.slo
     );
-    out
+    if let Some(perf) = suite.case(&case.id).and_then(|c| c.performance.as_ref()) {
+        let w = &perf.workload;
+        let _ = writeln!(
+            out,
+            "Asked: {} requests (seed {}), {}, {}{}.",
+            w.requests,
+            w.seed,
+            describe_prompts(&w.prompts),
+            describe_load(&w.load),
+            w.duration
+                .map_or(String::new(), |d| format!(", for at most {} s", d.as_secs()))
+        );
+    }
+    let rate = |r: Option<u64>| r.map_or("-".to_string(), milli_to_decimal);
+    let l = &f.load;
+    let _ = writeln!(
+        out,
+        "Achieved: {} requests sent over {} s, {} requests/s sent (schedule: {}), at most {} in flight.\n",
+        l.requests,
+        milli_to_decimal(l.span_ns / 1_000_000),
+        rate(l.sent_rate_milli),
+        rate(l.offered_rate_milli),
+        l.peak_in_flight
+    );
+    let _ = writeln!(
+        out,
+        "| Metric | n | mean | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let s = &f.summary;
+    let rows: [(&str, Option<&Distribution>, fn(u64) -> String); 12] = [
+        ("TTFB (ms)", s.ttfb_ns.as_ref(), ns_ms),
+        ("TTFT (ms)", s.ttft_ns.as_ref(), ns_ms),
+        ("TTFT from scheduled (ms)", f.ttft_from_scheduled_ns.as_ref(), ns_ms),
+        ("E2E (ms)", s.e2e_ns.as_ref(), ns_ms),
+        ("E2E from scheduled (ms)", f.e2e_from_scheduled_ns.as_ref(), ns_ms),
+        ("ITL, token level (ms)", s.itl_token_ns.as_ref(), ns_ms),
+        ("ITL, chunk level (ms)", s.itl_chunk_ns.as_ref(), ns_ms),
+        ("TPOT (ms)", s.tpot_ns.as_ref(), ns_ms),
+        ("Output speed (tokens/s)", s.output_speed_milli_tps.as_ref(), milli_to_decimal),
+        ("Output tokens, recount", s.recount_output_tokens.as_ref(), |n| n.to_string()),
+        ("Output tokens, usage", s.usage_output_tokens.as_ref(), |n| n.to_string()),
+        ("Send lateness (ms)", f.send_lateness_ns.as_ref(), ns_ms),
+    ];
+    for (name, d, show) in rows {
+        let Some(d) = d else {
+            let _ = writeln!(out, "| {name} | 0 | | | | | | | |");
+            continue;
+        };
+        let cells: Vec<String> = d
+            .percentiles
+            .iter()
+            .map(|p| {
+                let bound = |b: Option<u64>| b.map_or("·".to_string(), show);
+                format!("{} ({}–{})", show(p.value), bound(p.ci_low), bound(p.ci_high))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            d.count,
+            show(d.mean),
+            cells.join(" | "),
+            show(d.max)
+        );
+    }
+    let st = &f.steady_state;
+    let e = &s.errors;
+    let _ = writeln!(
+        out,
+        "\nPercentile cells read `value (95% CI low–high)`; `·`: too few samples for that bound.\n"
+    );
+    let _ = writeln!(
+        out,
+        "Steady state ({}‰ warm-up and {}‰ cool-down left out, {} requests ended in it): {} requests/s, {} output tokens/s, goodput {} requests/s ({} of {} met every objective).\n",
+        st.warmup_per_mille,
+        st.cooldown_per_mille,
+        st.requests_ended,
+        rate(st.request_throughput_milli),
+        rate(st.output_token_throughput_milli),
+        rate(st.goodput_milli),
+        st.requests_good,
+        st.requests_ended
+    );
+    let c = &e.counts;
+    let _ = writeln!(
+        out,
+        "Errors: {} of {} (429: {}, other 4xx: {}, 5xx: {}, timeout: {}, transport: {}, protocol: {}).\n",
+        e.errors, e.total, c.http_429, c.http_4xx, c.http_5xx, c.timeout, c.transport, c.protocol
+    );
+    let _ = writeln!(out, "| Threshold | Verdict | Measured |\n|---|---|---|");
+    for check in &case.checks {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            check.check,
+            check.verdict.name(),
+            check.reason.replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn ns_ms(ns: u64) -> String {
+    milli_to_decimal(ns / 1000)
+}
+
+fn describe_prompts(prompts: &Prompts) -> String {
+    match prompts {
+        Prompts::Synthetic { input, output } => format!(
+            "synthetic prompts of {} tokens asking for {} tokens",
+            describe_length(input),
+            describe_length(output)
+        ),
+        Prompts::Preset(preset) => format!("the {} preset", preset.name()),
+        Prompts::File { path, .. } => format!("the prompts of {}", path.display()),
+    }
+}
+
+fn describe_length(length: &LengthDist) -> String {
+    match length {
+        LengthDist::Fixed(n) => n.to_string(),
+        LengthDist::Uniform { min, max } => format!("{min}–{max} (uniform)"),
+        LengthDist::Normal { mean, sd, min, max } => {
+            format!("{min}–{max} (normal, mean {mean}, sd {sd})")
+        }
+    }
+}
+
+fn describe_load(load: &LoadModel) -> String {
+    match load {
+        LoadModel::Constant { rate } => format!("open loop at a constant {rate} requests/s"),
+        LoadModel::Poisson { rate } => format!("open loop, Poisson at {rate} requests/s"),
+        LoadModel::Gamma { rate, burstiness } => {
+            format!("open loop, gamma gaps at {rate} requests/s with burstiness {burstiness}")
+        }
+        LoadModel::Closed { users, think_time } => format!(
+            "closed loop of {users} users with {} ms think time",
+            think_time.as_millis()
+        ),
+    }
 }
 
 /// The request line, status, and the start and end of the body of an

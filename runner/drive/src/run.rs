@@ -38,11 +38,11 @@ pub struct RunConfig<'a> {
     /// The service classes the target claims and its performance model.
     pub performance: Option<PerformanceClaim>,
     /// Called with the case id as each request of a performance case ends.
-    pub load_progress: Option<&'a LoadProgressFn>,
+    pub load_progress: Option<&'a LoadProgressFn<'a>>,
 }
 
 /// A callback given a performance case's id and its load's progress.
-pub type LoadProgressFn = dyn Fn(&str, &LoadProgress) + Sync;
+pub type LoadProgressFn<'a> = dyn Fn(&str, &LoadProgress) + Sync + 'a;
 
 /// What a finished run produced.
 #[derive(Debug)]
