@@ -65,10 +65,16 @@ fn re_judging_the_llama_cpp_evidence_gives_the_recorded_verdicts() {
         "re-judged verdicts differ from the recording:\n{}",
         differ.join("\n")
     );
+    // Performance cases are not part of the recording: the timings of a
+    // CPU llama server on a build machine would judge nothing portable.
+    let conformance = suite
+        .cases
+        .iter()
+        .filter(|c| c.performance.is_none())
+        .count();
     assert!(
-        compared * 10 >= suite.cases.len() * 9,
-        "only {compared} of {} cases have recorded evidence; re-record",
-        suite.cases.len()
+        compared * 10 >= conformance * 9,
+        "only {compared} of {conformance} conformance cases have recorded evidence; re-record"
     );
     // The recording is only worth keeping if it shows real deviations as
     // well as conformance.

@@ -1,0 +1,178 @@
+//! Performance cases end to end: `tokencert run` drives a small load
+//! against the embedded reference service's capacity model, judges it
+//! from the recorded timings, and `verify` re-derives the verdicts byte
+//! for byte. Slower capacity settings and an overload fault each make the
+//! threshold they should fail.
+//!
+//! The suite is a copy of the real `spec/` with one small performance case
+//! of the interactive class, so every run stays within seconds. Bounds are
+//! the class's own thresholds; the settings are chosen far from them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn tokencert(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(args)
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("TOKENCERT_MODEL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("TOKENCERT_SUITE")
+        .output()
+        .expect("tokencert runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A suite with the real standard and one interactive load: two users,
+/// eight requests of 100 prompt tokens asking for 16.
+fn small_suite(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    copy_dir(&root.join("spec"), &dir.join("spec"));
+    std::fs::create_dir_all(dir.join("suites/perf")).expect("mkdir");
+    std::fs::write(
+        dir.join("suites/perf/chat.yaml"),
+        "id: perf.chat\n\
+         clause: TS-PERF-SLO\n\
+         description: two users, eight short chats\n\
+         performance:\n  slo: interactive\n  workload:\n    seed: 5\n    requests: 8\n    \
+         duration: 60s\n    prompts: {synthetic: {input: {fixed: 100}, output: {fixed: 16}}}\n    \
+         load: {closed: {users: 2}}\n\
+         checks: [slo_ttft, slo_output_speed, slo_itl, slo_error_rate, slo_goodput]\n",
+    )
+    .expect("write the case");
+    dir.to_path_buf()
+}
+
+/// Runs the small suite with extra flags; returns the bundle's results
+/// after checking that `verify` re-derives them.
+fn run(suite: &Path, out: &Path, flags: &[&str]) -> Value {
+    let suite_arg = suite.to_str().expect("utf-8 path");
+    let out_arg = out.to_str().expect("utf-8 path");
+    let mut args = vec!["run", "--suite", suite_arg, "--out", out_arg];
+    args.extend_from_slice(flags);
+    let output = tokencert(&args);
+    let stderr = text(&output.stderr);
+    let bundle = std::fs::read_dir(out)
+        .expect("the out directory exists")
+        .map(|e| e.expect("entry").path())
+        .next()
+        .unwrap_or_else(|| panic!("no bundle; stderr:\n{stderr}"));
+    let b = bundle.to_str().expect("utf-8 path");
+    let verified = tokencert(&["verify", "--suite", suite_arg, b]);
+    assert!(
+        verified.status.success(),
+        "verify must re-derive the verdicts: {}{}",
+        text(&verified.stdout),
+        text(&verified.stderr)
+    );
+    let bytes = std::fs::read(bundle.join("results.json")).expect("results.json");
+    serde_json::from_slice(&bytes).expect("results.json is JSON")
+}
+
+/// The verdict of each check of the one case, by check name.
+fn verdicts(results: &Value) -> Vec<(String, String)> {
+    results["cases"][0]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap_or_default().to_string(),
+                c["verdict"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn verdict_of(results: &Value, check: &str) -> String {
+    verdicts(results)
+        .into_iter()
+        .find(|(name, _)| name == check)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {check} in {results}"))
+}
+
+#[test]
+fn the_default_reference_meets_the_interactive_class_and_verify_agrees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let results = run(&suite, &dir.path().join("out"), &[]);
+    let case = &results["cases"][0];
+    assert_eq!(case["verdict"], "pass", "{case}");
+    let figures = &case["performance"];
+    assert_eq!(figures["load"]["requests"], 8, "{figures}");
+    assert_eq!(figures["summary"]["errors"]["errors"], 0, "{figures}");
+    // The capacity model generates exactly the asked 16 tokens.
+    assert_eq!(figures["summary"]["recount_output_tokens"]["max"], 16);
+    assert!(
+        figures["plots"]["ttft_cdf"].as_array().is_some_and(|a| !a.is_empty()),
+        "{figures}"
+    );
+}
+
+#[test]
+fn slow_prefill_fails_the_ttft_threshold() {
+    // 100 prompt tokens at 25 ms each: TTFT about 2.5 s, over the 2 s bound.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let results = run(&suite, &dir.path().join("out"), &["--prefill-us", "25000"]);
+    assert_eq!(results["cases"][0]["verdict"], "fail");
+    assert_eq!(verdict_of(&results, "slo_ttft"), "fail");
+    assert_eq!(verdict_of(&results, "slo_error_rate"), "pass");
+}
+
+#[test]
+fn slow_decoding_fails_output_speed_and_goodput() {
+    // 150 ms per step: about 6.7 tokens/s (bound 20) and TPOT 150 ms over
+    // the 100 ms objective, so no request counts towards goodput.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let results = run(&suite, &dir.path().join("out"), &["--step-us", "150000"]);
+    assert_eq!(verdict_of(&results, "slo_output_speed"), "fail");
+    assert_eq!(verdict_of(&results, "slo_goodput"), "fail");
+    assert_eq!(verdict_of(&results, "slo_ttft"), "pass");
+}
+
+#[test]
+fn stalls_fail_the_itl_threshold() {
+    // A 300 ms step: every gap between tokens is over the 250 ms bound.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let results = run(&suite, &dir.path().join("out"), &["--step-us", "300000"]);
+    assert_eq!(verdict_of(&results, "slo_itl"), "fail");
+}
+
+#[test]
+fn overload_refusals_fail_the_error_rate() {
+    // One sequence at a time and no queue: of two users one is refused 503
+    // whenever the other is being served.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let results = run(
+        &suite,
+        &dir.path().join("out"),
+        &["--max-batch", "1", "--max-queue", "0"],
+    );
+    assert_eq!(verdict_of(&results, "slo_error_rate"), "fail");
+    let errors = &results["cases"][0]["performance"]["summary"]["errors"];
+    assert!(errors["counts"]["http_5xx"].as_u64().unwrap_or(0) > 0, "{errors}");
+}
