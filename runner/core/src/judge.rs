@@ -280,10 +280,7 @@ pub fn judge_case(
             }
         })
         .collect();
-    let decisive = [Verdict::Fail, Verdict::Error]
-        .iter()
-        .find_map(|v| checks.iter().find(|c| c.verdict == *v));
-    match decisive {
+    match decisive(&checks) {
         Some(c) => {
             let reason = format!("{}: {}", c.check, c.reason);
             result(c.verdict, reason, checks)
@@ -301,6 +298,14 @@ pub fn judge_case(
             }
         },
     }
+}
+
+/// The check that decides a case: its first failing check, else its first
+/// that could not judge.
+fn decisive(checks: &[CheckResult]) -> Option<&CheckResult> {
+    [Verdict::Fail, Verdict::Error]
+        .iter()
+        .find_map(|v| checks.iter().find(|c| c.verdict == *v))
 }
 
 /// Judges a performance case: the figures of its load, then its checks.
@@ -350,10 +355,7 @@ fn judge_load(
             }
         })
         .collect();
-    let decisive = [Verdict::Fail, Verdict::Error]
-        .iter()
-        .find_map(|v| checks.iter().find(|c| c.verdict == *v));
-    let (verdict, reason) = match decisive {
+    let (verdict, reason) = match decisive(&checks) {
         Some(c) => (c.verdict, format!("{}: {}", c.check, c.reason)),
         None => (
             Verdict::Pass,
