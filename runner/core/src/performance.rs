@@ -340,6 +340,7 @@ pub fn check(check: &Check, figures: &Figures, profile: &SloProfile) -> Finding 
         Check::SloTtft => match &t.ttft {
             Some(bound) => latency(
                 "TTFT from the scheduled send",
+                "no request delivered output",
                 figures.ttft_from_scheduled_ns.as_ref(),
                 &bound.percentile,
                 bound.max_ms,
@@ -350,6 +351,7 @@ pub fn check(check: &Check, figures: &Figures, profile: &SloProfile) -> Finding 
         Check::SloItl => match &t.itl {
             Some(bound) => latency(
                 "token-level ITL",
+                "no request delivered tokens in two content events or more",
                 figures.summary.itl_token_ns.as_ref(),
                 &bound.percentile,
                 bound.max_ms,
@@ -420,7 +422,13 @@ pub fn check(check: &Check, figures: &Figures, profile: &SloProfile) -> Finding 
             Some(bound) => {
                 let s = &figures.steady_state;
                 if s.requests_ended == 0 {
-                    return Finding::fail("no request ended within the steady-state window");
+                    return Finding::fail(format!(
+                        "no request ended within the steady-state window ({}‰ warm-up and {}‰ \
+                         cool-down left out): no goodput to compare with the {class} bound of {}%",
+                        s.warmup_per_mille,
+                        s.cooldown_per_mille,
+                        ppm_to_percent(bound.min_ppm)
+                    ));
                 }
                 let share = s.requests_good * 1_000_000 / s.requests_ended;
                 let text = format!(
@@ -463,11 +471,19 @@ fn percentile<'a>(d: Option<&'a Distribution>, name: &str) -> Option<(&'a Percen
     Some((d.percentile(name)?, d.count))
 }
 
-fn latency(what: &str, d: Option<&Distribution>, name: &str, max_ms: u64, class: &str) -> Finding {
+/// Compares a latency percentile with its bound; `absent` says why there
+/// may be no sample at all.
+fn latency(
+    what: &str,
+    absent: &str,
+    d: Option<&Distribution>,
+    name: &str,
+    max_ms: u64,
+    class: &str,
+) -> Finding {
     let Some((p, count)) = percentile(d, name) else {
         return Finding::fail(format!(
-            "no {what} was measured (no request delivered output): nothing meets the {class} \
-             bound of {max_ms} ms"
+            "no {what} was measured ({absent}): nothing meets the {class} bound of {max_ms} ms"
         ));
     };
     let text = format!(

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use common::*;
 use serde_json::{Value, json};
 use tokencert_core::canonical;
-use tokencert_core::evidence::{Chunk, Exchange, Outcome};
+use tokencert_core::evidence::{Exchange, Outcome};
 use tokencert_core::metrics::{
     Distribution, ErrorClass, ErrorRates, ExchangeMetrics, Slo, TimedExchange, WindowSpec,
     exchange_metrics, quantile_ci_ranks, steady_state, summarize,
@@ -29,38 +29,6 @@ fn tokens(text: &str) -> u64 {
 
 fn metrics(ex: &Exchange) -> ExchangeMetrics {
     exchange_metrics(ex, &TOKENIZER).expect("metrics")
-}
-
-fn event(data: &Value) -> String {
-    format!("data: {data}\n\n")
-}
-
-fn content(text: &str) -> String {
-    event(&chunk(json!({"content": text}), Value::Null))
-}
-
-fn done() -> String {
-    "data: [DONE]\n\n".into()
-}
-
-/// A streamed chat exchange: response head at 50 ns, each piece of body a
-/// chunk recorded at its time, the end record at `end_ns`.
-fn streamed(pieces: &[(u64, String)], end_ns: u64) -> Exchange {
-    let mut ex = Ex::new(SSE, "")
-        .request(&json!({"model": "m", "stream": true, "messages": []}))
-        .build();
-    if let Some(head) = ex.response.as_mut() {
-        head.t_ns = 50;
-    }
-    ex.chunks = pieces
-        .iter()
-        .map(|(t_ns, bytes)| Chunk {
-            t_ns: *t_ns,
-            bytes: bytes.as_bytes().to_vec(),
-        })
-        .collect();
-    ex.end_ns = Some(end_ns);
-    ex
 }
 
 // ---- one exchange --------------------------------------------------------------

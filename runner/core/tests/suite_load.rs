@@ -194,3 +194,155 @@ fn bad_and_duplicate_clause_ids_are_refused_at_their_lines() {
         "{messages:?}"
     );
 }
+
+// ---- performance cases and SLO profiles ---------------------------------------
+
+/// A performance case: the class on line 5, the workload on line 6, its
+/// prompts on line 9, the checks from line 12.
+const LOAD: &str = "id: x.load\nclause: TS-PERF-SLO\ndescription: d\nperformance:\n  slo: interactive\n  workload:\n    seed: 1\n    requests: 4\n    prompts: {synthetic: {input: {fixed: 10}, output: {fixed: 8}}}\n    load: {closed: {users: 1}}\nchecks:\n  - slo_ttft\n";
+
+/// Asserts the problem's file, line and field, and that its message says `says`.
+#[track_caller]
+fn problem_at(p: &Problem, file: &str, line: usize, field: &str, says: &str) {
+    assert_eq!(
+        (p.file.as_path(), p.line, p.field.as_deref()),
+        (Path::new(file), Some(line), Some(field)),
+        "{p}"
+    );
+    assert!(p.message.contains(says), "{p}");
+}
+
+#[test]
+fn a_valid_performance_case_loads() {
+    let dir = suite_with_case("x/load.yaml", LOAD);
+    let suite = suite::load(dir.path()).expect("loads");
+    let case = suite.case("x.load").expect("the case");
+    assert_eq!(
+        case.performance.as_ref().map(|p| p.slo.as_str()),
+        Some("interactive")
+    );
+}
+
+#[test]
+fn a_performance_case_naming_an_unknown_class_is_refused() {
+    let dir = suite_with_case(
+        "x/load.yaml",
+        &LOAD.replace("slo: interactive", "slo: premium"),
+    );
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/load.yaml",
+        5,
+        "/performance/slo",
+        "unknown service class \"premium\"; spec/slo/ has: batch, interactive, long-context",
+    );
+}
+
+#[test]
+fn a_performance_case_with_a_conformance_check_is_refused() {
+    let dir = suite_with_case("x/load.yaml", &format!("{LOAD}  - status: 200\n"));
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/load.yaml",
+        13,
+        "/checks/1",
+        "status judges one exchange; a performance case has only slo_* checks",
+    );
+}
+
+#[test]
+fn a_conformance_case_with_an_slo_check_is_refused() {
+    let dir = suite_with_case("x/good.yaml", &format!("{GOOD}  - slo_ttft\n"));
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/good.yaml",
+        8,
+        "/checks/1",
+        "slo_ttft judges a load; only a case with `performance` can use it",
+    );
+}
+
+#[test]
+fn a_check_needing_a_threshold_the_class_lacks_is_refused() {
+    let text = LOAD
+        .replace("slo: interactive", "slo: batch")
+        .replace("slo_ttft", "slo_itl");
+    let dir = suite_with_case("x/load.yaml", &text);
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/load.yaml",
+        12,
+        "/checks/0",
+        "slo_itl needs a threshold the batch profile does not set (spec/slo/batch.yaml)",
+    );
+}
+
+#[test]
+fn a_performance_case_with_a_request_is_refused() {
+    let text = LOAD.replace(
+        "description: d\n",
+        "description: d\nrequest:\n  endpoint: models\n",
+    );
+    let dir = suite_with_case("x/load.yaml", &text);
+    let p = only_problem(&dir);
+    // The schema forbids the field; its message says only that.
+    problem_at(&p, "suites/x/load.yaml", 4, "/request", "does not allow");
+}
+
+#[test]
+fn an_invalid_workload_is_refused_at_the_workload() {
+    let text = LOAD.replace("input: {fixed: 10}", "input: {uniform: {min: 10, max: 5}}");
+    let dir = suite_with_case("x/load.yaml", &text);
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/load.yaml",
+        6,
+        "/performance/workload",
+        "input length: min 10 is greater than max 5",
+    );
+}
+
+/// A suite holding only GOOD, with `edit` applied to `spec/slo/<name>.yaml`.
+fn suite_with_profile(name: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let path = dir.path().join(format!("spec/slo/{name}.yaml"));
+    let text = std::fs::read_to_string(&path).expect("the profile reads");
+    std::fs::write(&path, edit(text)).expect("write the profile");
+    dir
+}
+
+#[test]
+fn a_profile_named_unlike_its_file_is_refused() {
+    let dir = suite_with_profile("batch", |t| t.replace("name: batch", "name: bulk"));
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "spec/slo/batch.yaml",
+        1,
+        "/name",
+        "name \"bulk\" must equal the file name without .yaml",
+    );
+}
+
+#[test]
+fn a_profile_with_an_unknown_threshold_is_refused() {
+    let dir = suite_with_profile("interactive", |t| {
+        t.replace(
+            "thresholds:\n",
+            "thresholds:\n  e2e: {percentile: p95, max_ms: 9000}\n",
+        )
+    });
+    let line = std::fs::read_to_string(dir.path().join("spec/slo/interactive.yaml"))
+        .expect("reads")
+        .lines()
+        .position(|l| l == "thresholds:")
+        .expect("a thresholds line")
+        + 1;
+    let p = only_problem(&dir);
+    problem_at(&p, "spec/slo/interactive.yaml", line, "/thresholds", "e2e");
+}

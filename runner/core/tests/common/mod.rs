@@ -141,6 +141,41 @@ impl Ex {
     }
 }
 
+/// One server-sent event carrying `data` as JSON.
+pub fn event(data: &Value) -> String {
+    format!("data: {data}\n\n")
+}
+
+/// An event whose chunk carries `text` as `delta.content`.
+pub fn content(text: &str) -> String {
+    event(&chunk(json!({"content": text}), Value::Null))
+}
+
+/// The event that ends a stream.
+pub fn done() -> String {
+    format!("data: {DONE}\n\n")
+}
+
+/// A streamed chat exchange: response head at 50 ns, each piece of body a
+/// chunk recorded at its time, the end record at `end_ns`.
+pub fn streamed(pieces: &[(u64, String)], end_ns: u64) -> Exchange {
+    let mut ex = Ex::new(SSE, "")
+        .request(&json!({"model": "m", "stream": true, "messages": []}))
+        .build();
+    if let Some(head) = ex.response.as_mut() {
+        head.t_ns = 50;
+    }
+    ex.chunks = pieces
+        .iter()
+        .map(|(t_ns, bytes)| Chunk {
+            t_ns: *t_ns,
+            bytes: bytes.as_bytes().to_vec(),
+        })
+        .collect();
+    ex.end_ns = Some(end_ns);
+    ex
+}
+
 /// An exchange where no response head arrived.
 pub fn unanswered(outcome: Option<Outcome>) -> Exchange {
     Exchange {
