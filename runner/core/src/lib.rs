@@ -10,6 +10,7 @@
 pub mod bundle;
 pub mod canonical;
 pub mod check;
+pub mod compare;
 pub mod digest;
 pub mod evidence;
 pub mod judge;

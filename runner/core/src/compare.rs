@@ -1,0 +1,1049 @@
+//! Comparing two verified bundles of the same suite (a vendor's run and an
+//! auditor's live re-run): do the verdicts agree, and are the performance
+//! figures statistically consistent?
+//!
+//! # Method
+//!
+//! Verdicts agree when they are equal; a case in one bundle only disagrees.
+//!
+//! For each performance case both runs measured, each metric (TTFT, TTFT
+//! from the scheduled send, E2E, token-level ITL, TPOT, output speed; see
+//! [`crate::metrics`]) is compared at p50, p90, p95 and p99 by the
+//! **two-sample quantile test** (Mood's median test generalised to the
+//! q-quantile): the samples both runs recorded are pooled, the pooled
+//! q-quantile is the cut, each run's samples are counted at or below it and
+//! above it, and Fisher's exact test gives the two-sided p-value of that
+//! 2×2 table. The error rate is compared by Fisher's exact test on the
+//! runs' error and `ok` counts.
+//!
+//! Why an exact test and not a bootstrap of the confidence intervals: the
+//! test uses only counts and the IEEE-754 basic operations in a fixed order
+//! (see `exact`), so anyone re-deriving a comparison from the two bundles
+//! gets the same bytes; a bootstrap needs random draws, and its answer
+//! moves with the seed and the number of resamples. Given the pooled
+//! samples, the test's p-value is exact (not an asymptotic approximation)
+//! whatever the metric's distribution. It assumes a run's samples are
+//! exchangeable; the token-level ITL gaps of one request are not
+//! independent, so its p-values are somewhat optimistic.
+//!
+//! Significance: the summary's claim is "no metric differs", so the error
+//! to control is that of the whole family of tests. Each test is judged at
+//! 0.05 / m, where m is the number of tests the comparison made (Bonferroni),
+//! so two runs of one service are called different in at most 5% of
+//! comparisons, whatever the dependence between the tests. The price is
+//! power: with few samples only a large shift at p50 can be detected, which
+//! is why a test with too few samples is flagged (fewer than
+//! [`MIN_SAMPLES`] in a run, or too few for a two-sided 95% confidence
+//! interval of that percentile in a run, see
+//! [`crate::metrics::quantile_ci_ranks`]): "consistent" there means no
+//! difference could be seen, not that there is none.
+
+mod exact;
+
+pub use exact::{Table, fisher_two_sided, quantile, quantile_test};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::Path;
+
+use p256::ecdsa::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{self, BundleError, RunInfo};
+use crate::evidence::{EvidenceError, Exchange, read_exchanges};
+use crate::judge::{self, Results, Verdict};
+use crate::metrics::{ErrorClass, exchange_metrics, milli_to_decimal, quantile_ci_ranks};
+use crate::performance::{PerformanceError, ms, ppm_to_percent};
+use crate::suite::Suite;
+use crate::tokens::Tokenizer;
+
+/// The format tag of a comparison.
+pub const COMPARISON_FORMAT: &str = "tokencert-comparison/1";
+/// The family-wise significance level, parts per million (5%).
+pub const FAMILY_ALPHA_PPM: u64 = 50_000;
+/// Fewer samples than this in a run flag a test as having too few.
+pub const MIN_SAMPLES: u64 = 20;
+/// The percentiles compared, as (name, quantile per mille).
+pub const PERCENTILES: [(&str, u32); 4] = [("p50", 500), ("p90", 900), ("p95", 950), ("p99", 990)];
+
+const QUANTILE_TEST: &str = "two-sample quantile test: both runs' samples pooled, each run's \
+    samples counted at or below and above the pooled quantile, Fisher's exact test (two-sided) \
+    on that 2x2 table";
+const ERROR_RATE_TEST: &str = "Fisher's exact test (two-sided) on each run's error and ok counts";
+const LEVEL: &str = "family-wise 5%, Bonferroni: each test differs when its p-value is at most \
+    0.05 divided by the number of tests";
+
+/// Why two bundles could not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// The bundles were made with different suites.
+    #[error(
+        "{a_bundle} was made with suite {a} but {b_bundle} with suite {b}: compare needs two runs of the same suite"
+    )]
+    DifferentSuites {
+        /// Bundle A.
+        a_bundle: String,
+        /// Its suite digest.
+        a: String,
+        /// Bundle B.
+        b_bundle: String,
+        /// Its suite digest.
+        b: String,
+    },
+    /// A bundle cannot be read or does not verify.
+    #[error("{bundle} does not verify: {source}")]
+    Bundle {
+        /// The bundle.
+        bundle: String,
+        /// Why.
+        source: BundleError,
+    },
+    /// A performance case's evidence cannot be read.
+    #[error("{bundle}: the evidence of {case} cannot be read: {source}")]
+    Evidence {
+        /// The bundle.
+        bundle: String,
+        /// The case.
+        case: String,
+        /// Why.
+        source: EvidenceError,
+    },
+    /// A performance case's samples cannot be computed.
+    #[error("{bundle}: the samples of {case} cannot be computed: {source}")]
+    Samples {
+        /// The bundle.
+        bundle: String,
+        /// The case.
+        case: String,
+        /// Why.
+        source: PerformanceError,
+    },
+}
+
+/// A per-request metric compared between runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// TTFT from the actual send, nanoseconds.
+    Ttft,
+    /// TTFT from the scheduled send, nanoseconds.
+    TtftFromScheduled,
+    /// E2E from the actual send, nanoseconds.
+    E2e,
+    /// Token-level ITL, pooled over requests, nanoseconds.
+    ItlToken,
+    /// TPOT, nanoseconds.
+    Tpot,
+    /// Output speed, milli-tokens per second.
+    OutputSpeed,
+}
+
+impl Metric {
+    /// Every metric, in the order comparisons list them.
+    pub const ALL: [Metric; 6] = [
+        Metric::Ttft,
+        Metric::TtftFromScheduled,
+        Metric::E2e,
+        Metric::ItlToken,
+        Metric::Tpot,
+        Metric::OutputSpeed,
+    ];
+
+    /// The key in comparisons.
+    pub fn key(self) -> &'static str {
+        match self {
+            Metric::Ttft => "ttft",
+            Metric::TtftFromScheduled => "ttft_from_scheduled",
+            Metric::E2e => "e2e",
+            Metric::ItlToken => "itl_token",
+            Metric::Tpot => "tpot",
+            Metric::OutputSpeed => "output_speed",
+        }
+    }
+
+    /// The name shown to readers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Ttft => "TTFT",
+            Metric::TtftFromScheduled => "TTFT from scheduled send",
+            Metric::E2e => "E2E",
+            Metric::ItlToken => "ITL (token level)",
+            Metric::Tpot => "TPOT",
+            Metric::OutputSpeed => "output speed",
+        }
+    }
+
+    /// The unit of its values: `ns` or `milli_tokens_per_s`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::OutputSpeed => "milli_tokens_per_s",
+            _ => "ns",
+        }
+    }
+}
+
+/// A value in a metric's unit, for readers.
+pub fn show_value(unit: &str, value: u64) -> String {
+    if unit == "ns" {
+        ms(value)
+    } else {
+        format!("{} tokens/s", milli_to_decimal(value))
+    }
+}
+
+/// A ratio per mille as a decimal (`2832` → `2.832`); `-` when undefined.
+pub fn show_ratio(per_mille: Option<u64>) -> String {
+    per_mille.map_or_else(|| "-".into(), milli_to_decimal)
+}
+
+/// A p-value in parts per million as a decimal; `< 0.000001` for 0.
+pub fn show_p(ppm: u64) -> String {
+    if ppm == 0 {
+        "< 0.000001".into()
+    } else {
+        format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000)
+    }
+}
+
+/// An error rate for readers: `2 of 16 (12.5%)`.
+pub fn show_rate(errors: u64, total: u64, ppm: u64) -> String {
+    format!("{errors} of {total} ({}%)", ppm_to_percent(ppm))
+}
+
+/// The samples of one load, as its figures were computed from them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSamples {
+    /// Per metric, in [`Metric::ALL`] order, the samples of the `ok`
+    /// exchanges, sorted.
+    pub metrics: [Vec<u64>; 6],
+    /// Exchanges not of class `ok`.
+    pub errors: u64,
+    /// All exchanges.
+    pub total: u64,
+}
+
+impl LoadSamples {
+    /// The samples of a load's exchanges.
+    ///
+    /// # Errors
+    ///
+    /// [`PerformanceError`]: an exchange without send times, or a text
+    /// the tokenizer cannot recount.
+    pub fn from_exchanges(
+        exchanges: &[Exchange],
+        tokenizer: &Tokenizer,
+    ) -> Result<Self, PerformanceError> {
+        let mut out = LoadSamples::default();
+        for (index, exchange) in exchanges.iter().enumerate() {
+            let missing = |what| PerformanceError::NotALoad { index, what };
+            let sent = exchange.sent_ns.ok_or_else(|| missing("send time"))?;
+            let scheduled = exchange
+                .scheduled_ns
+                .ok_or_else(|| missing("scheduled time"))?;
+            let m = exchange_metrics(exchange, tokenizer)?;
+            out.total += 1;
+            if m.class != ErrorClass::Ok {
+                out.errors += 1;
+                continue;
+            }
+            // From the scheduled send: plus how late it was sent, as
+            // performance::figures measures it.
+            let late = sent.saturating_sub(scheduled);
+            let [ttft, from_scheduled, e2e, itl, tpot, speed] = &mut out.metrics;
+            ttft.extend(m.ttft_ns);
+            from_scheduled.extend(m.ttft_ns.map(|t| t.saturating_add(late)));
+            e2e.extend(m.e2e_ns);
+            itl.extend_from_slice(&m.itl_token_ns);
+            tpot.extend(m.tpot_ns);
+            speed.extend(m.output_speed_milli_tps);
+        }
+        for samples in &mut out.metrics {
+            samples.sort_unstable();
+        }
+        Ok(out)
+    }
+
+    /// The sorted samples of `metric`.
+    pub fn of(&self, metric: Metric) -> &[u64] {
+        let i = Metric::ALL.iter().position(|m| *m == metric).unwrap_or(0);
+        self.metrics.get(i).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// One verified bundle, as a comparison reads it.
+#[derive(Debug, Clone)]
+pub struct Side {
+    /// Its run record.
+    pub run: RunInfo,
+    /// Its results (verified).
+    pub results: Results,
+    /// The samples of each performance case with figures, by case id.
+    pub loads: BTreeMap<String, LoadSamples>,
+}
+
+/// Reads the samples of a verified bundle's performance cases.
+///
+/// # Errors
+///
+/// [`CompareError`] when the plan's tokenizer, an evidence file or its
+/// samples cannot be read.
+pub fn read_side(dir: &Path, verified: bundle::Verified) -> Result<Side, CompareError> {
+    let name = dir.display().to_string();
+    let context =
+        judge::Context::new(verified.run.plan.clone(), dir).map_err(|e| CompareError::Bundle {
+            bundle: name.clone(),
+            source: e.into(),
+        })?;
+    let mut loads = BTreeMap::new();
+    for case in verified
+        .results
+        .cases
+        .iter()
+        .filter(|c| c.performance.is_some())
+    {
+        let exchanges =
+            read_exchanges(&bundle::evidence_path(dir, &case.id)).map_err(|source| {
+                CompareError::Evidence {
+                    bundle: name.clone(),
+                    case: case.id.clone(),
+                    source,
+                }
+            })?;
+        let samples =
+            LoadSamples::from_exchanges(&exchanges, &context.tokenizer).map_err(|source| {
+                CompareError::Samples {
+                    bundle: name.clone(),
+                    case: case.id.clone(),
+                    source,
+                }
+            })?;
+        loads.insert(case.id.clone(), samples);
+    }
+    Ok(Side {
+        run: verified.run,
+        results: verified.results,
+        loads,
+    })
+}
+
+/// Verifies both bundles against `suite` (each with its key, when given),
+/// refusing bundles of different suites, and compares them.
+///
+/// # Errors
+///
+/// [`CompareError::DifferentSuites`] first; then the first bundle that does
+/// not verify, or whose samples cannot be read.
+pub fn compare_bundles(
+    a: &Path,
+    b: &Path,
+    suite: &Suite,
+    keys: [Option<&VerifyingKey>; 2],
+) -> Result<Comparison, CompareError> {
+    let failed = |dir: &Path| {
+        let bundle = dir.display().to_string();
+        move |source| CompareError::Bundle { bundle, source }
+    };
+    let run_a = bundle::read_run(a).map_err(failed(a))?;
+    let run_b = bundle::read_run(b).map_err(failed(b))?;
+    if run_a.suite_digest != run_b.suite_digest {
+        return Err(CompareError::DifferentSuites {
+            a_bundle: a.display().to_string(),
+            a: run_a.suite_digest,
+            b_bundle: b.display().to_string(),
+            b: run_b.suite_digest,
+        });
+    }
+    let [key_a, key_b] = keys;
+    let verified_a = bundle::verify(a, suite, key_a).map_err(failed(a))?;
+    let verified_b = bundle::verify(b, suite, key_b).map_err(failed(b))?;
+    Ok(compare(
+        &read_side(a, verified_a)?,
+        &read_side(b, verified_b)?,
+    ))
+}
+
+/// Whether a test found a difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// No difference at the significance level.
+    Consistent,
+    /// A difference at the significance level.
+    Differs,
+    /// A run has no sample: nothing to test.
+    NotMeasured,
+}
+
+impl Decision {
+    /// The name in comparisons.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Consistent => "consistent",
+            Decision::Differs => "differs",
+            Decision::NotMeasured => "not measured",
+        }
+    }
+}
+
+/// Two runs compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Format tag, [`COMPARISON_FORMAT`].
+    pub format: String,
+    /// The suite both runs used.
+    pub suite_digest: String,
+    /// Run A.
+    pub a: RunSummary,
+    /// Run B.
+    pub b: RunSummary,
+    /// How the runs were compared.
+    pub method: Method,
+    /// `consistent` when every verdict agrees and no test differs, else
+    /// `differs`.
+    pub outcome: String,
+    /// What differs, one line each; empty when consistent.
+    pub differences: Vec<String>,
+    /// Every case of either run, sorted by id.
+    pub verdicts: Vec<VerdictAgreement>,
+    /// Every performance case both runs have figures for, sorted by id.
+    pub loads: Vec<LoadComparison>,
+}
+
+impl Comparison {
+    /// True when every verdict agrees and no test differs.
+    pub fn consistent(&self) -> bool {
+        self.differences.is_empty()
+    }
+
+    /// Tests flagged as having too few samples.
+    pub fn too_few(&self) -> usize {
+        self.loads
+            .iter()
+            .flat_map(|l| &l.metrics)
+            .flat_map(|m| &m.percentiles)
+            .filter(|q| q.too_few_samples)
+            .count()
+    }
+}
+
+/// What identifies a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The bundle's run id.
+    pub run_id: String,
+    /// The tool that made it.
+    pub tool: String,
+    /// The target's base URL.
+    pub base_url: String,
+    /// The model sent.
+    pub model: String,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+}
+
+impl RunSummary {
+    fn of(run: &RunInfo) -> Self {
+        Self {
+            run_id: run.run_id.clone(),
+            tool: run.tool.clone(),
+            base_url: run.target.base_url.clone(),
+            model: run.target.model.clone(),
+            started_at: run.started_at.clone(),
+        }
+    }
+}
+
+/// The tests and the significance level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Method {
+    /// The test of a metric at a percentile.
+    pub quantile_test: String,
+    /// The test of the error rate.
+    pub error_rate_test: String,
+    /// How a p-value becomes a decision.
+    pub level: String,
+    /// The family-wise level, parts per million.
+    pub family_alpha_ppm: u64,
+    /// The number of tests made (the Bonferroni divisor).
+    pub tests: u64,
+    /// Fewer samples than this in a run flag a test.
+    pub min_samples: u64,
+}
+
+/// One case's verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictAgreement {
+    /// Case id.
+    pub case: String,
+    /// Its verdict in A; `None` when A did not run it.
+    pub a: Option<Verdict>,
+    /// Its verdict in B.
+    pub b: Option<Verdict>,
+    /// Whether both ran it with the same verdict.
+    pub agree: bool,
+}
+
+/// One performance case compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadComparison {
+    /// Case id.
+    pub case: String,
+    /// Each metric, in [`Metric::ALL`] order.
+    pub metrics: Vec<MetricComparison>,
+    /// The error rate.
+    pub error_rate: ErrorRateComparison,
+}
+
+/// One metric of a load compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    /// [`Metric::key`].
+    pub metric: String,
+    /// [`Metric::label`].
+    pub label: String,
+    /// [`Metric::unit`].
+    pub unit: String,
+    /// A's samples.
+    pub a_samples: u64,
+    /// B's samples.
+    pub b_samples: u64,
+    /// Each percentile of [`PERCENTILES`].
+    pub percentiles: Vec<QuantileComparison>,
+}
+
+/// One percentile of a metric compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantileComparison {
+    /// `p50`, `p90`, `p95` or `p99`.
+    pub percentile: String,
+    /// The quantile, per mille.
+    pub per_mille: u32,
+    /// A's sample at the quantile (exact, not histogram-rounded).
+    pub a: Option<u64>,
+    /// B's.
+    pub b: Option<u64>,
+    /// B / A per mille, rounded to nearest; `None` when either is absent
+    /// or A is 0.
+    pub ratio_per_mille: Option<u64>,
+    /// The pooled samples' quantile, the test's cut.
+    pub cut: Option<u64>,
+    /// The test's table: A at or below the cut, A above, B at or below, B above.
+    pub table: Option<[u64; 4]>,
+    /// The two-sided p-value, parts per million, rounded to nearest.
+    pub p_ppm: Option<u64>,
+    /// The decision at the per-test level.
+    pub decision: Decision,
+    /// A run has fewer than [`MIN_SAMPLES`], or too few for a 95%
+    /// confidence interval of this percentile.
+    pub too_few_samples: bool,
+}
+
+/// The error rates of a load compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRateComparison {
+    /// A's failed exchanges.
+    pub a_errors: u64,
+    /// A's exchanges.
+    pub a_total: u64,
+    /// A's error rate, parts per million, rounded down.
+    pub a_ppm: u64,
+    /// B's failed exchanges.
+    pub b_errors: u64,
+    /// B's exchanges.
+    pub b_total: u64,
+    /// B's error rate, parts per million, rounded down.
+    pub b_ppm: u64,
+    /// B's rate / A's per mille, rounded to nearest; `None` when A's is 0.
+    pub ratio_per_mille: Option<u64>,
+    /// The two-sided p-value, parts per million, rounded to nearest.
+    pub p_ppm: u64,
+    /// The decision at the per-test level.
+    pub decision: Decision,
+}
+
+/// Compares two verified runs of the same suite.
+pub fn compare(a: &Side, b: &Side) -> Comparison {
+    let verdicts = verdict_agreement(&a.results, &b.results);
+    let show = |x: Option<Verdict>| x.map_or("not run", Verdict::name);
+    let mut differences: Vec<String> = verdicts
+        .iter()
+        .filter(|v| !v.agree)
+        .map(|v| format!("{}: verdict {} in A, {} in B", v.case, show(v.a), show(v.b)))
+        .collect();
+    // Every p-value first; decisions once the number of tests is known.
+    let mut loads: Vec<(LoadComparison, Vec<f64>)> = a
+        .loads
+        .iter()
+        .filter_map(|(case, sa)| Some(compare_load(case, sa, b.loads.get(case)?)))
+        .collect();
+    let tests: u64 = loads.iter().map(|(_, p)| p.len() as u64).sum();
+    let differs = |p: f64| p * tests as f64 * 1e6 <= FAMILY_ALPHA_PPM as f64;
+    for (load, p_values) in &mut loads {
+        let mut p_values = p_values.iter().copied();
+        for metric in &mut load.metrics {
+            for q in &mut metric.percentiles {
+                if q.decision == Decision::NotMeasured {
+                    continue;
+                }
+                if p_values.next().is_some_and(differs) {
+                    q.decision = Decision::Differs;
+                    let value =
+                        |v: Option<u64>| v.map_or("-".into(), |v| show_value(&metric.unit, v));
+                    differences.push(format!(
+                        "{} {} {}: A {}, B {} (B/A {}, p {})",
+                        load.case,
+                        metric.label,
+                        q.percentile,
+                        value(q.a),
+                        value(q.b),
+                        show_ratio(q.ratio_per_mille),
+                        show_p(q.p_ppm.unwrap_or(0)),
+                    ));
+                }
+            }
+        }
+        let e = &mut load.error_rate;
+        if p_values.next().is_some_and(differs) {
+            e.decision = Decision::Differs;
+            differences.push(format!(
+                "{} error rate: A {}, B {} (p {})",
+                load.case,
+                show_rate(e.a_errors, e.a_total, e.a_ppm),
+                show_rate(e.b_errors, e.b_total, e.b_ppm),
+                show_p(e.p_ppm)
+            ));
+        }
+    }
+    Comparison {
+        format: COMPARISON_FORMAT.into(),
+        suite_digest: a.run.suite_digest.clone(),
+        a: RunSummary::of(&a.run),
+        b: RunSummary::of(&b.run),
+        method: Method {
+            quantile_test: QUANTILE_TEST.into(),
+            error_rate_test: ERROR_RATE_TEST.into(),
+            level: LEVEL.into(),
+            family_alpha_ppm: FAMILY_ALPHA_PPM,
+            tests,
+            min_samples: MIN_SAMPLES,
+        },
+        outcome: if differences.is_empty() {
+            "consistent"
+        } else {
+            "differs"
+        }
+        .into(),
+        differences,
+        verdicts,
+        loads: loads.into_iter().map(|(load, _)| load).collect(),
+    }
+}
+
+fn verdict_agreement(a: &Results, b: &Results) -> Vec<VerdictAgreement> {
+    let of = |r: &Results| -> BTreeMap<String, Verdict> {
+        r.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
+    };
+    let (va, vb) = (of(a), of(b));
+    let ids: BTreeSet<&String> = va.keys().chain(vb.keys()).collect();
+    ids.into_iter()
+        .map(|id| {
+            let (a, b) = (va.get(id).copied(), vb.get(id).copied());
+            VerdictAgreement {
+                case: id.clone(),
+                a,
+                b,
+                agree: a.is_some() && a == b,
+            }
+        })
+        .collect()
+}
+
+/// A load compared, every decision `consistent` or `not_measured` yet,
+/// with the p-values of its tests in order (the measured percentiles of
+/// each metric, then the error rate).
+fn compare_load(case: &str, a: &LoadSamples, b: &LoadSamples) -> (LoadComparison, Vec<f64>) {
+    let mut p_values = Vec::new();
+    let metrics = Metric::ALL
+        .iter()
+        .map(|&metric| {
+            let (sa, sb) = (a.of(metric), b.of(metric));
+            let percentiles = PERCENTILES
+                .iter()
+                .map(|&(name, per_mille)| {
+                    let (q, p) = compare_quantile(name, per_mille, sa, sb);
+                    p_values.extend(p);
+                    q
+                })
+                .collect();
+            MetricComparison {
+                metric: metric.key().into(),
+                label: metric.label().into(),
+                unit: metric.unit().into(),
+                a_samples: sa.len() as u64,
+                b_samples: sb.len() as u64,
+                percentiles,
+            }
+        })
+        .collect();
+    let table = Table {
+        a_first: a.errors,
+        a_second: a.total - a.errors,
+        b_first: b.errors,
+        b_second: b.total - b.errors,
+    };
+    let p = fisher_two_sided(table);
+    p_values.push(p);
+    let (a_ppm, b_ppm) = (share_ppm(a.errors, a.total), share_ppm(b.errors, b.total));
+    let load = LoadComparison {
+        case: case.into(),
+        metrics,
+        error_rate: ErrorRateComparison {
+            a_errors: a.errors,
+            a_total: a.total,
+            a_ppm,
+            b_errors: b.errors,
+            b_total: b.total,
+            b_ppm,
+            ratio_per_mille: ratio_per_mille(a_ppm, b_ppm),
+            p_ppm: ppm(p),
+            decision: Decision::Consistent,
+        },
+    };
+    (load, p_values)
+}
+
+fn compare_quantile(
+    name: &str,
+    per_mille: u32,
+    a: &[u64],
+    b: &[u64],
+) -> (QuantileComparison, Option<f64>) {
+    let (qa, qb) = (quantile(a, per_mille), quantile(b, per_mille));
+    let thin = |s: &[u64]| {
+        let n = s.len() as u64;
+        let (low, high) = quantile_ci_ranks(n, per_mille);
+        n < MIN_SAMPLES || low.is_none() || high.is_none()
+    };
+    let tested = quantile_test(a, b, per_mille);
+    let q = QuantileComparison {
+        percentile: name.into(),
+        per_mille,
+        a: qa,
+        b: qb,
+        ratio_per_mille: qa.zip(qb).and_then(|(x, y)| ratio_per_mille(x, y)),
+        cut: tested.map(|(cut, _, _)| cut),
+        table: tested.map(|(_, t, _)| [t.a_first, t.a_second, t.b_first, t.b_second]),
+        p_ppm: tested.map(|(_, _, p)| ppm(p)),
+        decision: if tested.is_some() {
+            Decision::Consistent
+        } else {
+            Decision::NotMeasured
+        },
+        too_few_samples: tested.is_some() && (thin(a) || thin(b)),
+    };
+    (q, tested.map(|(_, _, p)| p))
+}
+
+/// b / a per mille, rounded to nearest; `None` when a is 0.
+fn ratio_per_mille(a: u64, b: u64) -> Option<u64> {
+    if a == 0 {
+        return None;
+    }
+    let r = (u128::from(b) * 2000 + u128::from(a)) / (2 * u128::from(a));
+    Some(u64::try_from(r).unwrap_or(u64::MAX))
+}
+
+/// `part` of `total` per million, rounded down; 0 of nothing.
+fn share_ppm(part: u64, total: u64) -> u64 {
+    if total == 0 {
+        return 0;
+    }
+    u64::try_from(u128::from(part) * 1_000_000 / u128::from(total)).unwrap_or(u64::MAX)
+}
+
+/// A probability in parts per million, rounded to nearest.
+fn ppm(p: f64) -> u64 {
+    (p.clamp(0.0, 1.0) * 1e6).round() as u64
+}
+
+/// A self-contained HTML fragment (one `<section>`, no scripts or styles,
+/// every text escaped) showing a comparison: its outcome and method, the
+/// cases whose verdicts disagree, and a table per performance case.
+pub fn html_section(c: &Comparison) -> String {
+    let mut h = String::new();
+    let _ = writeln!(h, "<section class=\"tokencert-compare\">");
+    let _ = writeln!(h, "<h2>Comparison of two runs</h2>");
+    let _ = writeln!(
+        h,
+        "<p><strong>{}</strong>: suite <code>{}</code>; A = run <code>{}</code> ({}, {}), \
+         B = run <code>{}</code> ({}, {}).</p>",
+        esc(&c.outcome),
+        esc(&c.suite_digest),
+        esc(&c.a.run_id),
+        esc(&c.a.base_url),
+        esc(&c.a.started_at),
+        esc(&c.b.run_id),
+        esc(&c.b.base_url),
+        esc(&c.b.started_at),
+    );
+    if !c.differences.is_empty() {
+        let _ = writeln!(h, "<ul>");
+        for d in &c.differences {
+            let _ = writeln!(h, "<li>{}</li>", esc(d));
+        }
+        let _ = writeln!(h, "</ul>");
+    }
+    let _ = writeln!(
+        h,
+        "<p>Method: {}; error rate: {}; {} ({} tests). Percentile values are the runs' own \
+         samples at that rank. {} test(s) had too few samples for their percentile: there \
+         \"consistent\" means no difference could be seen, not that there is none.</p>",
+        esc(&c.method.quantile_test),
+        esc(&c.method.error_rate_test),
+        esc(&c.method.level),
+        c.method.tests,
+        c.too_few()
+    );
+    let disagree: Vec<&VerdictAgreement> = c.verdicts.iter().filter(|v| !v.agree).collect();
+    if disagree.is_empty() {
+        let _ = writeln!(h, "<p>All {} case verdicts agree.</p>", c.verdicts.len());
+    } else {
+        let _ = writeln!(
+            h,
+            "<table>\n<thead><tr><th>Case</th><th>A</th><th>B</th></tr></thead>\n<tbody>"
+        );
+        for v in disagree {
+            let show = |x: Option<Verdict>| x.map_or("not run", Verdict::name);
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&v.case),
+                show(v.a),
+                show(v.b)
+            );
+        }
+        let _ = writeln!(h, "</tbody>\n</table>");
+    }
+    for load in &c.loads {
+        let _ = writeln!(h, "<h3>{}</h3>", esc(&load.case));
+        let _ = writeln!(
+            h,
+            "<table>\n<thead><tr><th>Metric</th><th>Percentile</th><th>A</th><th>B</th>\
+             <th>B/A</th><th>p</th><th>Decision</th></tr></thead>\n<tbody>"
+        );
+        for m in &load.metrics {
+            for q in &m.percentiles {
+                let value = |v: Option<u64>| v.map_or("-".into(), |v| show_value(&m.unit, v));
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                     <td>{}{}</td></tr>",
+                    esc(&m.label),
+                    esc(&q.percentile),
+                    esc(&value(q.a)),
+                    esc(&value(q.b)),
+                    esc(&show_ratio(q.ratio_per_mille)),
+                    esc(&q.p_ppm.map_or("-".into(), show_p)),
+                    q.decision.name(),
+                    if q.too_few_samples {
+                        " (too few samples)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        let e = &load.error_rate;
+        let _ = writeln!(
+            h,
+            "<tr><td>error rate</td><td></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            esc(&show_rate(e.a_errors, e.a_total, e.a_ppm)),
+            esc(&show_rate(e.b_errors, e.b_total, e.b_ppm)),
+            esc(&show_ratio(e.ratio_per_mille)),
+            esc(&show_p(e.p_ppm)),
+            e.decision.name()
+        );
+        let _ = writeln!(h, "</tbody>\n</table>");
+    }
+    let _ = writeln!(h, "</section>");
+    h
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::TargetInfo;
+    use crate::judge::{CaseResult, Plan};
+    use crate::suite::Level;
+
+    fn side(verdicts: &[(&str, Verdict)], load: Option<LoadSamples>) -> Side {
+        let cases = verdicts
+            .iter()
+            .map(|&(id, verdict)| CaseResult {
+                id: id.into(),
+                clause: "TS-X".into(),
+                level: Level::Must,
+                verdict,
+                reason: String::new(),
+                checks: vec![],
+                performance: None,
+            })
+            .collect();
+        Side {
+            run: RunInfo {
+                format: bundle::RUN_FORMAT.into(),
+                run_id: "r".into(),
+                tool: "tokencert".into(),
+                suite_digest: "sha256:s".into(),
+                plan: Plan::default(),
+                target: TargetInfo {
+                    base_url: "http://127.0.0.1:1/v1".into(),
+                    model: "m".into(),
+                    reference: None,
+                },
+                timeout_ms: 1,
+                body_limit_bytes: 1,
+                started_at: "2026-11-26T00:00:00Z".into(),
+                finished_at: None,
+                interrupted: None,
+            },
+            results: Results {
+                format: judge::RESULTS_FORMAT.into(),
+                suite_digest: "sha256:s".into(),
+                summary: BTreeMap::new(),
+                cases,
+                prices: None,
+            },
+            loads: load
+                .into_iter()
+                .map(|l| ("perf.x".to_string(), l))
+                .collect(),
+        }
+    }
+
+    /// 64 requests whose every latency is `base` plus a spread, errors as given.
+    fn load(base: u64, errors: u64) -> LoadSamples {
+        let spread: Vec<u64> = (0..64).map(|i| base + (i * 7919) % 1000).collect();
+        let mut sorted = spread.clone();
+        sorted.sort_unstable();
+        LoadSamples {
+            metrics: std::array::from_fn(|_| sorted.clone()),
+            errors,
+            total: 64 + errors,
+        }
+    }
+
+    #[test]
+    fn identical_runs_are_consistent() {
+        let a = side(
+            &[("a", Verdict::Pass), ("perf.x", Verdict::Pass)],
+            Some(load(10_000, 0)),
+        );
+        let c = compare(&a, &a.clone());
+        assert_eq!(c.outcome, "consistent", "{:?}", c.differences);
+        assert!(c.consistent());
+        assert_eq!(c.method.tests, 6 * 4 + 1);
+        let canonical = crate::canonical::to_vec(&c).expect("integers and strings only");
+        assert!(!canonical.is_empty());
+        assert_eq!(
+            c.loads[0].metrics[0].percentiles[0].ratio_per_mille,
+            Some(1000)
+        );
+    }
+
+    #[test]
+    fn a_shift_differs_and_is_named() {
+        let a = side(&[("perf.x", Verdict::Pass)], Some(load(10_000, 0)));
+        let b = side(&[("perf.x", Verdict::Pass)], Some(load(30_000, 0)));
+        let c = compare(&a, &b);
+        assert_eq!(c.outcome, "differs");
+        let p50 = &c.loads[0].metrics[4].percentiles[0];
+        assert_eq!(p50.decision, Decision::Differs, "{p50:?}");
+        assert!(p50.ratio_per_mille.is_some_and(|r| r > 2000), "{p50:?}");
+        assert!(
+            c.differences.iter().any(|d| d.contains("TPOT p50")),
+            "{:?}",
+            c.differences
+        );
+        assert_eq!(c.loads[0].error_rate.decision, Decision::Consistent);
+    }
+
+    #[test]
+    fn verdicts_and_error_rates_are_compared() {
+        let a = side(
+            &[("a", Verdict::Pass), ("b", Verdict::Pass)],
+            Some(load(10_000, 0)),
+        );
+        let b = side(
+            &[("a", Verdict::Fail), ("c", Verdict::Pass)],
+            Some(load(10_000, 40)),
+        );
+        let c = compare(&a, &b);
+        let disagree: Vec<&str> = c
+            .verdicts
+            .iter()
+            .filter(|v| !v.agree)
+            .map(|v| v.case.as_str())
+            .collect();
+        assert_eq!(disagree, ["a", "b", "c"]);
+        assert!(
+            c.differences
+                .iter()
+                .any(|d| d == "a: verdict pass in A, fail in B")
+        );
+        assert!(
+            c.differences
+                .iter()
+                .any(|d| d == "b: verdict pass in A, not run in B")
+        );
+        assert_eq!(c.loads[0].error_rate.decision, Decision::Differs);
+    }
+
+    #[test]
+    fn few_samples_are_flagged() {
+        let few = LoadSamples {
+            metrics: std::array::from_fn(|_| vec![1, 2, 3]),
+            errors: 0,
+            total: 3,
+        };
+        let a = side(&[], Some(few));
+        let c = compare(&a, &a.clone());
+        assert!(
+            c.loads[0].metrics[0]
+                .percentiles
+                .iter()
+                .all(|q| q.too_few_samples)
+        );
+        assert_eq!(c.too_few(), 6 * 4);
+        // With 64 samples p50 has a 95% interval, p99 does not.
+        let a = side(&[], Some(load(10_000, 0)));
+        let q = &compare(&a, &a.clone()).loads[0].metrics[0].percentiles;
+        assert!(!q[0].too_few_samples && q[3].too_few_samples);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        let a = side(&[("<b>&", Verdict::Pass)], None);
+        let b = side(&[("<b>&", Verdict::Fail)], None);
+        let html = html_section(&compare(&a, &b));
+        assert!(html.contains("&lt;b&gt;&amp;"), "{html}");
+        assert!(!html.contains("<b>&"), "{html}");
+        assert!(html.starts_with("<section") && html.trim_end().ends_with("</section>"));
+    }
+}
