@@ -16,7 +16,7 @@ use crate::check::Finding;
 use crate::evidence::Exchange;
 use crate::metrics::{
     Distribution, ExchangeMetrics, MetricsError, Percentile, SteadyState, Summary, TimedExchange,
-    exchange_metrics, milli_per_second, milli_to_decimal, steady_state, summarize,
+    exchange_metrics, milli_per_second, milli_to_decimal, nearest_rank, steady_state, summarize,
 };
 use crate::suite::{Check, SloProfile};
 use crate::tokens::Tokenizer;
@@ -264,8 +264,7 @@ fn cdf(mut samples: Vec<u64>) -> Vec<CdfPoint> {
     CDF_PER_MILLE
         .iter()
         .map(|&per_mille| {
-            // The smallest rank r with r/n >= q (rank 1 for q = 0).
-            let rank = (u64::from(per_mille) * n).div_ceil(1000).max(1);
+            let rank = nearest_rank(n, per_mille);
             let at = usize::try_from(rank - 1).unwrap_or(usize::MAX);
             CdfPoint {
                 per_mille,
@@ -374,10 +373,10 @@ pub fn check(check: &Check, figures: &Figures, profile: &SloProfile) -> Finding 
                 let text = format!(
                     "output speed {} {} tokens/s{} over {count} requests",
                     bound.percentile,
-                    milli_to_decimal(p.value),
+                    milli_to_decimal(p.exact),
                     interval(p, milli_to_decimal, " tokens/s"),
                 );
-                if p.value >= bound.min_tokens_per_s.saturating_mul(1000) {
+                if p.exact >= bound.min_tokens_per_s.saturating_mul(1000) {
                     Finding::pass(format!(
                         "{text} ≥ {} tokens/s ({class})",
                         bound.min_tokens_per_s
@@ -488,10 +487,10 @@ fn latency(
     };
     let text = format!(
         "{what} {name} {}{} over {count} samples",
-        ms(p.value),
+        ms(p.exact),
         interval(p, ms, "")
     );
-    if p.value <= max_ms.saturating_mul(1_000_000) {
+    if p.exact <= max_ms.saturating_mul(1_000_000) {
         Finding::pass(format!("{text} ≤ {max_ms} ms ({class})"))
     } else {
         Finding::fail(format!("{text} > {max_ms} ms ({class})"))

@@ -140,19 +140,21 @@ fn judge_check(check: Check, exchanges: &[Exchange]) -> (Finding, Figures) {
     (performance::check(&check, &figures, &profile), figures)
 }
 
-/// The reported value of `percentile` of a distribution, after checking
-/// it stands for `exact` (the histogram keeps 3 significant digits).
+/// The judged (exact, nearest-rank) value of `percentile` of a
+/// distribution, after checking it is `exact` and that the histogram's
+/// value stands for it (3 significant digits).
 #[track_caller]
 fn reported(d: Option<&Distribution>, percentile: &str, exact: u64) -> u64 {
-    let value = d
+    let p = d
         .and_then(|d| d.percentile(percentile))
-        .expect("the percentile is reported")
-        .value;
+        .expect("the percentile is reported");
+    assert_eq!(p.exact, exact, "{percentile}");
     assert!(
-        (exact..=exact + exact / 1000).contains(&value),
-        "{percentile} {value} does not stand for {exact}"
+        (exact..=exact + exact / 1000).contains(&p.value),
+        "{percentile} {} does not stand for {exact}",
+        p.value
     );
-    value
+    p.exact
 }
 
 #[test]
@@ -168,6 +170,14 @@ fn the_test_word_is_one_token_however_often_it_repeats() {
 }
 
 // ---- each slo_* check passes and fails -------------------------------------------
+
+#[test]
+fn a_latency_exactly_at_the_bound_passes() {
+    // The histogram would report 500 ms as up to 500.5 ms; thresholds are
+    // judged on the exact sample.
+    let (finding, _) = judge_check(Check::SloTtft, &load(&steady(4, 500, 10, 2)));
+    expect("at the bound", &finding, Verdict::Pass, &["p95 500.000 ms", "≤ 500 ms (test)"]);
+}
 
 #[test]
 fn slo_ttft_passes_and_fails_on_the_percentile_from_the_scheduled_send() {

@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::MetricsError;
 
+/// The nearest rank of the quantile `per_mille` among `n` samples:
+/// ⌈q·n⌉, at least 1.
+pub(crate) fn nearest_rank(n: u64, per_mille: u32) -> u64 {
+    (u64::from(per_mille) * n).div_ceil(1000).max(1)
+}
+
 /// The percentiles reported, as (name, quantile per mille).
 pub const PERCENTILES: [(&str, u32); 5] = [
     ("p50", 500),
@@ -35,6 +41,10 @@ pub struct Percentile {
     /// The percentile from the HDR histogram (the highest value equivalent
     /// to the sample at that rank, within 3 significant digits).
     pub value: u64,
+    /// The sample at the nearest rank ⌈q·n⌉, exact: what thresholds are
+    /// judged against, so that a value at the bound is not pushed over it
+    /// by the histogram's rounding.
+    pub exact: u64,
     /// 1-based rank of the sample that bounds the interval from below;
     /// `None` when there are too few samples for a lower bound.
     pub ci_low_rank: Option<u64>,
@@ -106,6 +116,7 @@ impl Distribution {
                     name: name.to_string(),
                     per_mille,
                     value: histogram.value_at_quantile(f64::from(per_mille) / 1000.0),
+                    exact: at_rank(Some(nearest_rank(count, per_mille))).unwrap_or(max),
                     ci_low_rank: low,
                     ci_low: at_rank(low),
                     ci_high_rank: high,

@@ -44,7 +44,9 @@
 //! - **Distribution** ([`Distribution`]): count, exact minimum, maximum and
 //!   mean (rounded down) of the samples, and the percentiles p50, p90, p95,
 //!   p99 and p99.9 read from an HDR histogram with 3 significant digits (so
-//!   a percentile is within 0.1% of the sample value it stands for). Each
+//!   a percentile is within 0.1% of the sample value it stands for), and
+//!   beside it the exact sample at the nearest rank ⌈q·n⌉, which
+//!   thresholds are judged against. Each
 //!   percentile carries a distribution-free 95% confidence interval for the
 //!   population quantile: the order-statistic interval obtained from the
 //!   binomial distribution (Conover, *Practical Nonparametric Statistics*,
@@ -77,6 +79,7 @@ mod errors;
 mod exchange;
 mod window;
 
+pub(crate) use distribution::nearest_rank;
 pub use distribution::{
     CONFIDENCE_PER_MILLE, Distribution, PERCENTILES, Percentile, quantile_ci_ranks,
 };
