@@ -45,6 +45,13 @@ enum Command {
     /// and what it holds is listed; 2 the bundle, suite or key cannot be read.
     Verify(cmd::verify::Args),
     /// Serve the reference token service until interrupted (Ctrl-C).
+    ///
+    /// It serves three models: tokencert-reference (lightly paced),
+    /// tokencert-reference-limited (rate-limited) and
+    /// tokencert-reference-capacity (under the capacity model the
+    /// --prefill-us ... --jitter-percent flags set: continuous batching,
+    /// streamed data lines stamped `: sched_ns=<ns since admission>`,
+    /// exactly `max_tokens` tokens per choice).
     Serve(cmd::serve::Args),
     /// List the cases, and with --coverage the clauses each is linked to.
     List(cmd::list::Args),

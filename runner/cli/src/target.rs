@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
 use tokencert_core::suite::{Accounting, Capability, Limits, RateLimit, TargetProfile};
 use tokencert_drive::{ApiKey, Target};
-use tokencert_reference::{Mutant, RunningServer};
+use tokencert_reference::{Capacity, Mutant, RunningServer};
 
 /// The bearer key the embedded reference service is started with. It is
 /// not a secret, but it is still redacted from evidence like any key.
@@ -41,6 +41,9 @@ pub struct Selection {
     pub seed: u64,
     /// Mutant of the embedded service.
     pub mutant: Option<Mutant>,
+    /// The embedded service's capacity model (of its model
+    /// `tokencert-reference-capacity`).
+    pub capacity: Capacity,
     /// Allow a plain-http target that is not on this machine.
     pub allow_insecure_http: bool,
 }
@@ -171,6 +174,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 api_key: Some(REFERENCE_KEY.into()),
                 model: model.clone(),
                 mutant: selection.mutant,
+                capacity: selection.capacity,
                 ..tokencert_reference::Config::default()
             };
             let limits = reference_limits(&config);

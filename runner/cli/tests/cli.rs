@@ -935,11 +935,8 @@ fn a_hugging_face_tokenizer_travels_in_the_bundle_and_recounts_on_verify() {
 }
 
 #[test]
-fn serve_with_the_capacity_model_stamps_each_streamed_chunk_and_still_conforms() {
-    let (server, url) = serve(
-        &["--capacity", "--step-us", "2000", "--max-batch", "4"],
-        &[],
-    );
+fn the_capacity_model_stamps_each_streamed_chunk_and_still_conforms() {
+    let (server, url) = serve(&["--step-us", "2000", "--max-batch", "4"], &[]);
     let out = scratch("capacity");
     let run = tokencert(&[
         "run",
@@ -947,7 +944,7 @@ fn serve_with_the_capacity_model_stamps_each_streamed_chunk_and_still_conforms()
         "--target",
         &url,
         "--model",
-        "tokencert-reference",
+        "tokencert-reference-capacity",
         "--out",
         path_arg(&out),
     ]);
@@ -955,7 +952,20 @@ fn serve_with_the_capacity_model_stamps_each_streamed_chunk_and_still_conforms()
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let stamped = files_containing(&out, b": sched_ns=");
     assert!(!stamped.is_empty(), "no evidence carries a sched_ns stamp");
-    let refused = tokencert(&["serve", "--max-batch", "4"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
-    assert!(text(&refused.stderr).contains("--capacity"));
+    // The flags set the embedded service: not with a target.
+    let refused = tokencert(&[
+        "run",
+        "--target",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--step-us",
+        "2000",
+    ]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--target") && stderr.contains("--step-us"),
+        "{stderr}"
+    );
 }

@@ -151,6 +151,55 @@ fn one_user_agrees_with_the_capacity_model() {
 }
 
 #[test]
+fn outputs_are_as_long_as_asked_and_a_full_queue_shows_as_5xx() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_arg = out.path().to_str().expect("a UTF-8 path");
+    // Eight users against one batch place and no queue: most are refused.
+    let output = tokencert(&[
+        "load",
+        "--requests",
+        "16",
+        "--users",
+        "8",
+        "--input",
+        "20",
+        "--output",
+        "50",
+        "--step-us",
+        "1000",
+        "--max-batch",
+        "1",
+        "--max-queue",
+        "0",
+        "--out",
+        out_arg,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let summary = summary(&run_dir(out.path()));
+    let counts = &summary["summary"]["errors"]["counts"];
+    let ok = counts["ok"].as_u64().expect("ok count");
+    let refused = counts["http_5xx"].as_u64().expect("5xx count");
+    assert!(ok >= 1 && refused >= 1, "{counts}");
+    assert_eq!(ok + refused, 16, "{counts}");
+    // Every answered request generated exactly its max_tokens, as billed
+    // and as recounted.
+    for field in ["usage_output_tokens", "recount_output_tokens"] {
+        let tokens = &summary["summary"][field];
+        assert_eq!(tokens["count"], ok, "{field}: {tokens}");
+        assert_eq!(
+            (&tokens["min"], &tokens["max"]),
+            (&50.into(), &50.into()),
+            "{field}"
+        );
+    }
+}
+
+#[test]
 fn bad_flags_are_usage_errors() {
     for (args, says) in [
         (&["load", "--requests", "0"][..], "--requests"),
@@ -163,6 +212,17 @@ fn bad_flags_are_usage_errors() {
         (&["load", "--preset", "huge"][..], "unknown preset"),
         (&["load", "--input", "10"][..], "--output"),
         (&["load", "--rate=0", "--requests", "1"][..], "rate"),
+        (&["load", "--max-batch", "0"][..], "--max-batch"),
+        (
+            &[
+                "load",
+                "--target",
+                "http://127.0.0.1:9/v1",
+                "--max-queue",
+                "1",
+            ][..],
+            "cannot be used with",
+        ),
     ] {
         let output = tokencert(args);
         let stderr = text(&output.stderr);

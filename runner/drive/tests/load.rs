@@ -14,10 +14,10 @@ use std::time::Duration;
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::metrics::{ErrorClass, exchange_metrics};
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
+use tokencert_core::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
 use tokencert_drive::load::{
     Bounds, LoadOutcome, LoadProgress, LoadRequest, LoadRun, NotSent, drive_load, stamps,
 };
-use tokencert_core::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
 use tokencert_drive::{Client, Limits, Target};
 use tokencert_reference::{Capacity, Config, RunningServer};
 
@@ -40,12 +40,13 @@ fn quick() -> Capacity {
         step_per_sequence: Duration::from_micros(100),
         max_batch: 16,
         jitter: None,
+        max_queue: None,
     }
 }
 
 async fn server(capacity: Capacity) -> RunningServer {
     let config = Config {
-        capacity: Some(capacity),
+        capacity,
         ..Config::default()
     };
     tokencert_reference::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
@@ -53,10 +54,15 @@ async fn server(capacity: Capacity) -> RunningServer {
         .expect("the reference service starts")
 }
 
+/// A client of the capacity model.
 fn client(server: &RunningServer) -> Client {
+    client_of(server, tokencert_reference::CAPACITY_MODEL)
+}
+
+fn client_of(server: &RunningServer, model: &str) -> Client {
     let target = Target {
         base_url: server.base_url(),
-        model: tokencert_reference::DEFAULT_MODEL.into(),
+        model: model.into(),
         api_key: None,
         limits: Default::default(),
         rate_limit: None,
@@ -392,7 +398,7 @@ async fn evidence_reads_back_with_its_times_and_metrics() {
         assert_eq!(ex.end_ns.map(|e| sent_ns + e), Some(*end_ns));
         let body: serde_json::Value =
             serde_json::from_slice(&ex.request_body).expect("the body is JSON");
-        assert_eq!(body["model"], tokencert_reference::DEFAULT_MODEL);
+        assert_eq!(body["model"], tokencert_reference::CAPACITY_MODEL);
         let m = exchange_metrics(ex, &tokenizer).expect("metrics");
         assert_eq!(m.class, ErrorClass::Ok, "{:?}", m.problem);
         let ttft = m.ttft_ns.expect("a TTFT");
@@ -427,8 +433,8 @@ async fn evidence_reads_back_with_its_times_and_metrics() {
     assert!(p50 < LATE);
 }
 
-/// Send lateness at a higher rate, against the service without a capacity
-/// model (immediate answers). A measurement, not a test: run with
+/// Send lateness at a higher rate, against the main model (no capacity
+/// model: immediate answers). A measurement, not a test: run with
 /// `cargo test -p tokencert-drive --test load -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement, printed; takes a few seconds"]
@@ -439,7 +445,7 @@ async fn send_lateness_at_higher_rates() {
     )
     .await
     .expect("the reference service starts");
-    let client = client(&server);
+    let client = client_of(&server, tokencert_reference::DEFAULT_MODEL);
     for rate in [200.0, 500.0, 1000.0, 2000.0] {
         let load = LoadModel::Constant { rate };
         let requests = (rate * 2.0) as u64;
@@ -488,6 +494,7 @@ async fn memory_per_in_flight_stream() {
         step_per_sequence: Duration::ZERO,
         max_batch: 2000,
         jitter: None,
+        max_queue: None,
     })
     .await;
     let client = client(&server);

@@ -172,6 +172,7 @@ async fn bench(s: &Settings, dir: &Path) -> anyhow::Result<()> {
         step_per_sequence: Duration::ZERO,
         max_batch: usize::try_from(streams).unwrap_or(usize::MAX),
         jitter: None,
+        max_queue: None,
     })
     .await?;
     let client = make_client(&server)?;
@@ -238,6 +239,7 @@ async fn bench(s: &Settings, dir: &Path) -> anyhow::Result<()> {
         step_per_sequence: Duration::ZERO,
         max_batch: usize::try_from(streams).unwrap_or(usize::MAX),
         jitter: None,
+        max_queue: None,
     })
     .await?;
     let client = make_client(&server)?;
@@ -280,6 +282,7 @@ async fn bench(s: &Settings, dir: &Path) -> anyhow::Result<()> {
         step_per_sequence: Duration::ZERO,
         max_batch: 10_000,
         jitter: None,
+        max_queue: None,
     })
     .await?;
     let client = make_client(&server)?;
@@ -398,7 +401,7 @@ fn stamp_gaps(run: &LoadRun) -> anyhow::Result<(Vec<u64>, u64)> {
 
 async fn start_server(capacity: Capacity) -> anyhow::Result<RunningServer> {
     let config = Config {
-        capacity: Some(capacity),
+        capacity,
         ..Config::default()
     };
     tokencert_reference::start(config, ([127, 0, 0, 1], 0).into())
@@ -409,7 +412,7 @@ async fn start_server(capacity: Capacity) -> anyhow::Result<RunningServer> {
 fn make_client(server: &RunningServer) -> anyhow::Result<Client> {
     let target = Target {
         base_url: server.base_url(),
-        model: tokencert_reference::DEFAULT_MODEL.into(),
+        model: tokencert_reference::CAPACITY_MODEL.into(),
         api_key: None,
         limits: Default::default(),
         rate_limit: None,
@@ -422,7 +425,7 @@ fn make_client(server: &RunningServer) -> anyhow::Result<Client> {
 }
 
 /// `requests` synthetic requests of 16 prompt tokens and `max_tokens`
-/// `output` (the reference service may answer with fewer).
+/// `output` (the capacity model answers with exactly that many).
 fn workload_plan(
     tokenizer: &Tokenizer,
     load: LoadModel,

@@ -19,7 +19,7 @@ use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load};
 use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
 use tokencert_drive::{ApiKey, Client, Limits, Target};
-use tokencert_reference::{Capacity, Config};
+use tokencert_reference::Config;
 
 /// The most requests one `load` run may send.
 pub const MAX_REQUESTS: u64 = 100_000;
@@ -38,13 +38,16 @@ const TEMPLATE_TOKENS: u64 = 64;
 pub struct Args {
     /// Base URL of the target, including the version prefix
     /// (e.g. http://127.0.0.1:8000/v1). Without it, the embedded reference
-    /// service is started on 127.0.0.1 with its default capacity model
-    /// (prefill, decode steps growing with the batch, a batch of 16).
-    #[arg(long, env = "TOKENCERT_BASE_URL")]
+    /// service is started on 127.0.0.1 and its model
+    /// `tokencert-reference-capacity` is loaded, under the capacity model
+    /// the --prefill-us ... --jitter-percent flags set (not with --target).
+    #[arg(long, env = "TOKENCERT_BASE_URL", conflicts_with = "capacity")]
     target: Option<String>,
     /// Model to load (required with --target).
     #[arg(long, env = "TOKENCERT_MODEL")]
     model: Option<String>,
+    #[command(flatten)]
+    capacity: super::capacity::Args,
     /// Prompt and output lengths: short (100 → 300 tokens), medium
     /// (1,000 → 1,000), long (10,000 → 1,500) or very-long (100,000 →
     /// 2,000); clipped to the embedded service's context window.
@@ -179,7 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let config = Config {
                     seed: args.seed,
                     api_key: Some(target::REFERENCE_KEY.into()),
-                    capacity: Some(Capacity::default()),
+                    capacity: args.capacity.capacity(args.seed),
                     ..Config::default()
                 };
                 let context = config.max_context_tokens;
@@ -192,7 +195,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     model: args
                         .model
                         .clone()
-                        .unwrap_or_else(|| tokencert_reference::DEFAULT_MODEL.to_string()),
+                        .unwrap_or_else(|| tokencert_reference::CAPACITY_MODEL.to_string()),
                     api_key: Some(ApiKey::new(target::REFERENCE_KEY)),
                     limits: Default::default(),
                     rate_limit: None,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod capacity;
 pub mod keygen;
 pub mod list;
 pub mod load;

@@ -20,8 +20,9 @@ pub struct Args {
     filters: Vec<String>,
     /// Base URL of the target, including the version prefix
     /// (e.g. http://127.0.0.1:8000/v1). Without it, the embedded reference
-    /// service is started on 127.0.0.1 and tested.
-    #[arg(long, env = "TOKENCERT_BASE_URL")]
+    /// service is started on 127.0.0.1 and tested. Not with the capacity
+    /// model's flags, which set the embedded service.
+    #[arg(long, env = "TOKENCERT_BASE_URL", conflicts_with = "capacity")]
     target: Option<String>,
     /// Model to test; defaults to the profile's model.
     #[arg(long, env = "TOKENCERT_MODEL")]
@@ -66,6 +67,8 @@ pub struct Args {
     /// with. Without one the bundle is written unsigned.
     #[arg(long, value_name = "FILE", env = "TOKENCERT_SIGNING_KEY")]
     key: Option<PathBuf>,
+    #[command(flatten)]
+    capacity: super::capacity::Args,
 }
 
 /// Runs the suite; see [`Args`].
@@ -109,6 +112,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         profile,
         seed: args.seed,
         mutant: args.mutant,
+        capacity: args.capacity.capacity(args.seed),
         allow_insecure_http: args.allow_insecure_http,
     };
     let limits = Limits {

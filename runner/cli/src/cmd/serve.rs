@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use std::time::Duration;
 
-use tokencert_reference::{Capacity, Config, Jitter, Mutant};
+use tokencert_reference::{CAPACITY_MODEL, Config, LIMITED_MODEL, Mutant};
 
 /// Options of `tokencert serve`.
 #[derive(clap::Args)]
@@ -26,52 +25,8 @@ pub struct Args {
     /// List the mutants and the clause each breaks, then exit.
     #[arg(long)]
     list_mutants: bool,
-    /// Serve under the capacity model: one scheduler batches every
-    /// sequence, each step emits one token per sequence, and every streamed
-    /// data line is preceded by `: sched_ns=<ns since admission>`. Without
-    /// it, answers are paced only lightly and carry no stamps. The flags
-    /// below set the model; their defaults describe roughly an 8B-class
-    /// model on one mid-range accelerator.
-    #[arg(long)]
-    capacity: bool,
-    /// Prefill time per prompt token, in microseconds (with --capacity).
-    #[arg(long, value_name = "US", default_value_t = 50, requires = "capacity")]
-    prefill_us: u64,
-    /// The fixed part of a decode step, in microseconds (with --capacity).
-    #[arg(
-        long,
-        value_name = "US",
-        default_value_t = 10_000,
-        requires = "capacity"
-    )]
-    step_us: u64,
-    /// What each sequence in the batch adds to a step, in microseconds
-    /// (with --capacity).
-    #[arg(long, value_name = "US", default_value_t = 500, requires = "capacity")]
-    step_per_sequence_us: u64,
-    /// The most sequences decoded at once; more wait in a queue (with --capacity).
-    #[arg(long, value_name = "N", default_value_t = 16, requires = "capacity")]
-    max_batch: usize,
-    /// Jitter each step by up to this many percent, drawn from --seed
-    /// (with --capacity).
-    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100), requires = "capacity")]
-    jitter_percent: Option<u8>,
-}
-
-impl Args {
-    /// The capacity model the flags describe, if --capacity is given.
-    fn capacity(&self) -> Option<Capacity> {
-        self.capacity.then(|| Capacity {
-            prefill_per_token: Duration::from_micros(self.prefill_us),
-            step_base: Duration::from_micros(self.step_us),
-            step_per_sequence: Duration::from_micros(self.step_per_sequence_us),
-            max_batch: self.max_batch.max(1),
-            jitter: self.jitter_percent.map(|p| Jitter {
-                seed: self.seed,
-                fraction: f64::from(p) / 100.0,
-            }),
-        })
-    }
+    #[command(flatten)]
+    capacity: super::capacity::Args,
 }
 
 /// Serves until Ctrl-C.
@@ -93,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         api_key,
         mutant: args.mutant,
-        capacity: args.capacity(),
+        capacity: args.capacity.capacity(args.seed),
         ..Config::default()
     };
     super::runtime()?.block_on(async {
@@ -102,16 +57,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("binding {}", args.addr))?;
         let addr = listener.local_addr()?;
         eprintln!(
-            "reference token service on http://{addr}/v1 (model {}, seed {}{}{}{}); Ctrl-C stops it",
+            "reference token service on http://{addr}/v1 (models {}, {LIMITED_MODEL} and \
+             {CAPACITY_MODEL}: prefill {:?}/token, step {:?} + {:?}/sequence, batch {}, queue {}; \
+             seed {}{}{}); Ctrl-C stops it",
             config.model,
-            config.seed,
+            config.capacity.prefill_per_token,
+            config.capacity.step_base,
+            config.capacity.step_per_sequence,
+            config.capacity.max_batch,
             config
                 .capacity
-                .map(|c| format!(
-                    ", capacity model: prefill {:?}/token, step {:?} + {:?}/sequence, batch {}",
-                    c.prefill_per_token, c.step_base, c.step_per_sequence, c.max_batch
-                ))
-                .unwrap_or_default(),
+                .max_queue
+                .map_or("unbounded".to_string(), |q| q.to_string()),
+            config.seed,
             config
                 .mutant
                 .map(|m| format!(", mutant {m}"))
