@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
-use tokencert_core::suite::{Accounting, Capability, Limits, RateLimit, TargetProfile};
+use tokencert_core::suite::{
+    Accounting, Capability, Limits, PerformanceClaim, RateLimit, TargetProfile,
+};
 use tokencert_drive::{ApiKey, Target};
 use tokencert_reference::{Capacity, Mutant, RunningServer};
 
@@ -46,6 +48,9 @@ pub struct Selection {
     pub capacity: Capacity,
     /// Allow a plain-http target that is not on this machine.
     pub allow_insecure_http: bool,
+    /// The service classes the suite defines; the embedded service claims
+    /// them all.
+    pub slo_classes: BTreeSet<String>,
 }
 
 impl Selection {
@@ -75,6 +80,8 @@ pub struct Prepared {
     pub accounting: Accounting,
     /// The target as recorded in `run.json`.
     pub info: TargetInfo,
+    /// The service classes the target claims and its performance model.
+    pub performance: Option<PerformanceClaim>,
     /// The embedded reference service, when no URL was given.
     pub server: Option<RunningServer>,
 }
@@ -164,6 +171,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 claims,
                 accounting,
                 info,
+                performance: selection.profile.and_then(|p| p.performance),
                 server: None,
             })
         }
@@ -206,6 +214,10 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 claims,
                 accounting: Accounting::default(),
                 info,
+                performance: Some(PerformanceClaim {
+                    model: Some(tokencert_reference::CAPACITY_MODEL.to_string()),
+                    classes: selection.slo_classes,
+                }),
                 server: Some(server),
             })
         }
@@ -340,5 +352,13 @@ mod tests {
         let config = tokencert_reference::Config::default();
         assert_eq!(profile.rate_limit, Some(reference_rate_limit(&config)));
         assert_eq!(profile.accounting, Accounting::default());
+        let suite = tokencert_core::suite::load(&path.join("../../..")).expect("the suite loads");
+        assert_eq!(
+            profile.performance,
+            Some(PerformanceClaim {
+                model: Some(tokencert_reference::CAPACITY_MODEL.to_string()),
+                classes: suite.slo_profiles.keys().cloned().collect(),
+            })
+        );
     }
 }

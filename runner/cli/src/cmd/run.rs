@@ -8,8 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokencert::target::{self, Selection};
 use tokencert_core::bundle;
 use tokencert_core::judge::{CaseResult, Results, Verdict};
+use tokencert_core::metrics::milli_to_decimal;
 use tokencert_core::sign;
 use tokencert_core::suite::{Level, load_profile};
+use tokencert_drive::load::LoadProgress;
 use tokencert_drive::{ApiKey, Client, Limits, RunConfig};
 use tokencert_reference::Mutant;
 
@@ -114,6 +116,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         mutant: args.mutant,
         capacity: args.capacity.capacity(args.seed),
         allow_insecure_http: args.allow_insecure_http,
+        slo_classes: suite.slo_profiles.keys().cloned().collect(),
     };
     let limits = Limits {
         timeout: Duration::from_secs(args.timeout.max(1)),
@@ -146,6 +149,16 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        let show_load = |case: &str, p: &LoadProgress| {
+            let rate = p.rate_milli.map_or("-".into(), milli_to_decimal);
+            bar.set_message(format!(
+                "{case}: {} requests done ({rate}/s), {} in flight, {} errors, {} s",
+                p.finished,
+                p.in_flight,
+                p.errors,
+                p.elapsed.as_secs()
+            ));
+        };
         let config = RunConfig {
             suite: &suite,
             cases,
@@ -155,6 +168,8 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             target: prepared.info.clone(),
             bundle_dir,
             jobs: args.jobs,
+            performance: prepared.performance.clone(),
+            load_progress: Some(&show_load),
         };
         let interrupt = {
             let bar = bar.clone();
