@@ -73,6 +73,22 @@ enum Command {
     ///
     /// Exit status: 0 when it ran (goals met or not), 2 on a usage or setup error.
     Bench(cmd::bench::Args),
+    /// Run one load per step of a list of users (closed loop) or rates
+    /// (Poisson open loop), print throughput and latency per step and mark
+    /// the saturation knee; or, with --find-capacity, search for the highest
+    /// rate whose goodput stays at or above a share under an SLO.
+    ///
+    /// The knee is the first step whose steady-state output-token
+    /// throughput grew, relative to the previous step, by less than half the
+    /// relative growth of the offered load (users or rate), while its E2E
+    /// p95 rose. Bounds: at most 32 steps, each of at most --requests
+    /// requests and --duration; a search makes at most 18 probes (one
+    /// closed-loop start of 10 requests, 12 doubling or halving, 5
+    /// bisection); either stops scheduling after 1 h in all.
+    ///
+    /// Exit status: 0 when the steps ran (whatever the errors among their
+    /// requests), 2 on a usage or setup error.
+    Sweep(cmd::sweep::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +103,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Sweep(args) => cmd::sweep::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -16,10 +16,10 @@ use tokencert_core::metrics::{
     WindowSpec, exchange_metrics, milli_to_decimal, steady_state, summarize,
 };
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
-use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load};
 use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
+use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load};
 use tokencert_drive::{ApiKey, Client, Limits, Target};
-use tokencert_reference::Config;
+use tokencert_reference::{Config, RunningServer};
 
 /// The most requests one `load` run may send.
 pub const MAX_REQUESTS: u64 = 100_000;
@@ -36,6 +36,23 @@ const TEMPLATE_TOKENS: u64 = 64;
 /// Options of `tokencert load`.
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Open loop: send requests as a Poisson process of this many requests
+    /// per second, whatever the responses are doing.
+    #[arg(long, value_name = "R", conflicts_with = "users")]
+    rate: Option<f64>,
+    /// Closed loop: this many users, each sending its next request when
+    /// its previous one ended (the default, with 4 users).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
+    users: Option<u64>,
+}
+
+/// The target, workload and output options that `load` and `sweep` share
+/// (`sweep` sends them once per step).
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
     /// Base URL of the target, including the version prefix
     /// (e.g. http://127.0.0.1:8000/v1). Without it, the embedded reference
     /// service is started on 127.0.0.1 and its model
@@ -61,27 +78,19 @@ pub struct Args {
     #[arg(long, value_name = "TOKENS", requires = "input",
           value_parser = clap::value_parser!(u64).range(1..))]
     output: Option<u64>,
-    /// Open loop: send requests as a Poisson process of this many requests
-    /// per second, whatever the responses are doing.
-    #[arg(long, value_name = "R", conflicts_with = "users")]
-    rate: Option<f64>,
-    /// Closed loop: this many users, each sending its next request when
-    /// its previous one ended (the default, with 4 users).
-    #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
-    users: Option<u64>,
-    /// The most requests to send (1 to 100000).
+    /// The most requests to send (1 to 100000; `sweep`: per step).
     #[arg(long, default_value_t = 40,
           value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
     requests: u64,
     /// Schedule no request after this long (e.g. 500ms, 30s, 5m, 1h; at
-    /// most 1h). Requests in flight then finish.
+    /// most 1h; `sweep`: per step). Requests in flight then finish.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
     /// Seed of the prompts, the schedule and the embedded service.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory under which the run directory (<run-id>-load) is created.
+    /// Directory under which the run directory (<run-id>-load or
+    /// <run-id>-sweep) is created.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
     /// Deadline per request, in seconds, from send to the last body byte.
@@ -125,54 +134,78 @@ struct Measured {
     metrics: ExchangeMetrics,
 }
 
-/// Runs the load; see [`Args`].
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let prompts = match (args.input, args.output) {
-        (Some(input), Some(output)) => Prompts::Synthetic {
-            input: LengthDist::Fixed(input),
-            output: LengthDist::Fixed(output),
-        },
-        _ => Prompts::Preset(args.preset.unwrap_or(Preset::Short)),
-    };
-    let load = match args.rate {
-        Some(rate) => LoadModel::Poisson { rate },
-        None => LoadModel::Closed {
-            users: args.users.unwrap_or(4),
-            think_time: Duration::ZERO,
-        },
-    };
-    let workload = Workload {
-        seed: args.seed,
-        requests: args.requests,
-        duration: args.duration,
-        prompts,
-        load,
-    };
-    workload.validate()?;
-    let api_key = std::env::var(target::env::API_KEY)
-        .ok()
-        .filter(|k| !k.is_empty())
-        .map(ApiKey::new);
-    let limits = Limits {
-        timeout: Duration::from_secs(args.timeout),
-        ..Limits::default()
-    };
-    let tokenizer = Tokenizer::load(&TokenizerSpec::O200kBase, Path::new("."))
-        .context("loading the o200k_base tokenizer")?;
-    let run_dir = super::fresh_dir(&args.out, &format!("{}-load", tokencert_drive::run_id()));
-    let evidence_dir = run_dir.join("evidence");
+/// The target of a run, with the embedded service when it is the target.
+pub(crate) struct Connection {
+    /// Where requests go.
+    pub(crate) target: Target,
+    client: Client,
+    /// The embedded service and the prompt tokens its context leaves.
+    server: Option<(RunningServer, u64)>,
+}
 
-    let runtime = super::runtime()?;
-    let (target, run) = runtime.block_on(async {
+impl Connection {
+    /// Stops the embedded service, if it was started.
+    pub(crate) async fn close(self) {
+        if let Some((server, _)) = self.server {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// A run's summary and its steady-state window.
+pub(crate) struct Analysis {
+    /// Distributions and error classes over every sent request.
+    pub(crate) summary: Summary,
+    /// The steady-state window; `None` when no request was sent.
+    pub(crate) steady: Option<SteadyState>,
+}
+
+impl RunArgs {
+    /// The workload the flags describe, sent under `load`.
+    pub(crate) fn workload(&self, load: LoadModel) -> anyhow::Result<Workload> {
+        let prompts = match (self.input, self.output) {
+            (Some(input), Some(output)) => Prompts::Synthetic {
+                input: LengthDist::Fixed(input),
+                output: LengthDist::Fixed(output),
+            },
+            _ => Prompts::Preset(self.preset.unwrap_or(Preset::Short)),
+        };
+        let workload = Workload {
+            seed: self.seed,
+            requests: self.requests,
+            duration: self.duration,
+            prompts,
+            load,
+        };
+        workload.validate()?;
+        Ok(workload)
+    }
+
+    /// A fresh run directory `<run-id>-<kind>` under --out.
+    pub(crate) fn run_dir(&self, kind: &str) -> PathBuf {
+        super::fresh_dir(&self.out, &format!("{}-{kind}", tokencert_drive::run_id()))
+    }
+
+    /// Connects to --target, or starts the embedded reference service on
+    /// 127.0.0.1 with its capacity model.
+    pub(crate) async fn connect(&self) -> anyhow::Result<Connection> {
+        let api_key = std::env::var(target::env::API_KEY)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(ApiKey::new);
+        let limits = Limits {
+            timeout: Duration::from_secs(self.timeout),
+            ..Limits::default()
+        };
         // The embedded service is started here rather than through
         // `target::prepare`, with the capacity model on.
-        let (target, server) = match &args.target {
+        let (target, server) = match &self.target {
             Some(url) => {
                 let prepared = target::prepare(Selection {
                     base_url: Some(url.clone()),
-                    model: args.model.clone(),
+                    model: self.model.clone(),
                     api_key,
-                    allow_insecure_http: args.allow_insecure_http,
+                    allow_insecure_http: self.allow_insecure_http,
                     ..Selection::default()
                 })
                 .await?;
@@ -180,9 +213,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             None => {
                 let config = Config {
-                    seed: args.seed,
+                    seed: self.seed,
                     api_key: Some(target::REFERENCE_KEY.into()),
-                    capacity: args.capacity.capacity(args.seed),
+                    capacity: self.capacity.capacity(self.seed),
                     ..Config::default()
                 };
                 let context = config.max_context_tokens;
@@ -192,7 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         .context("starting the embedded reference service")?;
                 let target = Target {
                     base_url: server.base_url(),
-                    model: args
+                    model: self
                         .model
                         .clone()
                         .unwrap_or_else(|| tokencert_reference::CAPACITY_MODEL.to_string()),
@@ -200,68 +233,125 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     limits: Default::default(),
                     rate_limit: None,
                 };
+                let context = context.saturating_sub(TEMPLATE_TOKENS);
                 (target, Some((server, context)))
             }
         };
-        let context = server
-            .as_ref()
-            .map(|(_, c)| c.saturating_sub(TEMPLATE_TOKENS));
-        let plan = workload.plan(&tokenizer, Path::new("."), context)?;
         let client = Client::new(target.clone(), limits)?;
-        eprintln!(
-            "tokencert: load of {} requests ({}) against {} (model {}), evidence in {}",
-            plan.len(),
-            describe(&workload.load),
-            target.base_url,
-            target.model,
-            evidence_dir.display()
-        );
-        let bar = ProgressBar::new(plan.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        let step = (plan.len() as u64 / 10).max(1);
-        let bounds = Bounds {
-            max_requests: Some(workload.requests),
-            duration: workload.duration,
-            ..Bounds::default()
-        };
-        let run = drive_load(
-            &client,
-            CASE,
-            &plan,
-            &workload.load,
-            bounds,
-            &evidence_dir,
-            |p: &LoadProgress| {
-                let done = p.finished + p.not_sent;
-                bar.set_position(done);
-                bar.set_message(format!(
-                    "{} in flight, {} errors, {} not sent",
-                    p.in_flight, p.errors, p.not_sent
-                ));
-                // Without a terminal (CI logs) the bar is hidden: log every tenth.
-                if bar.is_hidden() && done.is_multiple_of(step) {
-                    eprintln!(
-                        "tokencert: {done}/{} done, {} in flight, {} errors, {} s",
-                        plan.len(),
-                        p.in_flight,
-                        p.errors,
-                        p.elapsed.as_secs()
-                    );
-                }
-            },
-        )
-        .await;
-        bar.finish_and_clear();
-        if let Some((server, _)) = server {
-            server.shutdown().await;
-        }
+        Ok(Connection {
+            target,
+            client,
+            server,
+        })
+    }
+}
+
+/// Runs the load; see [`Args`].
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let load = match args.rate {
+        Some(rate) => LoadModel::Poisson { rate },
+        None => LoadModel::Closed {
+            users: args.users.unwrap_or(4),
+            think_time: Duration::ZERO,
+        },
+    };
+    let workload = args.run.workload(load)?;
+    let tokenizer = load_tokenizer()?;
+    let run_dir = args.run.run_dir("load");
+    let evidence_dir = run_dir.join("evidence");
+
+    let runtime = super::runtime()?;
+    let (target, run) = runtime.block_on(async {
+        let connection = args.run.connect().await?;
+        let run = drive(&connection, &workload, &tokenizer, &evidence_dir).await;
+        let target = connection.target.clone();
+        connection.close().await;
         anyhow::Ok((target, run?))
     })?;
 
-    let measured = measure(&run, &tokenizer)?;
+    let Analysis { summary, steady } = analyse(&run, &tokenizer, &Slo::default())?;
+    let summary_path = run_dir.join("summary.json");
+    std::fs::write(
+        &summary_path,
+        summary_json(&workload, &target, &run, &summary, steady.as_ref())?,
+    )
+    .with_context(|| format!("writing {}", summary_path.display()))?;
+    print_table(&workload, &run, &summary, steady.as_ref());
+    println!("evidence: {}", evidence_dir.display());
+    println!("summary: {}", summary_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The o200k_base tokenizer that plans prompts and recounts outputs.
+pub(crate) fn load_tokenizer() -> anyhow::Result<Tokenizer> {
+    Tokenizer::load(&TokenizerSpec::O200kBase, Path::new("."))
+        .context("loading the o200k_base tokenizer")
+}
+
+/// Plans `workload` and sends it through `connection`, writing the evidence
+/// under `evidence_dir` and showing progress on stderr.
+pub(crate) async fn drive(
+    connection: &Connection,
+    workload: &Workload,
+    tokenizer: &Tokenizer,
+    evidence_dir: &Path,
+) -> anyhow::Result<LoadRun> {
+    let target = &connection.target;
+    let context = connection.server.as_ref().map(|(_, c)| *c);
+    let plan = workload.plan(tokenizer, Path::new("."), context)?;
+    eprintln!(
+        "tokencert: load of {} requests ({}) against {} (model {}), evidence in {}",
+        plan.len(),
+        describe(&workload.load),
+        target.base_url,
+        target.model,
+        evidence_dir.display()
+    );
+    let bar = ProgressBar::new(plan.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let step = (plan.len() as u64 / 10).max(1);
+    let bounds = Bounds {
+        max_requests: Some(workload.requests),
+        duration: workload.duration,
+        ..Bounds::default()
+    };
+    let run = drive_load(
+        &connection.client,
+        CASE,
+        &plan,
+        &workload.load,
+        bounds,
+        evidence_dir,
+        |p: &LoadProgress| {
+            let done = p.finished + p.not_sent;
+            bar.set_position(done);
+            bar.set_message(format!(
+                "{} in flight, {} errors, {} not sent",
+                p.in_flight, p.errors, p.not_sent
+            ));
+            // Without a terminal (CI logs) the bar is hidden: log every tenth.
+            if bar.is_hidden() && done.is_multiple_of(step) {
+                eprintln!(
+                    "tokencert: {done}/{} done, {} in flight, {} errors, {} s",
+                    plan.len(),
+                    p.in_flight,
+                    p.errors,
+                    p.elapsed.as_secs()
+                );
+            }
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    Ok(run?)
+}
+
+/// The summary of a run and its steady-state window, with goodput under `slo`.
+pub(crate) fn analyse(run: &LoadRun, tokenizer: &Tokenizer, slo: &Slo) -> anyhow::Result<Analysis> {
+    let measured = measure(run, tokenizer)?;
     let metrics: Vec<ExchangeMetrics> = measured.iter().map(|m| m.metrics.clone()).collect();
     let summary = summarize(&metrics)?;
     let timed: Vec<TimedExchange<'_>> = measured
@@ -275,25 +365,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let steady = if timed.is_empty() {
         None
     } else {
-        Some(steady_state(
-            &timed,
-            &WindowSpec::default(),
-            &Slo::default(),
-        )?)
+        Some(steady_state(&timed, &WindowSpec::default(), slo)?)
     };
-    let summary_path = run_dir.join("summary.json");
-    std::fs::write(
-        &summary_path,
-        summary_json(&workload, &target, &run, &summary, steady.as_ref())?,
-    )
-    .with_context(|| format!("writing {}", summary_path.display()))?;
-    print_table(&workload, &run, &summary, steady.as_ref());
-    println!("evidence: {}", evidence_dir.display());
-    println!("summary: {}", summary_path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(Analysis { summary, steady })
 }
 
-fn describe(load: &LoadModel) -> String {
+/// How the requests are sent, in words.
+pub(crate) fn describe(load: &LoadModel) -> String {
     match load {
         LoadModel::Closed { users, .. } => {
             format!(
@@ -335,7 +413,7 @@ fn measure(run: &LoadRun, tokenizer: &Tokenizer) -> anyhow::Result<Vec<Measured>
 
 /// `summary.json`: canonical JSON of the run's facts, the summary and the
 /// steady-state window (keys sorted, integers only).
-fn summary_json(
+pub(crate) fn summary_json(
     workload: &Workload,
     target: &Target,
     run: &LoadRun,
@@ -370,7 +448,7 @@ fn summary_json(
 
 /// A canonical object from canonical members (each ending with a newline,
 /// which is dropped); keys are ASCII, so byte order is UTF-16 order.
-fn object(members: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
+pub(crate) fn object(members: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
     members.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = b"{".to_vec();
     for (i, (key, value)) in members.iter().enumerate() {
@@ -385,7 +463,7 @@ fn object(members: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// Requests sent per second over the run, in milli-requests per second.
-fn achieved(run: &LoadRun) -> Option<u64> {
+pub(crate) fn achieved(run: &LoadRun) -> Option<u64> {
     (run.elapsed_ns > 0).then(|| {
         let rate = u128::from(run.sent) * 1_000_000_000_000 / u128::from(run.elapsed_ns);
         u64::try_from(rate).unwrap_or(u64::MAX)
@@ -393,7 +471,7 @@ fn achieved(run: &LoadRun) -> Option<u64> {
 }
 
 /// Nanoseconds as milliseconds with three decimals.
-fn ms(ns: u64) -> String {
+pub(crate) fn ms(ns: u64) -> String {
     milli_to_decimal(ns / 1000)
 }
 
