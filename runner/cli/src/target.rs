@@ -197,6 +197,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 reference: Some(ReferenceInfo {
                     seed: selection.seed,
                     mutant: selection.mutant.map(|m| m.name().to_string()),
+                    capacity: Some(describe_capacity(&selection.capacity)),
                 }),
             };
             let target = Target {
@@ -222,6 +223,24 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
             })
         }
     }
+}
+
+/// The capacity model in a line, for `run.json`.
+fn describe_capacity(c: &Capacity) -> String {
+    let us = |d: std::time::Duration| d.as_micros();
+    format!(
+        "prefill {} us/token, step {} us + {} us/sequence, max batch {}, queue {}, jitter {}",
+        us(c.prefill_per_token),
+        us(c.step_base),
+        us(c.step_per_sequence),
+        c.max_batch,
+        c.max_queue.map_or("unbounded".to_string(), |q| q.to_string()),
+        c.jitter.map_or("none".to_string(), |j| format!(
+            "{}% (seed {})",
+            (j.fraction * 100.0).round(),
+            j.seed
+        ))
+    )
 }
 
 /// Whether a URL names this machine: a loopback address or `localhost`.

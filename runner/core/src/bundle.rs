@@ -85,6 +85,9 @@ pub struct ReferenceInfo {
     pub seed: u64,
     /// Mutant name, if one was selected.
     pub mutant: Option<String>,
+    /// The capacity model of its performance model, as a short text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<String>,
 }
 
 /// `manifest.json`: SHA-256 of every file in the bundle but itself.
