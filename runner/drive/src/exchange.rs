@@ -209,7 +209,8 @@ impl Client {
                 .await
                 .map_err(fail)?;
         }
-        Ok(())
+        // The probe's burst is appended after its last exchange.
+        recorder.sync().await.map_err(fail)
     }
 
     /// Sends a request, and in polite mode re-sends it after each 429 that
@@ -402,6 +403,7 @@ impl Client {
                         message: redactor.text(&describe(&e)),
                     },
                 })?;
+                recorder.sync().await?;
                 Sent::default()
             }
         };
@@ -486,23 +488,32 @@ impl Client {
                 let mut stream = response.bytes_stream();
                 let mut received: u64 = 0;
                 let mut body = redactor.body();
+                // One timer for the whole body, not one per chunk.
+                let expiry = tokio::time::sleep_until(deadline);
+                tokio::pin!(expiry);
                 let outcome = loop {
-                    match tokio::time::timeout_at(deadline, stream.next()).await {
-                        Err(_) => break deadline_outcome,
-                        Ok(None) => break Outcome::Complete,
-                        Ok(Some(Err(e))) => {
+                    let next = tokio::select! {
+                        biased;
+                        next = stream.next() => next,
+                        () = &mut expiry => break deadline_outcome,
+                    };
+                    match next {
+                        None => break Outcome::Complete,
+                        Some(Err(e)) => {
                             break Outcome::Transport {
                                 message: redactor.text(&describe(&e)),
                             };
                         }
-                        Ok(Some(Ok(bytes))) => {
+                        Some(Ok(bytes)) => {
+                            // Timed on arrival, before any work on it.
+                            let t_ns = since(start);
                             let room = self.limits.body_limit.saturating_sub(received);
                             let take = bytes.len().min(usize::try_from(room).unwrap_or(usize::MAX));
                             received += take as u64;
                             let kept = body.push(&bytes[..take]);
                             if !kept.is_empty() {
                                 recorder.write(&Record::Chunk {
-                                    t_ns: since(start),
+                                    t_ns,
                                     bytes: RawBytes::new(&kept),
                                 })?;
                             }
@@ -537,6 +548,7 @@ impl Client {
             t_ns: sent.end_ns,
             outcome,
         })?;
+        recorder.sync().await?;
         Ok(sent)
     }
 }
