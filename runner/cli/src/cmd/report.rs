@@ -1,5 +1,6 @@
-//! `tokencert report`: verify a bundle, then render `report.md` and
-//! `junit.xml` from it.
+//! `tokencert report`: verify a bundle, then render `report.md`,
+//! `report.html` and `junit.xml` from it; with `--compare`, also verify
+//! another run's bundle and append the comparison to `report.html`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use tokencert_core::bundle::{self, evidence_path};
+use tokencert_core::compare;
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::Verdict;
 use tokencert_core::report::{self, Input};
@@ -21,10 +23,16 @@ pub struct Args {
     /// Public key (PEM) the bundle must be signed with.
     #[arg(long, value_name = "PUB")]
     key: Option<PathBuf>,
-    /// Directory for report.md and junit.xml; default: beside the bundle,
-    /// named after it with `-report`.
+    /// Directory for report.md, report.html and junit.xml; default: beside
+    /// the bundle, named after it with `-report`.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Another run's bundle of the same suite (e.g. an auditor's re-run):
+    /// verified too (its signature is not checked against a key), compared
+    /// as `tokencert compare BUNDLE OTHER` does, and the comparison
+    /// appended to report.html.
+    #[arg(long, value_name = "OTHER_BUNDLE")]
+    compare: Option<PathBuf>,
 }
 
 /// Verifies and renders.
@@ -33,6 +41,23 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let key = super::read_key(args.key.as_deref(), sign::verifying_key_from_pem)?;
     let verified = bundle::verify(&args.bundle, &suite, key.as_ref())
         .with_context(|| format!("{} does not verify; no report", args.bundle.display()))?;
+    let comparison = match &args.compare {
+        Some(other) => {
+            let verified_other = bundle::verify(other, &suite, None).with_context(|| {
+                format!("{} (--compare) does not verify; no report", other.display())
+            })?;
+            let side = |dir: &Path, v| {
+                compare::read_side(dir, v)
+                    .with_context(|| format!("reading the loads of {}", dir.display()))
+            };
+            let comparison = compare::compare(
+                &side(&args.bundle, verified.clone())?,
+                &side(other, verified_other)?,
+            );
+            Some((other, comparison))
+        }
+        None => None,
+    };
     let mut evidence = BTreeMap::new();
     for case in &verified.results.cases {
         if !matches!(case.verdict, Verdict::Fail | Verdict::Error) {
@@ -58,13 +83,21 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         args.bundle.with_file_name(format!("{name}-report"))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let html = match &comparison {
+        Some((_, c)) => report::html_with_comparison(&input, c),
+        None => report::html(&input),
+    };
     for (file, text) in [
         ("report.md", report::markdown(&input)),
+        ("report.html", html),
         ("junit.xml", report::junit(&verified.results)),
     ] {
         let path = out.join(file);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
+    }
+    if let Some((other, c)) = &comparison {
+        println!("compared with {}: {}", other.display(), c.outcome);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,9 @@
 //! Reports people and CI systems read, rendered from a verified bundle:
 //! `report.md` (summary first, then every failure with its clause text and
-//! the evidence that failed) and `junit.xml` (one testcase per case).
-//! Pure: the same bundle renders to the same bytes.
+//! the evidence that failed), `report.html` (the same facts, a verdict per
+//! clause and SVG charts of the performance cases; see [`html()`]) and
+//! `junit.xml` (one testcase per case). Pure: the same bundle renders to
+//! the same bytes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,6 +15,11 @@ use crate::metrics::{Distribution, milli_to_decimal};
 use crate::performance::Figures;
 use crate::suite::{Level, Suite};
 use crate::workload::{LengthDist, LoadModel, Prompts};
+
+mod chart;
+mod html;
+
+pub use html::{html, html_with_comparison};
 
 /// What a report is made from.
 pub struct Input<'a> {
@@ -28,7 +35,7 @@ pub struct Input<'a> {
     pub evidence: &'a BTreeMap<String, Exchange>,
 }
 
-/// Bytes of a failing body quoted in `report.md`.
+/// Bytes of a failing body quoted in `report.md` and `report.html`.
 const EXCERPT_BYTES: usize = 600;
 
 /// `report.md`.
@@ -47,44 +54,11 @@ pub fn markdown(input: &Input<'_>) -> String {
         "# tokencert report: `{}` at {}\n",
         target.model, target.base_url
     );
-    let conformance = if results.conforms() {
-        "**CONFORMS**: every MUST case passes"
-    } else {
-        "**DOES NOT CONFORM**: a MUST case failed or could not be judged"
-    };
-    let reference = target.reference.as_ref().map_or(String::new(), |r| {
-        format!(
-            " (embedded reference service, seed {}{})",
-            r.seed,
-            r.mutant
-                .as_ref()
-                .map_or(String::new(), |m| format!(", mutant `{m}`"))
-        )
-    });
-    let signature = match signer {
-        Signer::Verified { keyid } => format!("signed by `{keyid}`, verified with the given key"),
-        Signer::Unchecked { keyid } => {
-            format!("signed by `{keyid}`, not checked against a trusted key")
-        }
-        Signer::Unsigned => "unsigned".to_string(),
-    };
     let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| Verdict | {conformance} |");
-    let _ = writeln!(
-        out,
-        "| Target | `{}` at {}{reference} |",
-        target.model, target.base_url
-    );
-    let _ = writeln!(out, "| Suite | `{}` |", results.suite_digest);
-    let _ = writeln!(out, "| Tool | {} |", run.tool);
-    let _ = writeln!(
-        out,
-        "| When | {} to {} (run `{}`) |",
-        run.started_at,
-        run.finished_at.as_deref().unwrap_or("(not finished)"),
-        run.run_id
-    );
-    let _ = writeln!(out, "| Signature | {signature} |\n");
+    for (name, value) in summary(run, results, signer) {
+        let _ = writeln!(out, "| {name} | {value} |");
+    }
+    let _ = writeln!(out);
 
     let _ = writeln!(out, "## Verdicts by level\n");
     let _ = writeln!(
@@ -122,7 +96,10 @@ pub fn markdown(input: &Input<'_>) -> String {
         }
         let _ = writeln!(out, "{}\n", case.reason);
         // A load's figures are under Performance; one of its exchanges says little.
-        if let Some(exchange) = evidence.get(&case.id).filter(|_| case.performance.is_none()) {
+        if let Some(exchange) = evidence
+            .get(&case.id)
+            .filter(|_| case.performance.is_none())
+        {
             let _ = writeln!(out, "{}\n", excerpt(exchange));
         }
     }
@@ -160,6 +137,51 @@ pub fn markdown(input: &Input<'_>) -> String {
     out
 }
 
+/// The summary's rows, values in Markdown inline syntax (code spans, bold).
+fn summary(run: &RunInfo, results: &Results, signer: &Signer) -> [(&'static str, String); 6] {
+    let target = &run.target;
+    let conformance = if results.conforms() {
+        "**CONFORMS**: every MUST case passes"
+    } else {
+        "**DOES NOT CONFORM**: a MUST case failed or could not be judged"
+    };
+    let reference = target.reference.as_ref().map_or(String::new(), |r| {
+        format!(
+            " (embedded reference service, seed {}{})",
+            r.seed,
+            r.mutant
+                .as_ref()
+                .map_or(String::new(), |m| format!(", mutant `{m}`"))
+        )
+    });
+    let signature = match signer {
+        Signer::Verified { keyid } => format!("signed by `{keyid}`, verified with the given key"),
+        Signer::Unchecked { keyid } => {
+            format!("signed by `{keyid}`, not checked against a trusted key")
+        }
+        Signer::Unsigned => "unsigned".to_string(),
+    };
+    [
+        ("Verdict", conformance.to_string()),
+        (
+            "Target",
+            format!("`{}` at {}{reference}", target.model, target.base_url),
+        ),
+        ("Suite", format!("`{}`", results.suite_digest)),
+        ("Tool", run.tool.clone()),
+        (
+            "When",
+            format!(
+                "{} to {} (run `{}`)",
+                run.started_at,
+                run.finished_at.as_deref().unwrap_or("(not finished)"),
+                run.run_id
+            ),
+        ),
+        ("Signature", signature),
+    ]
+}
+
 /// The metric definitions every report states (see `tokencert_core::metrics`).
 const DEFINITIONS: &str = "Definitions. **TTFB**: send → response head. **TTFT**: send → \
 the first server-sent event carrying output content (role-only events do not count). \
@@ -183,95 +205,31 @@ fn performance_section(out: &mut String, suite: &Suite, case: &CaseResult, f: &F
         case.verdict.name(),
         f.slo
     );
-    if let Some(perf) = suite.case(&case.id).and_then(|c| c.performance.as_ref()) {
-        let w = &perf.workload;
-        let _ = writeln!(
-            out,
-            "Asked: {} requests (seed {}), {}, {}{}.",
-            w.requests,
-            w.seed,
-            describe_prompts(&w.prompts),
-            describe_load(&w.load),
-            w.duration
-                .map_or(String::new(), |d| format!(", for at most {} s", d.as_secs()))
-        );
+    if let Some(asked) = asked(suite, case) {
+        let _ = writeln!(out, "{asked}");
     }
-    let rate = |r: Option<u64>| r.map_or("-".to_string(), milli_to_decimal);
-    let l = &f.load;
-    let _ = writeln!(
-        out,
-        "Achieved: {} requests sent over {} s, {} requests/s sent (schedule: {}), at most {} in flight.\n",
-        l.requests,
-        milli_to_decimal(l.span_ns / 1_000_000),
-        rate(l.sent_rate_milli),
-        rate(l.offered_rate_milli),
-        l.peak_in_flight
-    );
+    let _ = writeln!(out, "{}\n", achieved(f));
     let _ = writeln!(
         out,
         "| Metric | n | mean | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    let s = &f.summary;
-    let rows: [(&str, Option<&Distribution>, fn(u64) -> String); 12] = [
-        ("TTFB (ms)", s.ttfb_ns.as_ref(), ns_ms),
-        ("TTFT (ms)", s.ttft_ns.as_ref(), ns_ms),
-        ("TTFT from scheduled (ms)", f.ttft_from_scheduled_ns.as_ref(), ns_ms),
-        ("E2E (ms)", s.e2e_ns.as_ref(), ns_ms),
-        ("E2E from scheduled (ms)", f.e2e_from_scheduled_ns.as_ref(), ns_ms),
-        ("ITL, token level (ms)", s.itl_token_ns.as_ref(), ns_ms),
-        ("ITL, chunk level (ms)", s.itl_chunk_ns.as_ref(), ns_ms),
-        ("TPOT (ms)", s.tpot_ns.as_ref(), ns_ms),
-        ("Output speed (tokens/s)", s.output_speed_milli_tps.as_ref(), milli_to_decimal),
-        ("Output tokens, recount", s.recount_output_tokens.as_ref(), |n| n.to_string()),
-        ("Output tokens, usage", s.usage_output_tokens.as_ref(), |n| n.to_string()),
-        ("Send lateness (ms)", f.send_lateness_ns.as_ref(), ns_ms),
-    ];
-    for (name, d, show) in rows {
-        let Some(d) = d else {
+    for (name, row) in metric_rows(f) {
+        let Some(row) = row else {
             let _ = writeln!(out, "| {name} | 0 | | | | | | | |");
             continue;
         };
-        let cells: Vec<String> = d
-            .percentiles
-            .iter()
-            .map(|p| {
-                let bound = |b: Option<u64>| b.map_or("·".to_string(), show);
-                format!("{} ({}–{})", show(p.value), bound(p.ci_low), bound(p.ci_high))
-            })
-            .collect();
         let _ = writeln!(
             out,
             "| {name} | {} | {} | {} | {} |",
-            d.count,
-            show(d.mean),
-            cells.join(" | "),
-            show(d.max)
+            row.count,
+            row.mean,
+            row.percentiles.join(" | "),
+            row.max
         );
     }
-    let st = &f.steady_state;
-    let e = &s.errors;
-    let _ = writeln!(
-        out,
-        "\nPercentile cells read `value (95% CI low–high)`; `·`: too few samples for that bound.\n"
-    );
-    let _ = writeln!(
-        out,
-        "Steady state ({}‰ warm-up and {}‰ cool-down left out, {} requests ended in it): {} requests/s, {} output tokens/s, goodput {} requests/s ({} of {} met every objective).\n",
-        st.warmup_per_mille,
-        st.cooldown_per_mille,
-        st.requests_ended,
-        rate(st.request_throughput_milli),
-        rate(st.output_token_throughput_milli),
-        rate(st.goodput_milli),
-        st.requests_good,
-        st.requests_ended
-    );
-    let c = &e.counts;
-    let _ = writeln!(
-        out,
-        "Errors: {} of {} (429: {}, other 4xx: {}, 5xx: {}, timeout: {}, transport: {}, protocol: {}).\n",
-        e.errors, e.total, c.http_429, c.http_4xx, c.http_5xx, c.timeout, c.transport, c.protocol
-    );
+    let _ = writeln!(out, "\n{PERCENTILE_CELLS}\n");
+    let _ = writeln!(out, "{}\n", steady_state(f));
+    let _ = writeln!(out, "{}\n", errors(f));
     let _ = writeln!(out, "| Threshold | Verdict | Measured |\n|---|---|---|");
     for check in &case.checks {
         let _ = writeln!(
@@ -283,6 +241,142 @@ fn performance_section(out: &mut String, suite: &Suite, case: &CaseResult, f: &F
         );
     }
     let _ = writeln!(out);
+}
+
+/// What a performance case asked for, from the suite.
+fn asked(suite: &Suite, case: &CaseResult) -> Option<String> {
+    let w = &suite.case(&case.id)?.performance.as_ref()?.workload;
+    Some(format!(
+        "Asked: {} requests (seed {}), {}, {}{}.",
+        w.requests,
+        w.seed,
+        describe_prompts(&w.prompts),
+        describe_load(&w.load),
+        w.duration.map_or(String::new(), |d| format!(
+            ", for at most {} s",
+            d.as_secs()
+        ))
+    ))
+}
+
+/// A rate in milli-units per second as a decimal, `-` when unknown.
+fn rate(r: Option<u64>) -> String {
+    r.map_or("-".to_string(), milli_to_decimal)
+}
+
+/// What a load achieved.
+fn achieved(f: &Figures) -> String {
+    let l = &f.load;
+    format!(
+        "Achieved: {} requests sent over {} s, {} requests/s sent (schedule: {}), at most {} in flight.",
+        l.requests,
+        milli_to_decimal(l.span_ns / 1_000_000),
+        rate(l.sent_rate_milli),
+        rate(l.offered_rate_milli),
+        l.peak_in_flight
+    )
+}
+
+/// The cells of one metric: percentile cells read `value (low–high)`.
+struct MetricCells {
+    count: u64,
+    mean: String,
+    /// p50, p90, p95, p99, p99.9.
+    percentiles: Vec<String>,
+    max: String,
+}
+
+/// How the percentile cells read (Markdown inline syntax).
+const PERCENTILE_CELLS: &str = "Percentile cells read `value (95% CI low–high)`; `·`: too few \
+samples for that bound.";
+
+/// The rows of a load's metric table; `None`: no sample.
+fn metric_rows(f: &Figures) -> Vec<(&'static str, Option<MetricCells>)> {
+    let s = &f.summary;
+    type Show = fn(u64) -> String;
+    let rows: [(&str, Option<&Distribution>, Show); 12] = [
+        ("TTFB (ms)", s.ttfb_ns.as_ref(), ns_ms),
+        ("TTFT (ms)", s.ttft_ns.as_ref(), ns_ms),
+        (
+            "TTFT from scheduled (ms)",
+            f.ttft_from_scheduled_ns.as_ref(),
+            ns_ms,
+        ),
+        ("E2E (ms)", s.e2e_ns.as_ref(), ns_ms),
+        (
+            "E2E from scheduled (ms)",
+            f.e2e_from_scheduled_ns.as_ref(),
+            ns_ms,
+        ),
+        ("ITL, token level (ms)", s.itl_token_ns.as_ref(), ns_ms),
+        ("ITL, chunk level (ms)", s.itl_chunk_ns.as_ref(), ns_ms),
+        ("TPOT (ms)", s.tpot_ns.as_ref(), ns_ms),
+        (
+            "Output speed (tokens/s)",
+            s.output_speed_milli_tps.as_ref(),
+            milli_to_decimal,
+        ),
+        (
+            "Output tokens, recount",
+            s.recount_output_tokens.as_ref(),
+            |n| n.to_string(),
+        ),
+        (
+            "Output tokens, usage",
+            s.usage_output_tokens.as_ref(),
+            |n| n.to_string(),
+        ),
+        ("Send lateness (ms)", f.send_lateness_ns.as_ref(), ns_ms),
+    ];
+    rows.into_iter()
+        .map(|(name, d, show)| {
+            let cells = d.map(|d| MetricCells {
+                count: d.count,
+                mean: show(d.mean),
+                percentiles: d
+                    .percentiles
+                    .iter()
+                    .map(|p| {
+                        let bound = |b: Option<u64>| b.map_or("·".to_string(), show);
+                        format!(
+                            "{} ({}–{})",
+                            show(p.value),
+                            bound(p.ci_low),
+                            bound(p.ci_high)
+                        )
+                    })
+                    .collect(),
+                max: show(d.max),
+            });
+            (name, cells)
+        })
+        .collect()
+}
+
+/// Throughput and goodput over the steady-state window.
+fn steady_state(f: &Figures) -> String {
+    let st = &f.steady_state;
+    format!(
+        "Steady state ({}‰ warm-up and {}‰ cool-down left out, {} requests ended in it): {} requests/s, {} output tokens/s, goodput {} requests/s ({} of {} met every objective).",
+        st.warmup_per_mille,
+        st.cooldown_per_mille,
+        st.requests_ended,
+        rate(st.request_throughput_milli),
+        rate(st.output_token_throughput_milli),
+        rate(st.goodput_milli),
+        st.requests_good,
+        st.requests_ended
+    )
+}
+
+/// A load's errors by class.
+fn errors(f: &Figures) -> String {
+    let e = &f.summary.errors;
+    let c = &e.counts;
+    format!(
+        "Errors: {} of {} (429: {}, other 4xx: {}, 5xx: {}, timeout: {}, transport: {}, protocol: {}).",
+        e.errors, e.total, c.http_429, c.http_4xx, c.http_5xx, c.timeout, c.transport, c.protocol
+    )
 }
 
 fn ns_ms(ns: u64) -> String {
@@ -327,29 +421,52 @@ fn describe_load(load: &LoadModel) -> String {
 
 /// The request line, status, and the start and end of the body of an
 /// exchange (failures are often at the end: a missing `[DONE]`, a cut).
+struct Excerpt {
+    /// `METHOD URL`.
+    request: String,
+    /// `status N` or `no response`.
+    status: String,
+    /// Body length in bytes.
+    bytes: usize,
+    /// The body, whole or its start and end around a count of the bytes left out.
+    shown: String,
+}
+
+impl Excerpt {
+    fn of(exchange: &Exchange) -> Excerpt {
+        let status = exchange.response.as_ref().map_or_else(
+            || "no response".to_string(),
+            |r| format!("status {}", r.status),
+        );
+        let body = exchange.body();
+        let half = EXCERPT_BYTES / 2;
+        let shown = if body.len() <= EXCERPT_BYTES {
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            format!(
+                "{}\n… ({} bytes) …\n{}",
+                String::from_utf8_lossy(&body[..half]),
+                body.len() - 2 * half,
+                String::from_utf8_lossy(&body[body.len() - half..])
+            )
+        };
+        Excerpt {
+            request: format!("{} {}", exchange.method, exchange.url),
+            status,
+            bytes: body.len(),
+            shown,
+        }
+    }
+}
+
 fn excerpt(exchange: &Exchange) -> String {
-    let status = exchange.response.as_ref().map_or_else(
-        || "no response".to_string(),
-        |r| format!("status {}", r.status),
-    );
-    let body = exchange.body();
-    let half = EXCERPT_BYTES / 2;
-    let shown = if body.len() <= EXCERPT_BYTES {
-        String::from_utf8_lossy(&body).into_owned()
-    } else {
-        format!(
-            "{}\n… ({} bytes) …\n{}",
-            String::from_utf8_lossy(&body[..half]),
-            body.len() - 2 * half,
-            String::from_utf8_lossy(&body[body.len() - half..])
-        )
-    };
+    let e = Excerpt::of(exchange);
     format!(
-        "Evidence: `{} {}` → {status}, {} body bytes:\n\n```\n{}\n```",
-        exchange.method,
-        exchange.url,
-        body.len(),
-        shown.replace("```", "` ` `")
+        "Evidence: `{}` → {}, {} body bytes:\n\n```\n{}\n```",
+        e.request,
+        e.status,
+        e.bytes,
+        e.shown.replace("```", "` ` `")
     )
 }
 
