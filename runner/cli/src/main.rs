@@ -44,6 +44,16 @@ enum Command {
     /// bundle is unsigned; 8 (with --partial) the bundle was never sealed
     /// and what it holds is listed; 2 the bundle, suite or key cannot be read.
     Verify(cmd::verify::Args),
+    /// Verify two bundles of the same suite (a vendor's and an auditor's
+    /// re-run), then compare them: verdict agreement per case, and for
+    /// every performance metric and percentile an exact two-sample test on
+    /// the recorded samples, with the ratio B/A.
+    ///
+    /// Exit status: 0 consistent (every verdict agrees, no metric differs);
+    /// 9 the runs differ (what differs is listed); 4 the bundles were made
+    /// with different suites (or not with the suite at --suite); 2 a bundle
+    /// does not verify or cannot be read, or a usage error.
+    Compare(cmd::compare::Args),
     /// Serve the reference token service until interrupted (Ctrl-C).
     ///
     /// It serves three models: tokencert-reference (lightly paced),
@@ -96,6 +106,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => cmd::run::run(&cli.suite, args),
         Command::Verify(args) => cmd::verify::run(&cli.suite, args),
+        Command::Compare(args) => cmd::compare::run(&cli.suite, args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::List(args) => cmd::list::run(&cli.suite, args),
         Command::Table(args) => cmd::table::run(&cli.suite, args),

@@ -8,59 +8,12 @@
 //! of the interactive class, so every run stays within seconds. Bounds are
 //! the class's own thresholds; the settings are chosen far from them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{small_suite, text, tokencert};
 use serde_json::Value;
-
-fn tokencert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(args)
-        .env_remove("TOKENCERT_BASE_URL")
-        .env_remove("TOKENCERT_MODEL")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("TOKENCERT_SUITE")
-        .output()
-        .expect("tokencert runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-/// A suite with the real standard and one interactive load: two users,
-/// eight requests of 100 prompt tokens asking for 16.
-fn small_suite(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    copy_dir(&root.join("spec"), &dir.join("spec"));
-    std::fs::create_dir_all(dir.join("suites/perf")).expect("mkdir");
-    std::fs::write(
-        dir.join("suites/perf/chat.yaml"),
-        "id: perf.chat\n\
-         clause: TS-PERF-SLO\n\
-         description: two users, eight short chats\n\
-         performance:\n  slo: interactive\n  workload:\n    seed: 5\n    requests: 8\n    \
-         duration: 60s\n    prompts: {synthetic: {input: {fixed: 100}, output: {fixed: 16}}}\n    \
-         load: {closed: {users: 2}}\n\
-         checks: [slo_ttft, slo_output_speed, slo_itl, slo_error_rate, slo_goodput]\n",
-    )
-    .expect("write the case");
-    dir.to_path_buf()
-}
 
 /// Runs the small suite with extra flags; returns the bundle's results
 /// after checking that `verify` re-derives them.
@@ -124,7 +77,9 @@ fn the_default_reference_meets_the_interactive_class_and_verify_agrees() {
     // The capacity model generates exactly the asked 16 tokens.
     assert_eq!(figures["summary"]["recount_output_tokens"]["max"], 16);
     assert!(
-        figures["plots"]["ttft_cdf"].as_array().is_some_and(|a| !a.is_empty()),
+        figures["plots"]["ttft_cdf"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
         "{figures}"
     );
 }
@@ -174,5 +129,8 @@ fn overload_refusals_fail_the_error_rate() {
     );
     assert_eq!(verdict_of(&results, "slo_error_rate"), "fail");
     let errors = &results["cases"][0]["performance"]["summary"]["errors"];
-    assert!(errors["counts"]["http_5xx"].as_u64().unwrap_or(0) > 0, "{errors}");
+    assert!(
+        errors["counts"]["http_5xx"].as_u64().unwrap_or(0) > 0,
+        "{errors}"
+    );
 }

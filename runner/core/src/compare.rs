@@ -49,7 +49,7 @@ use std::path::Path;
 use p256::ecdsa::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{self, BundleError, RunInfo};
+use crate::bundle::{self, BundleError, RunInfo, Signer};
 use crate::evidence::{EvidenceError, Exchange, read_exchanges};
 use crate::judge::{self, Results, Verdict};
 use crate::metrics::{ErrorClass, exchange_metrics, milli_to_decimal, quantile_ci_ranks};
@@ -276,6 +276,8 @@ pub struct Side {
     pub run: RunInfo,
     /// Its results (verified).
     pub results: Results,
+    /// Its signature's standing.
+    pub signer: Signer,
     /// The samples of each performance case with figures, by case id.
     pub loads: BTreeMap<String, LoadSamples>,
 }
@@ -321,6 +323,7 @@ pub fn read_side(dir: &Path, verified: bundle::Verified) -> Result<Side, Compare
     Ok(Side {
         run: verified.run,
         results: verified.results,
+        signer: verified.signer,
         loads,
     })
 }
@@ -438,16 +441,26 @@ pub struct RunSummary {
     pub model: String,
     /// When the run started, RFC 3339 UTC.
     pub started_at: String,
+    /// What verification established about its signature.
+    pub signature: String,
 }
 
 impl RunSummary {
-    fn of(run: &RunInfo) -> Self {
+    fn of(side: &Side) -> Self {
+        let run = &side.run;
         Self {
             run_id: run.run_id.clone(),
             tool: run.tool.clone(),
             base_url: run.target.base_url.clone(),
             model: run.target.model.clone(),
             started_at: run.started_at.clone(),
+            signature: match &side.signer {
+                Signer::Unsigned => "unsigned".into(),
+                Signer::Unchecked { keyid } => {
+                    format!("signed by {keyid}, not checked against a given key")
+                }
+                Signer::Verified { keyid } => format!("signed by {keyid}, the given key"),
+            },
         }
     }
 }
@@ -517,7 +530,8 @@ pub struct QuantileComparison {
     pub percentile: String,
     /// The quantile, per mille.
     pub per_mille: u32,
-    /// A's sample at the quantile (exact, not histogram-rounded).
+    /// A's sample at the quantile's nearest rank (exact, not
+    /// histogram-rounded: the `exact` value of A's figures).
     pub a: Option<u64>,
     /// B's.
     pub b: Option<u64>,
@@ -616,8 +630,8 @@ pub fn compare(a: &Side, b: &Side) -> Comparison {
     Comparison {
         format: COMPARISON_FORMAT.into(),
         suite_digest: a.run.suite_digest.clone(),
-        a: RunSummary::of(&a.run),
-        b: RunSummary::of(&b.run),
+        a: RunSummary::of(a),
+        b: RunSummary::of(b),
         method: Method {
             quantile_test: QUANTILE_TEST.into(),
             error_rate_test: ERROR_RATE_TEST.into(),
@@ -774,16 +788,18 @@ pub fn html_section(c: &Comparison) -> String {
     let _ = writeln!(h, "<h2>Comparison of two runs</h2>");
     let _ = writeln!(
         h,
-        "<p><strong>{}</strong>: suite <code>{}</code>; A = run <code>{}</code> ({}, {}), \
-         B = run <code>{}</code> ({}, {}).</p>",
+        "<p><strong>{}</strong>: suite <code>{}</code>; A = run <code>{}</code> ({}, {}, {}), \
+         B = run <code>{}</code> ({}, {}, {}).</p>",
         esc(&c.outcome),
         esc(&c.suite_digest),
         esc(&c.a.run_id),
         esc(&c.a.base_url),
         esc(&c.a.started_at),
+        esc(&c.a.signature),
         esc(&c.b.run_id),
         esc(&c.b.base_url),
         esc(&c.b.started_at),
+        esc(&c.b.signature),
     );
     if !c.differences.is_empty() {
         let _ = writeln!(h, "<ul>");
@@ -930,6 +946,7 @@ mod tests {
                 cases,
                 prices: None,
             },
+            signer: Signer::Unsigned,
             loads: load
                 .into_iter()
                 .map(|l| ("perf.x".to_string(), l))

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod capacity;
+pub mod compare;
 pub mod keygen;
 pub mod list;
 pub mod load;
