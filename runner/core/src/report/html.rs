@@ -236,7 +236,7 @@ fn against_load(out: &mut String, loads: &[(&CaseResult, &Figures)]) {
         return;
     }
     let e2e = |f: &Figures, p: &str| {
-        let v = f.summary.e2e_ns.as_ref()?.percentile(p)?.value;
+        let v = f.summary.e2e_ns.as_ref()?.percentile(p)?.exact;
         Some(v as f64 / NS_PER_MS)
     };
     let latency_line = |label: &str, name: &str, colour| Line {
@@ -278,7 +278,7 @@ fn against_load(out: &mut String, loads: &[(&CaseResult, &Figures)]) {
                 .e2e_ns
                 .as_ref()
                 .and_then(|d| d.percentile(name))
-                .map_or("-".to_string(), |p| super::ns_ms(p.value))
+                .map_or("-".to_string(), |p| super::ns_ms(p.exact))
         };
         let _ = writeln!(
             out,

@@ -191,8 +191,9 @@ of its gap. **TPOT**: (E2E − TTFT) / (output tokens − 1); **output speed** =
 (excludes TTFT). \"From scheduled\" times start at the instant the load model scheduled \
 the request, not when it was sent, so a client that fell behind cannot hide a slow server. \
 **Throughput** and **goodput** (requests meeting every per-request objective of the class) \
-count requests that ended within the steady-state window. Percentiles come from an HDR \
-histogram (3 significant digits) with distribution-free 95% confidence intervals from \
+count requests that ended within the steady-state window. Percentiles shown (and judged) are \
+the exact samples at the nearest rank ⌈q·n⌉ (`results.json` also keeps the HDR histogram's \
+value, 3 significant digits), with distribution-free 95% confidence intervals from \
 binomial order statistics; latencies and token counts are over `ok` requests only. \
 Chart data (CDFs, histograms, timeline) is in `results.json` under each case's \
 `performance.plots`.";
@@ -340,7 +341,7 @@ fn metric_rows(f: &Figures) -> Vec<(&'static str, Option<MetricCells>)> {
                         let bound = |b: Option<u64>| b.map_or("·".to_string(), show);
                         format!(
                             "{} ({}–{})",
-                            show(p.value),
+                            show(p.exact),
                             bound(p.ci_low),
                             bound(p.ci_high)
                         )
