@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::check::Finding;
 use crate::evidence::Exchange;
 use crate::metrics::{
-    Distribution, ExchangeMetrics, MetricsError, Percentile, SteadyState, Summary, TimedExchange,
-    exchange_metrics, milli_per_second, milli_to_decimal, nearest_rank, steady_state, summarize,
+    ClassCounts, Distribution, ExchangeMetrics, MetricsError, Percentile, SteadyState, Summary,
+    TimedExchange, exchange_metrics, milli_per_second, milli_to_decimal, nearest_rank,
+    steady_state, summarize,
 };
 use crate::suite::{Check, SloProfile};
 use crate::tokens::Tokenizer;
@@ -93,10 +94,8 @@ pub struct TimelinePoint {
     pub start_ns: u64,
     /// Its end.
     pub end_ns: u64,
-    /// `ok` requests that ended in it.
-    pub ok: u64,
-    /// Other requests that ended in it.
-    pub errors: u64,
+    /// Requests that ended in it, by class (`ok` and each error class).
+    pub classes: ClassCounts,
     /// Recounted output tokens of its `ok` requests.
     pub output_tokens: u64,
 }
@@ -112,7 +111,7 @@ pub struct Plots {
     pub ttft_histogram: Vec<Bucket>,
     /// Histogram of token-level ITL, nanoseconds.
     pub itl_histogram: Vec<Bucket>,
-    /// Completions, errors and output tokens over the run.
+    /// Completions by class and output tokens over the run.
     pub timeline: Vec<TimelinePoint>,
 }
 
@@ -311,8 +310,7 @@ fn timeline(placed: &[Placed]) -> Vec<TimelinePoint> {
         .map(|i| TimelinePoint {
             start_ns: i * width,
             end_ns: ((i + 1) * width).min(span),
-            ok: 0,
-            errors: 0,
+            classes: ClassCounts::default(),
             output_tokens: 0,
         })
         .collect();
@@ -321,12 +319,8 @@ fn timeline(placed: &[Placed]) -> Vec<TimelinePoint> {
         let Some(point) = out.get_mut(usize::try_from(i).unwrap_or(usize::MAX)) else {
             continue;
         };
-        if p.metrics.class == crate::metrics::ErrorClass::Ok {
-            point.ok += 1;
-            point.output_tokens += p.metrics.recount_output_tokens.unwrap_or(0);
-        } else {
-            point.errors += 1;
-        }
+        point.classes.add(p.metrics.class);
+        point.output_tokens += p.metrics.recount_output_tokens.unwrap_or(0);
     }
     out
 }

@@ -15,7 +15,7 @@ use tokencert_core::check::Finding;
 use tokencert_core::evidence::Exchange;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Verdict};
 use tokencert_core::metrics::{Distribution, milli_to_decimal};
-use tokencert_core::performance::{self, CdfPoint, Figures, PerformanceError, ms};
+use tokencert_core::performance::{self, CdfPoint, Figures, PerformanceError, TimelinePoint, ms};
 use tokencert_core::report;
 use tokencert_core::suite::{
     Check, LatencyThreshold, MaxShare, MinShare, Objectives, PerformanceClaim, SloProfile,
@@ -176,7 +176,12 @@ fn a_latency_exactly_at_the_bound_passes() {
     // The histogram would report 500 ms as up to 500.5 ms; thresholds are
     // judged on the exact sample.
     let (finding, _) = judge_check(Check::SloTtft, &load(&steady(4, 500, 10, 2)));
-    expect("at the bound", &finding, Verdict::Pass, &["p95 500.000 ms", "≤ 500 ms (test)"]);
+    expect(
+        "at the bound",
+        &finding,
+        Verdict::Pass,
+        &["p95 500.000 ms", "≤ 500 ms (test)"],
+    );
 }
 
 #[test]
@@ -499,8 +504,16 @@ fn histograms_and_the_timeline_account_for_every_sample() {
 
     let timeline = &f.plots.timeline;
     assert!(!timeline.is_empty() && timeline.len() <= 20);
-    assert_eq!(timeline.iter().map(|p| p.ok).sum::<u64>(), 10);
-    assert_eq!(timeline.iter().map(|p| p.errors).sum::<u64>(), 3);
+    assert_eq!(timeline.iter().map(|p| p.classes.ok).sum::<u64>(), 10);
+    let errors = |p: &TimelinePoint| {
+        p.classes.http_5xx
+            + p.classes.http_429
+            + p.classes.http_4xx
+            + p.classes.timeout
+            + p.classes.transport
+            + p.classes.protocol
+    };
+    assert_eq!(timeline.iter().map(errors).sum::<u64>(), 3);
     let tokens: u64 = (0..10).map(|i| 2 + i % 4).sum();
     assert_eq!(
         timeline.iter().map(|p| p.output_tokens).sum::<u64>(),

@@ -37,6 +37,11 @@ impl ClassCounts {
         }
     }
 
+    /// Counts one exchange of `class`.
+    pub fn add(&mut self, class: ErrorClass) {
+        *self.slot(class) += 1;
+    }
+
     fn slot(&mut self, class: ErrorClass) -> &mut u64 {
         match class {
             ErrorClass::Ok => &mut self.ok,

@@ -9,6 +9,8 @@ use std::ops::Range;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::metrics::ErrorClass;
+
 /// Width and height of every chart, pixels.
 const SIZE: (u32, u32) = (600, 320);
 /// The first series' colour, and the colour of `ok` completions.
@@ -55,10 +57,8 @@ pub(super) struct Interval {
     pub start: f64,
     /// End, seconds.
     pub end: f64,
-    /// Completions that were `ok`.
-    pub ok: u64,
-    /// Completions that were errors.
-    pub errors: u64,
+    /// Completions of each class, in [`ErrorClass::ALL`] order.
+    pub by_class: [u64; 7],
     /// Output tokens per second of its `ok` completions.
     pub tokens_per_s: f64,
 }
@@ -205,17 +205,30 @@ pub(super) fn histogram(title: &str, x_desc: &str, bars: &[Bar]) -> ChartResult 
     })
 }
 
-/// Completions per interval (ok and errors stacked) with output tokens
-/// per second on a secondary axis.
+/// The colour of each class in [`ErrorClass::ALL`] order: `ok` blue, the
+/// error classes warm or dark so that they stand out.
+const CLASS_COLOURS: [RGBColor; 7] = [
+    BLUE,
+    RGBColor(255, 140, 0),
+    MAGENTA,
+    RED,
+    BLACK,
+    RGBColor(0, 150, 150),
+    RGBColor(150, 110, 0),
+];
+
+/// Completions per interval stacked by class (`ok` and each error class)
+/// with output tokens per second on a secondary axis.
 pub(super) fn timeline(intervals: &[Interval]) -> ChartResult {
     let x_max = intervals.iter().map(|i| i.end).fold(0.0, f64::max);
-    let y_max = intervals.iter().map(|i| i.ok + i.errors).max().unwrap_or(0);
+    let total = |i: &Interval| i.by_class.iter().sum::<u64>();
+    let y_max = intervals.iter().map(total).max().unwrap_or(0);
     let tokens_max = intervals.iter().map(|i| i.tokens_per_s).fold(0.0, f64::max);
     svg(|root| {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         let mut chart = ChartBuilder::on(root)
             .caption(
-                "Completions and errors over time",
+                "Completions by class over time",
                 ("sans-serif", CAPTION_PX).into_font().color(&INK),
             )
             .margin(12)
@@ -243,29 +256,29 @@ pub(super) fn timeline(intervals: &[Interval]) -> ChartResult {
             .y_label_formatter(&tick)
             .draw()
             .map_err(|e| err(&e))?;
+        for (k, (class, colour)) in ErrorClass::ALL.iter().zip(CLASS_COLOURS).enumerate() {
+            if intervals.iter().all(|i| i.by_class[k] == 0) {
+                continue;
+            }
+            let below = |i: &Interval| i.by_class[..k].iter().sum::<u64>();
+            chart
+                .draw_series(intervals.iter().map(|i| {
+                    Rectangle::new(
+                        [(i.start, below(i)), (i.end, below(i) + i.by_class[k])],
+                        colour.filled(),
+                    )
+                }))
+                .map_err(|e| err(&e))?
+                .label(class.as_str())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled())
+                });
+        }
         chart
             .draw_series(
                 intervals
                     .iter()
-                    .map(|i| Rectangle::new([(i.start, 0), (i.end, i.ok)], BLUE.filled())),
-            )
-            .map_err(|e| err(&e))?
-            .label("ok")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], BLUE.filled()));
-        chart
-            .draw_series(
-                intervals.iter().map(|i| {
-                    Rectangle::new([(i.start, i.ok), (i.end, i.ok + i.errors)], RED.filled())
-                }),
-            )
-            .map_err(|e| err(&e))?
-            .label("errors")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], RED.filled()));
-        chart
-            .draw_series(
-                intervals
-                    .iter()
-                    .map(|i| Rectangle::new([(i.start, 0), (i.end, i.ok + i.errors)], WHITE)),
+                    .map(|i| Rectangle::new([(i.start, 0), (i.end, total(i))], WHITE)),
             )
             .map_err(|e| err(&e))?;
         chart

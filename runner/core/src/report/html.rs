@@ -12,6 +12,7 @@ use super::{
 };
 use crate::compare::Comparison;
 use crate::judge::{CaseResult, Verdict};
+use crate::metrics::ErrorClass;
 use crate::performance::{Bucket, CdfPoint, Figures};
 use crate::suite::{Level, Suite};
 
@@ -361,8 +362,7 @@ fn performance(out: &mut String, suite: &Suite, case: &CaseResult, f: &Figures) 
                 Interval {
                     start: t.start_ns as f64 / 1e9,
                     end: t.end_ns as f64 / 1e9,
-                    ok: t.ok,
-                    errors: t.errors,
+                    by_class: ErrorClass::ALL.map(|c| t.classes.get(c)),
                     tokens_per_s: if width_s > 0.0 {
                         t.output_tokens as f64 / width_s
                     } else {
