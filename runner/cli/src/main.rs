@@ -47,7 +47,9 @@ enum Command {
     /// Verify two bundles of the same suite (a vendor's and an auditor's
     /// re-run), then compare them: verdict agreement per case, and for
     /// every performance metric and percentile an exact two-sample test on
-    /// the recorded samples, with the ratio B/A.
+    /// the recorded samples, with the ratio B/A. A metric percentile
+    /// differs when its test is significant (5% family-wise, Bonferroni)
+    /// and B/A is above 1.25 or below 0.8.
     ///
     /// Exit status: 0 consistent (every verdict agrees, no metric differs);
     /// 9 the runs differ (what differs is listed); 4 the bundles were made

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokencert_core::bundle::{BundleError, write_canonical};
 use tokencert_core::compare::{
-    self, CompareError, Comparison, Decision, VerdictAgreement, show_p, show_rate, show_ratio,
-    show_value,
+    self, CompareError, Comparison, VerdictAgreement, show_p, show_rate, show_ratio, show_value,
 };
 use tokencert_core::judge::Verdict;
 use tokencert_core::sign;
@@ -117,13 +116,8 @@ fn text(c: &Comparison) -> String {
         for m in &load.metrics {
             for q in &m.percentiles {
                 let value = |v: Option<u64>| v.map_or("-".into(), |v| show_value(&m.unit, v));
-                let decision = match (q.decision, q.too_few_samples) {
-                    (Decision::NotMeasured, _) => "not measured".to_string(),
-                    (d, true) => format!("{} (too few samples)", d.name()),
-                    (d, false) => d.name().to_string(),
-                };
                 out += &format!(
-                    "  {:<24} {:>9} {:<5} {:>18} {:>18} {:>6} {:>10}  {decision}\n",
+                    "  {:<24} {:>9} {:<5} {:>18} {:>18} {:>6} {:>10}  {}\n",
                     m.label,
                     format!("{}/{}", m.a_samples, m.b_samples),
                     q.percentile,
@@ -131,6 +125,7 @@ fn text(c: &Comparison) -> String {
                     value(q.b),
                     show_ratio(q.ratio_per_mille),
                     q.p_ppm.map_or("-".into(), show_p),
+                    q.describe(),
                 );
             }
         }

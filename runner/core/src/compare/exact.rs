@@ -137,6 +137,27 @@ pub fn quantile_test(a: &[u64], b: &[u64], per_mille: u32) -> Option<(u64, Table
     Some((cut, table, fisher_two_sided(table)))
 }
 
+/// The quantile test with groups of samples as the unit (a request's
+/// inter-token gaps, which are not independent of each other): each
+/// group's own q-quantile, then the median test on those. Returns the
+/// pooled median of the groups' quantiles as the cut; `None` when either
+/// run has no group with a sample.
+pub fn grouped_quantile_test(
+    a: &[Vec<u64>],
+    b: &[Vec<u64>],
+    per_mille: u32,
+) -> Option<(u64, Table, f64)> {
+    let own = |groups: &[Vec<u64>]| {
+        let mut q: Vec<u64> = groups
+            .iter()
+            .filter_map(|g| quantile(g, per_mille))
+            .collect();
+        q.sort_unstable();
+        q
+    };
+    quantile_test(&own(a), &own(b), 500)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +236,23 @@ mod tests {
             let (_, _, p) = quantile_test(&sorted, &sorted, pm).expect("samples");
             assert!(p > 0.5, "p{pm}: {p}");
         }
+    }
+
+    #[test]
+    fn groups_count_once_each() {
+        // Ten requests a run, each with 30 gaps; in B every request has
+        // four slow gaps instead of two: its own p90 moves up.
+        let request = |slow: usize| {
+            let mut g: Vec<u64> = (0..30).map(|i| if i < slow { 50 } else { 10 }).collect();
+            g.sort_unstable();
+            g
+        };
+        let a: Vec<Vec<u64>> = (0..10).map(|_| request(2)).collect();
+        let b: Vec<Vec<u64>> = (0..10).map(|_| request(4)).collect();
+        let (cut, t, p) = grouped_quantile_test(&a, &b, 900).expect("groups");
+        assert_eq!((cut, t), (10, table(10, 0, 0, 10)));
+        assert!(close(p, 2.0 / 184_756.0), "{p}");
+        assert_eq!(grouped_quantile_test(&a, &[vec![]], 900), None);
     }
 
     #[test]
