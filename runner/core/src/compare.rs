@@ -72,8 +72,8 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::{self, BundleError, RunInfo, Signer};
 use crate::evidence::{EvidenceError, Exchange, read_exchanges};
 use crate::judge::{self, Results, Verdict};
-use crate::metrics::{ErrorClass, exchange_metrics, milli_to_decimal, quantile_ci_ranks};
-use crate::performance::{PerformanceError, ms, ppm_to_percent};
+use crate::metrics::{ErrorClass, milli_to_decimal, quantile_ci_ranks};
+use crate::performance::{self, PerformanceError, ms, ppm_to_percent};
 use crate::suite::Suite;
 use crate::tokens::Tokenizer;
 
@@ -262,21 +262,14 @@ impl LoadSamples {
         tokenizer: &Tokenizer,
     ) -> Result<Self, PerformanceError> {
         let mut out = LoadSamples::default();
-        for (index, exchange) in exchanges.iter().enumerate() {
-            let missing = |what| PerformanceError::NotALoad { index, what };
-            let sent = exchange.sent_ns.ok_or_else(|| missing("send time"))?;
-            let scheduled = exchange
-                .scheduled_ns
-                .ok_or_else(|| missing("scheduled time"))?;
-            let m = exchange_metrics(exchange, tokenizer)?;
+        for placed in performance::place(exchanges, tokenizer)? {
             out.total += 1;
-            if m.class != ErrorClass::Ok {
+            if placed.metrics.class != ErrorClass::Ok {
                 out.errors += 1;
                 continue;
             }
-            // From the scheduled send: plus how late it was sent, as
-            // performance::figures measures it.
-            let late = sent.saturating_sub(scheduled);
+            let late = placed.lateness_ns();
+            let m = placed.metrics;
             let [ttft, from_scheduled, e2e, itl, tpot, speed] = &mut out.metrics;
             ttft.extend(m.ttft_ns);
             from_scheduled.extend(m.ttft_ns.map(|t| t.saturating_add(late)));

@@ -136,25 +136,37 @@ pub struct Figures {
     pub plots: Plots,
 }
 
-/// One exchange of a load on the run's clock.
-struct Placed {
-    scheduled_ns: u64,
-    sent_ns: u64,
-    end_ns: u64,
-    metrics: ExchangeMetrics,
+/// One exchange of a load on the run's clock, with its metrics.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// When the load model scheduled it, ns since the load started.
+    pub scheduled_ns: u64,
+    /// When it was sent, on the same clock.
+    pub sent_ns: u64,
+    /// When it ended (a recording cut short: its last recorded byte).
+    pub end_ns: u64,
+    /// Its metrics, times from the actual send.
+    pub metrics: ExchangeMetrics,
 }
 
-/// Computes the figures of a load from its exchanges.
+impl Placed {
+    /// How late it was sent (actual − scheduled): what a latency measured
+    /// from the scheduled send adds to one measured from the actual send.
+    pub fn lateness_ns(&self) -> u64 {
+        self.sent_ns.saturating_sub(self.scheduled_ns)
+    }
+}
+
+/// Places a load's exchanges on the run's clock and computes their metrics.
 ///
 /// # Errors
 ///
-/// [`PerformanceError`]: an exchange without send times, or metrics that
-/// cannot be computed (a text the tokenizer refuses, no exchange at all).
-pub fn figures(
+/// [`PerformanceError`]: an exchange without send times, or a text the
+/// tokenizer refuses.
+pub fn place(
     exchanges: &[Exchange],
-    profile: &SloProfile,
     tokenizer: &Tokenizer,
-) -> Result<Figures, PerformanceError> {
+) -> Result<Vec<Placed>, PerformanceError> {
     let mut placed = Vec::with_capacity(exchanges.len());
     for (index, exchange) in exchanges.iter().enumerate() {
         let missing = |what| PerformanceError::NotALoad { index, what };
@@ -174,6 +186,21 @@ pub fn figures(
             metrics,
         });
     }
+    Ok(placed)
+}
+
+/// Computes the figures of a load from its exchanges.
+///
+/// # Errors
+///
+/// [`PerformanceError`]: an exchange without send times, or metrics that
+/// cannot be computed (a text the tokenizer refuses, no exchange at all).
+pub fn figures(
+    exchanges: &[Exchange],
+    profile: &SloProfile,
+    tokenizer: &Tokenizer,
+) -> Result<Figures, PerformanceError> {
+    let placed = place(exchanges, tokenizer)?;
     let metrics: Vec<ExchangeMetrics> = placed.iter().map(|p| p.metrics.clone()).collect();
     let summary = summarize(&metrics)?;
     let timed: Vec<TimedExchange<'_>> = placed
@@ -185,7 +212,7 @@ pub fn figures(
         })
         .collect();
     let steady = steady_state(&timed, &profile.window_spec(), &profile.slo())?;
-    let late = |p: &Placed| p.sent_ns.saturating_sub(p.scheduled_ns);
+    let late = Placed::lateness_ns;
     let ok: Vec<&Placed> = placed
         .iter()
         .filter(|p| p.metrics.class == crate::metrics::ErrorClass::Ok)
