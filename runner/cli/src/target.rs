@@ -234,7 +234,8 @@ fn describe_capacity(c: &Capacity) -> String {
         us(c.step_base),
         us(c.step_per_sequence),
         c.max_batch,
-        c.max_queue.map_or("unbounded".to_string(), |q| q.to_string()),
+        c.max_queue
+            .map_or("unbounded".to_string(), |q| q.to_string()),
         c.jitter.map_or("none".to_string(), |j| format!(
             "{}% (seed {})",
             (j.fraction * 100.0).round(),

@@ -5,26 +5,13 @@
 //! Bounds are wide (±50 %) so that a loaded two-core machine does not make
 //! them flaky.
 
+mod common;
+
+use common::{text, tokencert};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use tokencert_reference::Capacity;
-
-fn tokencert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(args)
-        .env_remove("TOKENCERT_BASE_URL")
-        .env_remove("TOKENCERT_MODEL")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("TOKENCERT_ALLOW_INSECURE_HTTP")
-        .output()
-        .expect("tokencert runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The one run directory written under `out`.
 fn run_dir(out: &Path) -> PathBuf {

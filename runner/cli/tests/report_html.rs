@@ -5,8 +5,12 @@
 //! absent. Also: the committed example bundle under `reports/example/`
 //! verifies, and its rendered pages are what `tokencert report` renders.
 
+mod common;
+
+use common::{text, tokencert};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -23,23 +27,6 @@ const CHART_GREEN: [u8; 3] = [0x2e, 0x7d, 0x32];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tokencert(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(args)
-        .env_remove("TOKENCERT_BASE_URL")
-        .env_remove("TOKENCERT_MODEL")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("TOKENCERT_SUITE")
-        .env_remove("TOKENCERT_SIGNING_KEY")
-        .output()
-        .expect("tokencert runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn arg(path: &Path) -> &str {

@@ -89,7 +89,12 @@ fn main() -> ExitCode {
                 let path = bundle::evidence_path(&dir, &id);
                 match &case.performance {
                     Some(performance) => handle.block_on(run_load(
-                        &suite, case, performance, &client, &context, &path,
+                        &suite,
+                        case,
+                        performance,
+                        &client,
+                        &context,
+                        &path,
                     ))?,
                     None => handle
                         .block_on(client.execute(case, &path))

@@ -8,8 +8,11 @@
 //! wide (0.5x to 2x, ±50 %) so that a loaded two-core machine running a
 //! debug build does not make them flaky.
 
+mod common;
+
+use common::{text, tokencert};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use tokencert_reference::Capacity;
@@ -50,22 +53,6 @@ fn model_flags() -> Vec<String> {
         OUTPUT.to_string(),
     ]
     .into()
-}
-
-fn tokencert(args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(args)
-        .env_remove("TOKENCERT_BASE_URL")
-        .env_remove("TOKENCERT_MODEL")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("TOKENCERT_ALLOW_INSECURE_HTTP")
-        .output()
-        .expect("tokencert runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn strings(args: &[&str]) -> Vec<String> {

@@ -1,11 +1,18 @@
-//! Helpers shared by the CLI's integration tests that run small suites.
+//! Helpers shared by the CLI's integration tests: running the built
+//! binary, and small suites.
 
+#![allow(
+    dead_code,
+    reason = "each test file is its own crate and uses a different part of this module"
+)]
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the built `tokencert` with `args`, without the environment
 /// variables that would point it at another target or suite.
-pub fn tokencert(args: &[&str]) -> Output {
+pub fn tokencert<S: AsRef<OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tokencert"))
         .args(args)
         .env_remove("TOKENCERT_BASE_URL")
@@ -13,6 +20,7 @@ pub fn tokencert(args: &[&str]) -> Output {
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .env_remove("TOKENCERT_SUITE")
+        .env_remove("TOKENCERT_ALLOW_INSECURE_HTTP")
         .output()
         .expect("tokencert runs")
 }

@@ -1,5 +1,6 @@
 //! A comparison as a self-contained HTML fragment, for the HTML report.
 
+use crate::report::esc;
 use std::fmt::Write;
 
 use super::{Comparison, VerdictAgreement, show_p, show_rate, show_ratio, show_value};
@@ -104,22 +105,6 @@ pub fn html_section(c: &Comparison) -> String {
     }
     let _ = writeln!(h, "</section>");
     h
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -444,7 +444,7 @@ fn figure(out: &mut String, chart: ChartResult, caption: &str) {
 
 /// Text as HTML character data or attribute value; control characters
 /// other than newline and tab replaced.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -19,6 +19,8 @@ use crate::workload::{LengthDist, LoadModel, Prompts};
 mod chart;
 mod html;
 
+pub(crate) use html::esc;
+
 pub use html::{html, html_with_comparison};
 
 /// What a report is made from.
