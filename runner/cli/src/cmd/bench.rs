@@ -22,8 +22,8 @@ use anyhow::Context;
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::metrics::Distribution;
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
-use tokencert_drive::load::{Bounds, LoadOutcome, LoadRequest, LoadRun, drive_load, stamps};
 use tokencert_core::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
+use tokencert_drive::load::{Bounds, LoadOutcome, LoadRequest, LoadRun, drive_load, stamps};
 use tokencert_drive::{Client, Limits, Target};
 use tokencert_reference::{Capacity, Config, RunningServer};
 
