@@ -193,7 +193,7 @@ impl Client {
             path: evidence.display().to_string(),
             source,
         };
-        let mut recorder = Recorder::create(evidence).map_err(fail)?;
+        let mut recorder = Recorder::create(evidence).await.map_err(fail)?;
         let _budget = if case.requires.contains(&Capability::RateLimits) {
             Some(self.rate_limited.lock().await)
         } else {

@@ -66,16 +66,23 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Creates the file (owner read/write only: evidence may describe a
-    /// private endpoint).
-    pub(crate) fn create(path: &Path) -> std::io::Result<Self> {
+    /// private endpoint). The file system call runs on the runtime's
+    /// blocking threads: creating a file can take milliseconds (seen with
+    /// ext4 in a directory tree where many files were just deleted), which
+    /// must not hold up the streams read on this worker.
+    pub(crate) async fn create(path: &Path) -> std::io::Result<Self> {
         writer()?;
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let path = path.to_path_buf();
+        let file = tokio::task::spawn_blocking(move || options.open(path))
+            .await
+            .map_err(std::io::Error::other)??;
         Ok(Self {
             sink: Sink::File(Arc::new(Target {
-                file: options.open(path)?,
+                file,
                 error: Mutex::new(None),
             })),
         })
@@ -195,7 +202,7 @@ mod tests {
     async fn synced_lines_are_in_the_file_in_order() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("e.jsonl");
-        let mut recorder = Recorder::create(&path).expect("created");
+        let mut recorder = Recorder::create(&path).await.expect("created");
         let mut own = Recorder::memory();
         own.write(&Record::End {
             t_ns: 1,

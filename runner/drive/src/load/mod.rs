@@ -600,7 +600,7 @@ async fn run_job(
         path: file.display().to_string(),
         source,
     };
-    let sent = match Recorder::create(&file) {
+    let sent = match Recorder::create(&file).await {
         Ok(mut recorder) => {
             wait_until(at).await;
             let timing = Timing {
