@@ -372,7 +372,8 @@ mod tests {
         let config = tokencert_reference::Config::default();
         assert_eq!(profile.rate_limit, Some(reference_rate_limit(&config)));
         assert_eq!(profile.accounting, Accounting::default());
-        let suite = tokencert_core::suite::load(&path.join("../../..")).expect("the suite loads");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let suite = tokencert_core::suite::load(&root).expect("the suite loads");
         assert_eq!(
             profile.performance,
             Some(PerformanceClaim {
