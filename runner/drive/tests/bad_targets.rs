@@ -79,6 +79,9 @@ impl Cases {
             // Rate-limit probes pace themselves by the declared window; these
             // targets declare none, so the probes are left out.
             .filter(|c| !c.requires.contains(&Capability::RateLimits))
+            // These targets claim no service class: performance cases would
+            // only be reported as not claimed, with no evidence to inspect.
+            .filter(|c| c.performance.is_none())
             .filter(|c| matches!(self, Cases::All) || seen.insert(c.clause.as_str()))
             .collect()
     }
