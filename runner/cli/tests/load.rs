@@ -7,24 +7,11 @@
 
 mod common;
 
-use common::{text, tokencert};
+use common::{run_dir, text, tokencert};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tokencert_reference::Capacity;
-
-/// The one run directory written under `out`.
-fn run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .expect("the out directory exists")
-        .map(|e| e.expect("an entry").path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    let dir = dirs[0].clone();
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    assert!(name.ends_with("-load"), "{name}");
-    dir
-}
 
 fn summary(dir: &Path) -> serde_json::Value {
     let bytes = std::fs::read(dir.join("summary.json")).expect("summary.json is written");
@@ -73,7 +60,7 @@ fn a_closed_loop_run_prints_the_table_and_writes_its_files() {
     ] {
         assert!(stdout.contains(line), "no {line:?}:\n{stdout}");
     }
-    let dir = run_dir(out.path());
+    let dir = run_dir(out.path(), "load");
     let evidence: Vec<_> = std::fs::read_dir(dir.join("evidence"))
         .expect("the evidence directory")
         .collect();
@@ -116,7 +103,7 @@ fn one_user_agrees_with_the_capacity_model() {
         text(&output.stdout),
         text(&output.stderr)
     );
-    let summary = summary(&run_dir(out.path()));
+    let summary = summary(&run_dir(out.path(), "load"));
     let expected = Capacity::default().expected(200, 40, 1);
     let ttft = p50(&summary, "ttft_ns");
     let tpot = p50(&summary, "tpot_ns");
@@ -167,7 +154,7 @@ fn outputs_are_as_long_as_asked_and_a_full_queue_shows_as_5xx() {
         text(&output.stdout),
         text(&output.stderr)
     );
-    let summary = summary(&run_dir(out.path()));
+    let summary = summary(&run_dir(out.path(), "load"));
     let counts = &summary["summary"]["errors"]["counts"];
     let ok = counts["ok"].as_u64().expect("ok count");
     let refused = counts["http_5xx"].as_u64().expect("5xx count");

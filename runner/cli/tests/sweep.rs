@@ -10,9 +10,9 @@
 
 mod common;
 
-use common::{text, tokencert};
+use common::{run_dir, text, tokencert};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokencert_reference::Capacity;
@@ -74,7 +74,7 @@ fn sweep(args: &[&str]) -> (String, serde_json::Value, PathBuf, tempfile::TempDi
         text(&output.stderr)
     );
     println!("{stdout}");
-    let dir = run_dir(out.path());
+    let dir = run_dir(out.path(), "sweep");
     let bytes = std::fs::read(dir.join("sweep.json")).expect("sweep.json is written");
     let json: serde_json::Value = serde_json::from_slice(&bytes).expect("sweep.json is JSON");
     // Canonical: integers only, keys sorted, one line.
@@ -83,19 +83,6 @@ fn sweep(args: &[&str]) -> (String, serde_json::Value, PathBuf, tempfile::TempDi
         bytes
     );
     (stdout, json, dir, out)
-}
-
-/// The one run directory written under `out`.
-fn run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .expect("the out directory exists")
-        .map(|e| e.expect("an entry").path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    let dir = dirs[0].clone();
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    assert!(name.ends_with("-sweep"), "{name}");
-    dir
 }
 
 fn field(step: &serde_json::Value, name: &str) -> u64 {

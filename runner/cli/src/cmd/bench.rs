@@ -213,14 +213,7 @@ async fn streams_run(
     dir: &Path,
 ) -> anyhow::Result<Option<(u64, u64)>> {
     let streams = s.streams;
-    let service = Service::start(&Capacity {
-        prefill_per_token: Duration::ZERO,
-        step_base: s.stream_step,
-        step_per_sequence: Duration::ZERO,
-        max_batch: usize::try_from(streams).unwrap_or(usize::MAX),
-        jitter: None,
-        max_queue: None,
-    })?;
+    let service = Service::start(&steps_only(s.stream_step, streams))?;
     let client = make_client(&service)?;
     let load = LoadModel::Closed {
         users: streams,
@@ -293,14 +286,7 @@ async fn streams_run(
 async fn ingest_run(s: &Settings, tokenizer: &Tokenizer, dir: &Path) -> anyhow::Result<()> {
     let streams = s.ingest_streams;
     let step = Duration::from_micros(50);
-    let service = Service::start(&Capacity {
-        prefill_per_token: Duration::ZERO,
-        step_base: step,
-        step_per_sequence: Duration::ZERO,
-        max_batch: usize::try_from(streams).unwrap_or(usize::MAX),
-        jitter: None,
-        max_queue: None,
-    })?;
+    let service = Service::start(&steps_only(step, streams))?;
     let client = make_client(&service)?;
     let load = LoadModel::Closed {
         users: streams,
@@ -350,16 +336,23 @@ async fn ingest_run(s: &Settings, tokenizer: &Tokenizer, dir: &Path) -> anyhow::
     Ok(())
 }
 
-/// The rate run: prints the send lateness.
-async fn rate_run(s: &Settings, tokenizer: &Tokenizer, dir: &Path) -> anyhow::Result<()> {
-    let service = Service::start(&Capacity {
+/// A capacity model of fixed steps only (no prefill, no per-sequence
+/// cost, no jitter, no queue bound) with room for `batch` sequences, so
+/// that the service's pace is the step and nothing else.
+fn steps_only(step: Duration, batch: u64) -> Capacity {
+    Capacity {
         prefill_per_token: Duration::ZERO,
-        step_base: Duration::from_millis(1),
+        step_base: step,
         step_per_sequence: Duration::ZERO,
-        max_batch: 10_000,
+        max_batch: usize::try_from(batch).unwrap_or(usize::MAX),
         jitter: None,
         max_queue: None,
-    })?;
+    }
+}
+
+/// The rate run: prints the send lateness.
+async fn rate_run(s: &Settings, tokenizer: &Tokenizer, dir: &Path) -> anyhow::Result<()> {
+    let service = Service::start(&steps_only(Duration::from_millis(1), 10_000))?;
     let client = make_client(&service)?;
     let load = LoadModel::Constant { rate: s.rate };
     let requests = ((s.rate * s.duration.as_secs_f64()).ceil() as u64).max(1);

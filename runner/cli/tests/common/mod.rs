@@ -30,6 +30,20 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The one run directory written under `out`, whose name ends with
+/// `-<kind>` (`load`, `sweep`).
+pub fn run_dir(out: &Path, kind: &str) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("the out directory exists")
+        .map(|e| e.expect("an entry").path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let dir = dirs[0].clone();
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    assert!(name.ends_with(&format!("-{kind}")), "{name}");
+    dir
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
