@@ -99,6 +99,12 @@ pub enum TargetError {
         "the target URL {0:?} must start with http:// or https:// and include the version prefix, e.g. http://127.0.0.1:8000/v1"
     )]
     BadUrl(String),
+    /// A base URL carrying credentials, a query or a fragment: credentials
+    /// would be recorded with the URL, and request paths are appended to it.
+    #[error(
+        "the target URL {0} must be a plain base URL without credentials, query or fragment: pass the key in the environment (OPENAI_API_KEY, or the variable --api-key-env names)"
+    )]
+    NotABaseUrl(String),
     /// Plain http to another machine, not allowed explicitly.
     #[error(
         "the target {0} is plain http:// to a host that is not this machine: the API key and every request would cross the network unencrypted. Use https://, or pass --allow-insecure-http (TOKENCERT_ALLOW_INSECURE_HTTP=1) if that is really intended"
@@ -141,6 +147,13 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 return Err(TargetError::MutantWithUrl);
             }
             let parsed = url::Url::parse(&url).map_err(|_| TargetError::BadUrl(url.clone()))?;
+            if !parsed.username().is_empty()
+                || parsed.password().is_some()
+                || parsed.query().is_some()
+                || parsed.fragment().is_some()
+            {
+                return Err(TargetError::NotABaseUrl(without_secrets(&parsed)));
+            }
             match parsed.scheme() {
                 "https" => {}
                 "http" if selection.allow_insecure_http || is_loopback(&parsed) => {}
@@ -242,6 +255,17 @@ fn describe_capacity(c: &Capacity) -> String {
             j.seed
         ))
     )
+}
+
+/// `url` with its credentials, query and fragment cut off, for messages.
+fn without_secrets(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    // Both fail only for URLs that cannot have credentials, which have none.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 /// Whether a URL names this machine: a loopback address or `localhost`.
@@ -352,6 +376,23 @@ mod tests {
             .await
             .unwrap_or_default();
         assert!(why.contains("must start with http:// or https://"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn credentials_query_or_fragment_in_the_url_are_refused_without_echoing_them() {
+        for url in [
+            "http://bob:s3cret-pw@127.0.0.1:8000/v1",
+            "http://s3cret-user@127.0.0.1:8000/v1",
+            "https://api.example.com/v1?key=s3cret-q",
+            "https://api.example.com/v1#s3cret-f",
+        ] {
+            let why = refused(url, false).await.unwrap_or_default();
+            assert!(
+                why.contains("without credentials, query or fragment"),
+                "{url}: {why}"
+            );
+            assert!(!why.contains("s3cret"), "{url}: {why}");
+        }
     }
 
     #[test]
