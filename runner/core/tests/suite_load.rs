@@ -346,3 +346,379 @@ fn a_profile_with_an_unknown_threshold_is_refused() {
     let p = only_problem(&dir);
     problem_at(&p, "spec/slo/interactive.yaml", line, "/thresholds", "e2e");
 }
+
+// ---- hostile files: each refused before anything runs ---------------------------
+
+/// Every problem loading `dir` gives.
+fn problems_of(dir: &tempfile::TempDir) -> Vec<Problem> {
+    match suite::load(dir.path()) {
+        Ok(_) => panic!("the bad suite loaded"),
+        Err(e) => e.problems,
+    }
+}
+
+/// Loads the suite on a thread with the default 2 MiB test stack, so
+/// that unbounded recursion overflows it rather than pass on a big stack.
+fn problem_on_small_stack(dir: tempfile::TempDir) -> Problem {
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || only_problem(&dir))
+        .expect("spawn")
+        .join()
+        .expect("the loader did not overflow its stack")
+}
+
+/// Asserts a problem with the whole file (no line or field) saying `says`.
+#[track_caller]
+fn file_problem(p: &Problem, file: &str, says: &str) {
+    assert_eq!(
+        (p.file.as_path(), p.line, p.field.as_deref()),
+        (Path::new(file), None, None),
+        "{p}"
+    );
+    assert!(p.message.contains(says), "{p}");
+}
+
+const TOO_DEEP: &str = "nested deeper than 64 levels of sequences and mappings; refused";
+
+#[test]
+fn ten_thousand_nested_flow_sequences_are_refused_at_their_line() {
+    let text = format!("{GOOD}extra: {}\n", "[".repeat(10_000));
+    let p = problem_on_small_stack(suite_with_case("x/good.yaml", &text));
+    assert_eq!(
+        (p.file.as_path(), p.line),
+        (Path::new("suites/x/good.yaml"), Some(8))
+    );
+    assert!(p.message.ends_with(TOO_DEEP), "{p}");
+}
+
+#[test]
+fn ten_thousand_nested_flow_mappings_are_refused_at_their_line() {
+    let text = format!("{GOOD}extra: {}\n", "{a: ".repeat(10_000));
+    let p = problem_on_small_stack(suite_with_case("x/good.yaml", &text));
+    assert_eq!(p.line, Some(8), "{p}");
+    assert!(p.message.ends_with(TOO_DEEP), "{p}");
+}
+
+#[test]
+fn ten_thousand_nested_block_sequences_are_refused_at_their_line() {
+    let text = format!("{GOOD}extra:\n  {}x\n", "- ".repeat(10_000));
+    let p = problem_on_small_stack(suite_with_case("x/good.yaml", &text));
+    assert_eq!(p.line, Some(9), "{p}");
+    assert!(p.message.ends_with(TOO_DEEP), "{p}");
+}
+
+#[test]
+fn a_thousand_nested_block_mappings_are_refused_at_the_first_too_deep() {
+    // 1,000 levels at one space each: 0.5 MB, under the size limit.
+    let mut text = String::from(GOOD);
+    for depth in 0..1000 {
+        text.push_str(&" ".repeat(depth));
+        text.push_str("a:\n");
+    }
+    let p = problem_on_small_stack(suite_with_case("x/good.yaml", &text));
+    // The document is level 1, `a` at line 8 level 2: level 65 opens on line 71's value.
+    assert_eq!(p.line, Some(72), "{p}");
+    assert!(p.message.ends_with(TOO_DEEP), "{p}");
+}
+
+#[test]
+fn a_duplicate_key_is_refused_at_the_second_key() {
+    let dir = suite_with_case("x/good.yaml", &format!("{GOOD}id: x.good\n"));
+    let p = only_problem(&dir);
+    assert_eq!(p.line, Some(8), "{p}");
+    assert!(
+        p.message
+            .ends_with("key \"id\" appears a second time in the same mapping; keep one"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_duplicate_key_in_a_nested_mapping_is_refused_too() {
+    let text = GOOD.replace(
+        "  endpoint: models\n",
+        "  endpoint: models\n  endpoint: chat\n",
+    );
+    let p = only_problem(&suite_with_case("x/good.yaml", &text));
+    assert_eq!(p.line, Some(6), "{p}");
+    assert!(
+        p.message.contains("\"endpoint\" appears a second time"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_check_repeated_exactly_is_refused_at_the_repeat() {
+    let dir = suite_with_case("x/good.yaml", &format!("{GOOD}  - status: 200\n"));
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/good.yaml",
+        8,
+        "/checks/1",
+        "repeats check 0 (status) exactly; remove one",
+    );
+}
+
+#[test]
+fn an_empty_case_file_is_refused() {
+    for text in ["", " \n\n"] {
+        let p = only_problem(&suite_with_case("x/good.yaml", text));
+        file_problem(&p, "suites/x/good.yaml", "is empty");
+    }
+}
+
+#[test]
+fn a_nul_byte_is_refused_at_its_line_and_column() {
+    let dir = suite_with_case(
+        "x/good.yaml",
+        &GOOD.replace("description: d", "description: d\0e"),
+    );
+    let p = only_problem(&dir);
+    assert_eq!(p.line, Some(3), "{p}");
+    assert!(p.message.starts_with("column 15: "), "{p}");
+}
+
+#[test]
+fn a_case_file_that_is_not_utf8_is_refused_at_the_bad_byte() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let mut bytes = GOOD.as_bytes().to_vec();
+    bytes.splice(36..36, [0xff, 0xfe]);
+    std::fs::write(dir.path().join("suites/x/good.yaml"), bytes).expect("write");
+    let p = only_problem(&dir);
+    assert_eq!((p.line, p.field.as_deref()), (Some(2), None), "{p}");
+    assert!(
+        p.message
+            .contains("is not UTF-8: byte 0xff at offset 36 does not start a valid character"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_clause_file_that_is_not_utf8_is_refused_at_the_bad_byte() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let path = dir.path().join("spec/clauses.yaml");
+    let mut bytes = std::fs::read(&path).expect("clauses");
+    let lines = bytes.iter().filter(|b| **b == b'\n').count();
+    bytes.extend_from_slice(b"# caf\xe9\n");
+    std::fs::write(&path, bytes).expect("write");
+    let problems = problems_of(&dir);
+    let p = &problems[0];
+    assert_eq!(
+        (p.file.as_path(), p.line),
+        (Path::new("spec/clauses.yaml"), Some(lines + 1)),
+        "{p}"
+    );
+    assert!(p.message.contains("is not UTF-8: byte 0xe9"), "{p}");
+}
+
+#[test]
+fn a_huge_case_file_is_refused_unread_with_its_size_and_the_limit() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("suites/x/good.yaml"))
+        .expect("open");
+    // Sparse: 50 MiB that cost no disk; reading them would show in the time.
+    file.set_len(50 * 1024 * 1024).expect("grow");
+    let start = std::time::Instant::now();
+    let p = only_problem(&dir);
+    let took = start.elapsed();
+    file_problem(
+        &p,
+        "suites/x/good.yaml",
+        "is 52428800 bytes, over the limit of 1048576 bytes (1 MiB) for one suite file; refused unread",
+    );
+    assert_eq!(suite::MAX_FILE_BYTES, 1024 * 1024);
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn the_projects_files_are_well_under_the_size_and_depth_limits() {
+    let mut largest = 0;
+    let mut dirs = vec![repo_root().join("spec"), repo_root().join("suites")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).expect("lists").flatten() {
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                largest = largest.max(meta.len());
+            }
+        }
+    }
+    assert!(largest * 10 < suite::MAX_FILE_BYTES, "{largest} bytes");
+    assert_eq!(suite::MAX_DEPTH, 64);
+}
+
+#[test]
+fn a_file_name_with_a_dot_is_refused_as_it_would_duplicate_an_id() {
+    // Ids are paths with dots for slashes, so `x.good.yaml` would claim the
+    // id of `x/good.yaml`. Ids are lower case (the schema's pattern) and
+    // links are refused, so dotted names are the one way two files could
+    // carry one id; with them refused, an id names exactly one file.
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    std::fs::write(dir.path().join("suites/x.good.yaml"), GOOD).expect("write");
+    let p = only_problem(&dir);
+    file_problem(
+        &p,
+        "suites/x.good.yaml",
+        "\"x.good\" contains '.', which separates the parts of a case id: this file would claim id \"x.good\" like suites/x/good.yaml",
+    );
+}
+
+#[test]
+fn a_file_named_in_capitals_cannot_share_an_id() {
+    let dir = suite_with_case("X/Good.yaml", GOOD);
+    let p = only_problem(&dir);
+    assert!(
+        p.message.contains("must equal the file's path: \"X.Good\""),
+        "{p}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn links_to_files_to_directories_and_in_loops_are_refused_unfollowed() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let suites = dir.path().join("suites");
+    let link = std::os::unix::fs::symlink;
+    link("good.yaml", suites.join("x/copy.yaml")).expect("symlink");
+    link("x", suites.join("y")).expect("symlink");
+    link("loop.yaml", suites.join("x/loop.yaml")).expect("symlink");
+    link("/dev/zero", suites.join("x/zero.yaml")).expect("symlink");
+    link("../../spec", dir.path().join("spec/schemas/up")).expect("symlink");
+    let mut problems = problems_of(&dir);
+    problems.sort_by(|a, b| a.file.cmp(&b.file));
+    let files: Vec<&Path> = problems.iter().map(|p| p.file.as_path()).collect();
+    assert_eq!(
+        files,
+        [
+            "spec/schemas/up",
+            "suites/x/copy.yaml",
+            "suites/x/loop.yaml",
+            "suites/x/zero.yaml",
+            "suites/y"
+        ]
+        .map(Path::new)
+    );
+    for p in &problems {
+        assert!(
+            p.message
+                .starts_with("is a symbolic link; a suite holds plain files only"),
+            "{p}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_named_like_a_case_is_refused_unopened() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let fifo = dir.path().join("suites/x/pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    // Opening a pipe with no writer would block forever.
+    let p = only_problem(&dir);
+    file_problem(
+        &p,
+        "suites/x/pipe.yaml",
+        "is not a regular file or directory",
+    );
+}
+
+#[test]
+fn a_directory_where_the_clause_file_should_be_is_refused() {
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    std::fs::remove_file(dir.path().join("spec/clauses.yaml")).expect("rm");
+    std::fs::create_dir(dir.path().join("spec/clauses.yaml")).expect("mkdir");
+    let problems = problems_of(&dir);
+    file_problem(
+        &problems[0],
+        "spec/clauses.yaml",
+        "is a directory, not a file",
+    );
+}
+
+#[test]
+fn a_case_linking_a_clause_the_clause_file_lacks_is_refused() {
+    // an_unknown_clause_is_refused covers a clause that never existed; this
+    // one is in the real suite, removed from the registry.
+    let dir = suite_with_case("x/good.yaml", GOOD);
+    let path = dir.path().join("spec/clauses.yaml");
+    let text = std::fs::read_to_string(&path).expect("clauses");
+    let start = text
+        .find("  - id: TS-API-MODELS-LIST\n")
+        .expect("the clause");
+    let end = text[start + 1..]
+        .find("  - id: ")
+        .map_or(text.len(), |i| start + 1 + i);
+    std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).expect("write");
+    let p = only_problem(&dir);
+    problem_at(
+        &p,
+        "suites/x/good.yaml",
+        2,
+        "/clause",
+        "links unknown clause TS-API-MODELS-LIST",
+    );
+}
+
+// ---- target profiles -----------------------------------------------------------
+
+/// Writes a target profile and loads it.
+fn profile_problem(text: &[u8]) -> Problem {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("target.yaml");
+    std::fs::write(&path, text).expect("write");
+    let p = suite::load_profile(&path).expect_err("the bad profile loaded");
+    assert_eq!(p.file, path);
+    p
+}
+
+#[test]
+fn the_projects_target_profiles_load() {
+    let dir = repo_root().join("suites/targets");
+    for entry in std::fs::read_dir(dir).expect("lists").flatten() {
+        suite::load_profile(&entry.path()).expect("a shipped profile loads");
+    }
+}
+
+#[test]
+fn a_bad_target_profile_is_refused_at_its_line() {
+    let good = "name: t\ndescription: d\nlimits:\n  max_context_tokens: 8192\n";
+    let p = profile_problem(good.replace("8192", "lots").as_bytes());
+    let field = (p.line, p.field.as_deref());
+    assert_eq!(field, (Some(4), Some("/limits/max_context_tokens")), "{p}");
+    assert!(p.message.contains("invalid u64"), "{p}");
+
+    let p = profile_problem(format!("{good}flavour: mint\n").as_bytes());
+    assert_eq!(
+        (p.line, p.field.as_deref()),
+        (Some(5), Some("/flavour")),
+        "{p}"
+    );
+    assert!(p.message.contains("flavour"), "{p}");
+
+    let p = profile_problem(format!("{good}name: u\n").as_bytes());
+    assert_eq!(p.line, Some(5), "{p}");
+    assert!(p.message.contains("\"name\" appears a second time"), "{p}");
+
+    let p = profile_problem(b"name: t\ndescription: caf\xe9\n");
+    assert_eq!(p.line, Some(2), "{p}");
+    assert!(p.message.contains("not UTF-8"), "{p}");
+
+    let p = profile_problem(b"");
+    assert!(p.message.contains("is empty"), "{p}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_target_profile_that_is_a_device_is_refused_unread() {
+    let p = suite::load_profile(Path::new("/dev/zero")).expect_err("a device is no profile");
+    assert!(p.message.contains("not a regular file"), "{p}");
+}

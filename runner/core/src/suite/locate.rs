@@ -62,6 +62,16 @@ impl LineMap {
         Self { lines }
     }
 
+    /// The deepest field that starts on `line`: where a typed read, which
+    /// knows only the line it failed on, went wrong.
+    pub fn field_at(&self, line: usize) -> Option<&str> {
+        self.lines
+            .iter()
+            .filter(|(_, l)| **l == line)
+            .map(|(pointer, _)| pointer.as_str())
+            .max_by_key(|pointer| (pointer.matches('/').count(), *pointer))
+    }
+
     /// The line of the node at `pointer`, or of its nearest ancestor that
     /// exists (a missing field is reported at the object that lacks it).
     pub fn line_of(&self, pointer: &str) -> Option<usize> {
@@ -115,5 +125,13 @@ mod tests {
         let map = LineMap::new(DOC);
         assert_eq!(map.line_of("/request/body/model"), Some(4));
         assert_eq!(map.line_of(""), Some(1));
+    }
+
+    #[test]
+    fn the_deepest_field_on_a_line_is_found() {
+        let map = LineMap::new(DOC);
+        assert_eq!(map.field_at(3), Some("/request/endpoint"));
+        assert_eq!(map.field_at(5), Some("/request/body/messages/0/role"));
+        assert_eq!(map.field_at(99), None);
     }
 }

@@ -37,8 +37,15 @@ pub const TARGETS_DIR: &str = "targets";
 pub const PRICES_DIR: &str = "prices";
 /// The schema every case file must match (`spec/schemas/case.schema.json`).
 const CASE_SCHEMA: &str = "case";
-/// Ceiling on one case or clause file; a larger file is refused unread.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Ceiling on one file the loader parses (case, clause file, schema, SLO
+/// profile, price sheet, target profile); a larger file is refused unread.
+/// 1 MiB is 22 times the largest file under `spec/` and `suites/` on
+/// 2026-11-26 (`spec/schemas/tests/chat.completion.json`, 46,170 bytes).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Deepest nesting of sequences and mappings in a YAML file; deeper is
+/// refused while parsing, before it can exhaust the stack. The deepest
+/// committed case nests 12 levels (`suites/api/chat/tools/*/nested-arguments.yaml`).
+pub const MAX_DEPTH: usize = 64;
 
 /// A loaded, validated suite: clauses, cases and compiled schemas.
 pub struct Suite {
@@ -126,6 +133,9 @@ fn list(problems: &[Problem]) -> String {
 /// `spec/` and `suites/`).
 pub fn load(root: &Path) -> Result<Suite, LoadError> {
     let mut problems = Vec::new();
+    for top in ["spec", "suites"] {
+        refuse_links(root, Path::new(top), &mut problems);
+    }
     let schemas = load_schemas(root, &mut problems);
     let clauses = load_clauses(root, &mut problems);
     let slo_profiles = slo::load_profiles(root, schemas.get(slo::SLO_SCHEMA), &mut problems);
@@ -155,17 +165,18 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         problems.push(p);
         Vec::new()
     });
-    let digest = match digest::suite_digest(root) {
-        Ok(d) => d,
-        Err(e) => {
-            problems.push(Problem {
-                file: PathBuf::from("."),
-                line: None,
-                field: None,
-                message: format!("cannot digest the suite: {e}"),
-            });
+    // The digest reads every file whole: only a suite already found
+    // sound (no links, devices or oversized parsed files) gets that far.
+    let digest = if problems.is_empty() {
+        digest::suite_digest(root).unwrap_or_else(|e| {
+            problems.push(problem(
+                Path::new("."),
+                format!("cannot digest the suite: {e}"),
+            ));
             String::new()
-        }
+        })
+    } else {
+        String::new()
     };
     if !problems.is_empty() {
         return Err(LoadError {
@@ -195,20 +206,89 @@ pub(crate) fn problem(file: &Path, message: impl Into<String>) -> Problem {
     }
 }
 
-/// Reads a file of the suite, refusing anything over [`MAX_FILE_BYTES`].
+/// Reads a file of the suite; see [`read_bounded`].
 pub(crate) fn read_file(root: &Path, rel: &Path) -> Result<String, Problem> {
-    let path = root.join(rel);
-    let result = std::fs::metadata(&path).and_then(|meta| {
-        if meta.len() > MAX_FILE_BYTES {
-            Err(std::io::Error::other(format!(
-                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
-                meta.len()
-            )))
-        } else {
-            std::fs::read_to_string(&path)
+    read_bounded(&root.join(rel), rel)
+}
+
+/// Reads `path` (named `shown` in problems): a regular file of at most
+/// [`MAX_FILE_BYTES`], not empty, UTF-8. Anything else is refused, and
+/// anything over the limit or not a regular file is refused unread.
+pub(crate) fn read_bounded(path: &Path, shown: &Path) -> Result<String, Problem> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| problem(shown, format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        return Err(problem(shown, "is a directory, not a file"));
+    }
+    if !meta.is_file() {
+        return Err(problem(
+            shown,
+            "is not a regular file (a device, pipe or socket); refused unread",
+        ));
+    }
+    let too_large = |size: u64| {
+        problem(
+            shown,
+            format!(
+                "is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes (1 MiB) for one suite file; refused unread"
+            ),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| problem(shown, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        // It grew after its size was taken.
+        return Err(too_large(bytes.len() as u64));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(problem(shown, "is empty"));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        Problem {
+            line: Some(line),
+            ..problem(
+                shown,
+                format!(
+                    "is not UTF-8: byte 0x{:02x} at offset {at} does not start a valid character",
+                    bytes[at]
+                ),
+            )
         }
-    });
-    result.map_err(|e| problem(rel, format!("cannot read: {e}")))
+    })
+}
+
+/// Refuses every symbolic link, device, pipe or socket under `rel`: a
+/// suite is plain files, so each case id is one file at one path, and the
+/// digest covers exactly what is on disk. Links are not followed.
+fn refuse_links(root: &Path, rel: &Path, problems: &mut Vec<Problem>) {
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        // A missing or unreadable directory is reported by whoever needs it.
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = rel.join(entry.file_name());
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => refuse_links(root, &path, problems),
+            Ok(kind) if kind.is_file() => {}
+            Ok(kind) if kind.is_symlink() => problems.push(problem(
+                &path,
+                "is a symbolic link; a suite holds plain files only (copy the file, or move it to the path of its id)",
+            )),
+            Ok(_) => problems.push(problem(
+                &path,
+                "is not a regular file or directory (a device, pipe or socket)",
+            )),
+            Err(e) => problems.push(problem(&path, format!("cannot read its type: {e}"))),
+        }
+    }
 }
 
 /// [`read_file`], collecting the problem.
@@ -268,7 +348,7 @@ fn load_clauses(root: &Path, problems: &mut Vec<Problem>) -> BTreeMap<String, Cl
     let file: ClauseFile = match parse_yaml(&text) {
         Ok(file) => file,
         Err(e) => {
-            problems.push(yaml_problem(rel, &e));
+            problems.push(typed_yaml_problem(rel, &text, &e));
             return clauses;
         }
     };
@@ -315,19 +395,76 @@ fn valid_clause_id(id: &str) -> bool {
 
 /// Parses YAML with YAML 1.2 booleans only: `n`, `no`, `on`, `y` stay
 /// strings (a capability is called `n`; a prompt may say "no").
+/// Nesting is capped at [`MAX_DEPTH`], block and flow alike; a repeated
+/// mapping key is an error.
 pub(crate) fn parse_yaml<'de, T: serde::Deserialize<'de>>(
     text: &'de str,
 ) -> Result<T, serde_saphyr::Error> {
-    serde_saphyr::from_str_with_options(text, serde_saphyr::options! { strict_booleans: true })
+    let budget = serde_saphyr::budget! {
+        max_depth: MAX_DEPTH,
+        flow_nesting_limit: MAX_DEPTH,
+    };
+    serde_saphyr::from_str_with_options(
+        text,
+        serde_saphyr::options! {
+            strict_booleans: true,
+            budget: budget,
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        },
+    )
 }
 
+/// The parser's error as a problem at its line, the message led by the
+/// column and put in the suite's terms where the parser's is opaque.
 pub(crate) fn yaml_problem(rel: &Path, e: &serde_saphyr::Error) -> Problem {
-    let message = e.to_string();
+    let rendered = e.to_string();
     // The first line is the message; the rest is a rendered snippet.
-    let message = message.lines().next().unwrap_or_default().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let location = e.location();
+    let (line, message) = match location {
+        Some(at) => {
+            let prefix = format!("line {} column {}: ", at.line(), at.column());
+            let text = first.strip_prefix(&prefix).unwrap_or(first);
+            (
+                Some(at.line() as usize),
+                describe_yaml_error(text, Some(at.column())),
+            )
+        }
+        None => (None, describe_yaml_error(first, None)),
+    };
     Problem {
-        line: e.location().map(|l| l.line() as usize),
+        line,
         ..problem(rel, message)
+    }
+}
+
+/// [`yaml_problem`] for a file read straight into a Rust type (no schema):
+/// the field is the deepest one on the failing line.
+pub(crate) fn typed_yaml_problem(rel: &Path, text: &str, e: &serde_saphyr::Error) -> Problem {
+    let p = yaml_problem(rel, e);
+    let field = p
+        .line
+        .and_then(|line| LineMap::new(text).field_at(line).map(str::to_string));
+    Problem { field, ..p }
+}
+
+/// The parser says "budget breached: Depth { .. }" for deep block nesting
+/// and "recursion limit exceeded" for deep flow nesting (both mean one
+/// thing), and words a repeated key for programmers.
+fn describe_yaml_error(text: &str, column: Option<u64>) -> String {
+    let text = if text.starts_with("budget breached: Depth") || text == "recursion limit exceeded" {
+        format!("nested deeper than {MAX_DEPTH} levels of sequences and mappings; refused")
+    } else if let Some(key) = text.strip_prefix("duplicate mapping key: ") {
+        // The parser's advice names its own option, not something a suite author can set.
+        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+        format!("key {key:?} appears a second time in the same mapping; keep one")
+    } else {
+        text.to_string()
+    };
+    match column {
+        Some(column) => format!("column {column}: {text}"),
+        None => text,
     }
 }
 
@@ -354,8 +491,21 @@ fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
                 if rel != suites.join(TARGETS_DIR) && rel != suites.join(PRICES_DIR) {
                     dirs.push(rel);
                 }
+            } else if !kind.is_file() {
+                // Links and special files are refused by `refuse_links`.
             } else if rel.extension().is_some_and(|e| e == "yaml") {
-                files.push(rel);
+                match dotted_part(&rel) {
+                    Some(part) => problems.push(problem(
+                        &rel,
+                        format!(
+                            "{part:?} contains '.', which separates the parts of a case id: \
+                             this file would claim id {:?} like {}; use '-' or a directory",
+                            expected_id(&rel),
+                            id_path(&expected_id(&rel)).display()
+                        ),
+                    )),
+                    None => files.push(rel),
+                }
             } else if rel.extension().is_some_and(|e| e == "yml") {
                 problems.push(problem(&rel, "case files end in .yaml; rename this file"));
             }
@@ -363,6 +513,24 @@ fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
     }
     files.sort();
     files
+}
+
+/// The first directory or file name (without `.yaml`) under `suites/` that
+/// holds a dot. Ids are paths with dots for slashes, so without this rule
+/// `suites/a.b.yaml` and `suites/a/b.yaml` would both be case `a.b`.
+fn dotted_part(rel: &Path) -> Option<String> {
+    let inner = rel.strip_prefix("suites").unwrap_or(rel).with_extension("");
+    inner
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .find(|part| part.contains('.'))
+}
+
+/// The file a case id lives in.
+fn id_path(id: &str) -> PathBuf {
+    Path::new("suites")
+        .join(id.replace('.', "/"))
+        .with_extension("yaml")
 }
 
 /// The case id a file must carry: its path under `suites/`, dots for slashes.
@@ -493,6 +661,15 @@ fn check_links(
         }
     }
     for (i, check) in case.checks.iter().enumerate() {
+        if let Some(first) = case.checks[..i].iter().position(|c| c == check) {
+            problems.push(at(
+                &format!("/checks/{i}"),
+                format!(
+                    "repeats check {first} ({}) exactly; remove one",
+                    check.name()
+                ),
+            ));
+        }
         if let Some(name) = check.schema().filter(|n| !schemas.contains_key(*n)) {
             let field = format!("/checks/{i}/{}", check.name());
             problems.push(Problem {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Capability, Problem, yaml_problem};
+use super::{Capability, Problem};
 use crate::tokens::TokenizerSpec;
 
 /// What a target declares about itself.
@@ -166,11 +166,6 @@ impl Default for Limits {
 
 /// Reads a target profile; the problem names file and line.
 pub fn load_profile(path: &Path) -> Result<TargetProfile, Problem> {
-    let text = std::fs::read_to_string(path).map_err(|e| Problem {
-        file: path.to_path_buf(),
-        line: None,
-        field: None,
-        message: format!("cannot read: {e}"),
-    })?;
-    super::parse_yaml(&text).map_err(|e| yaml_problem(path, &e))
+    let text = super::read_bounded(path, path)?;
+    super::parse_yaml(&text).map_err(|e| super::typed_yaml_problem(path, &text, &e))
 }
