@@ -31,8 +31,9 @@ enum Command {
     /// Exit status: 0 when every MUST case passes (cases for unclaimed features aside),
     /// 1 when a MUST case fails or could not be judged, 2 on a usage or
     /// setup error, 130 when interrupted (Ctrl-C: the cases in flight
-    /// finish and a partial bundle of the cases that ran is written and
-    /// signed; a second Ctrl-C aborts at once).
+    /// finish, a performance case's load sends no further request and
+    /// waits for those in flight, and a partial bundle of the cases that
+    /// ran is written and signed; a second Ctrl-C aborts at once).
     Run(cmd::run::Args),
     /// Verify a bundle offline: digests, suite identity, and re-judged
     /// results byte-identical to results.json.

@@ -969,3 +969,155 @@ fn the_capacity_model_stamps_each_streamed_chunk_and_still_conforms() {
         "{stderr}"
     );
 }
+
+// ---- crash safety and permissions -----------------------------------------
+
+/// Every directory under `dir` (itself included) is 0o700 and every file 0o600.
+#[cfg(unix)]
+fn assert_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            assert_private(&path);
+        } else {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn bundle_directories_and_files_are_the_owners_alone() {
+    // The main job covers conformance and joined performance evidence; the
+    // signed bundle the envelope.
+    assert_private(main_job_bundle());
+    assert_private(&signed_bundle().0);
+}
+
+/// Waits (at most 60 s) until `ready` holds of the one bundle under `out`.
+fn wait_for_bundle(out: &Path, ready: impl Fn(&Path) -> bool) -> PathBuf {
+    let start = std::time::Instant::now();
+    loop {
+        let bundle = std::fs::read_dir(out)
+            .ok()
+            .and_then(|mut dir| dir.next())
+            .and_then(Result::ok)
+            .map(|e| e.path());
+        if let Some(bundle) = bundle.filter(|b| ready(b)) {
+            return bundle;
+        }
+        assert!(start.elapsed().as_secs() < 60, "the bundle never got ready");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Request files of the perf.interactive load so far.
+fn load_files(bundle: &Path) -> usize {
+    std::fs::read_dir(bundle.join("evidence/perf.interactive.load")).map_or(0, |d| d.count())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_run_killed_during_a_load_is_explained_request_by_request() {
+    let out = scratch("killed-load");
+    // 30 ms decode steps: each request streams for about 2 s.
+    let child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(["run", "perf.interactive", "--step-us", "30000"])
+        .args(["--out", path_arg(&out)])
+        .current_dir(repo_root())
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run starts");
+    let mut run = KillOnDrop(child);
+    // Four users: a fifth file means one request ended and more are in flight.
+    let bundle = wait_for_bundle(&out, |b| load_files(b) >= 5);
+    run.0.kill().expect("SIGKILL");
+    let _ = run.0.wait();
+    assert_private(&bundle);
+
+    let explained = tokencert(&["verify", "--partial", path_arg(&bundle)]);
+    let stdout = text(&explained.stdout);
+    assert_eq!(explained.status.code(), Some(8), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("load cut off:"))
+        .unwrap_or_else(|| panic!("no load line in:\n{stdout}"));
+    let count = |what: &str| -> u64 {
+        let before = line.split(what).next().expect("split");
+        let n = before.rsplit(' ').next().expect("a count");
+        n.parse().unwrap_or_else(|_| panic!("{n:?} in {line}"))
+    };
+    assert!(count(" ended") >= 1, "{line}");
+    assert!(count(" cut off in flight") >= 1, "{line}");
+    assert!(line.contains("perf.interactive.load"), "{line}");
+    assert!(stdout.contains("never finished"), "{stdout}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_a_load_stops_it_and_seals_a_signed_partial_bundle() {
+    let (private, public) = key_pair("interrupt-load-key");
+    let out = scratch("interrupted-load");
+    let child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(["run", "perf.interactive", "--step-us", "30000"])
+        .args(["--key", path_arg(&private), "--out", path_arg(&out)])
+        .current_dir(repo_root())
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run starts");
+    let mut run = KillOnDrop(child);
+    let bundle = wait_for_bundle(&out, |b| load_files(b) >= 5);
+    let interrupted_at = std::time::Instant::now();
+    let interrupted = Command::new("kill")
+        .args(["-INT", &run.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let status = run.0.wait().expect("the run ends");
+    // Requests in flight end (about 2 s each); the rest of the 24 are not sent.
+    let waited = interrupted_at.elapsed();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut run.0.stdout.take().expect("piped stdout"), &mut stdout)
+        .expect("stdout");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(waited.as_secs() < 10, "the load ran on for {waited:?}");
+    assert!(
+        stdout.contains("PARTIAL: the load of perf.interactive was stopped after"),
+        "{stdout}"
+    );
+    let output = expect_verify(
+        &bundle,
+        &["--key", path_arg(&public)],
+        0,
+        "partial: the run was interrupted after",
+    );
+    assert!(output.contains("the signature verifies"), "{output}");
+    assert_private(&bundle);
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("run.json")).expect("run.json"))
+            .expect("json");
+    let load = &run_json["interrupted"]["load"];
+    assert_eq!(load["case"], "perf.interactive", "{run_json}");
+    assert_eq!(load["planned"], 24, "{run_json}");
+    let sent = load["sent"].as_u64().expect("sent");
+    assert!((5..24).contains(&sent), "{sent} requests sent");
+    let evidence = bundle.join("evidence/perf.interactive.jsonl");
+    let exchanges = tokencert_core::evidence::read_exchanges(&evidence).expect("joined evidence");
+    assert_eq!(
+        exchanges.len() as u64,
+        sent,
+        "every sent request is in the evidence"
+    );
+    assert!(
+        !bundle.join("evidence/perf.interactive.load").exists(),
+        "the request files were joined"
+    );
+}

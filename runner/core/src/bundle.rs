@@ -57,11 +57,28 @@ pub struct RunInfo {
     pub interrupted: Option<Interrupted>,
 }
 
-/// A run stopped before all its cases started.
+/// A run stopped early: before all its cases started, or during a
+/// performance case's load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interrupted {
     /// How many cases the run set out to run.
     pub planned: u64,
+    /// The load that was stopped, if the stop came during one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<InterruptedLoad>,
+}
+
+/// A performance case's load stopped early: it sent no request after the
+/// stop, and those in flight ran to their end or deadline. The case is
+/// judged on the requests it sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterruptedLoad {
+    /// The case.
+    pub case: String,
+    /// Requests in its plan.
+    pub planned: u64,
+    /// Requests it sent.
+    pub sent: u64,
 }
 
 /// The format tag of `run.json`.
@@ -201,10 +218,35 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
     }
 }
 
-/// Writes a value as canonical JSON.
+/// Writes a value as canonical JSON, owner read/write only (see
+/// [`write_private`]).
 pub fn write_canonical<T: Serialize>(path: &Path, value: &T) -> Result<(), BundleError> {
     let bytes = canonical::to_vec(value)?;
-    std::fs::write(path, bytes).map_err(io(path))
+    write_private(path, &bytes).map_err(io(path))
+}
+
+/// Writes `bytes` to `path`, replacing its contents; a file created here
+/// is readable and writable by its owner only (0o600 on unix): a bundle
+/// may describe a private endpoint.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, bytes)
+}
+
+/// Creates the directory `path` if missing, its owner's alone (0o700 on
+/// unix), after creating its missing parents as usual.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(
@@ -406,17 +448,43 @@ pub fn verify(
 pub struct PartialCase {
     /// Case id.
     pub id: String,
-    /// How many exchanges were recorded (0: the case never started).
+    /// How many exchanges were recorded (0: the case never started); for
+    /// a cut-off load, the requests that ended.
     pub exchanges: usize,
-    /// Whether the last recorded exchange ended.
+    /// Whether the last recorded exchange ended (never for a cut-off load).
     pub complete: bool,
     /// The verdict the evidence gives now (`None` when nothing was recorded).
     pub result: Option<judge::CaseResult>,
+    /// For a performance case whose load was cut off: its per-request files.
+    pub load: Option<PartialLoad>,
+}
+
+/// The per-request files of a performance case's load that never
+/// finished: the directory `<case>.load/` beside its evidence file, one
+/// file per request taken from the plan, joined into the evidence file
+/// when the load ends (a run killed before then leaves them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartialLoad {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Request files in it.
+    pub files: usize,
+    /// Requests whose exchange ended (answered, failed or timed out).
+    pub ended: usize,
+    /// Requests sent whose recording stops before their exchange ended:
+    /// in flight when the run was killed.
+    pub cut_off: usize,
+    /// Files without an exchange: requests prepared but not yet sent.
+    pub not_sent: usize,
+    /// Files that cannot be read back.
+    pub unreadable: usize,
 }
 
 /// What an unsealed bundle (a run killed before it wrote its manifest)
 /// holds: its run record and each planned case's evidence, judged as it
-/// stands. Nothing in it is protected by digests.
+/// stands. A performance case whose load was cut off is judged on the
+/// requests that ended (a finished load would have waited for the others).
+/// Nothing in it is protected by digests.
 pub fn inspect_partial(
     bundle: &Path,
     suite: &Suite,
@@ -429,12 +497,28 @@ pub fn inspect_partial(
             .case(id)
             .ok_or_else(|| judge::UnknownCase(id.clone()))?;
         let path = evidence_path(bundle, id);
+        let parts = path.with_extension("load");
+        // The parts outlive the joined file until it is complete.
+        if parts.is_dir() {
+            let (load, ended) = read_load_parts(&parts)?;
+            let exchanges = ended.len();
+            let result = judge::judge_case(suite, case, &context, Some(Ok(ended)));
+            cases.push(PartialCase {
+                id: id.clone(),
+                exchanges,
+                complete: false,
+                result: Some(result),
+                load: Some(load),
+            });
+            continue;
+        }
         if !path.exists() {
             cases.push(PartialCase {
                 id: id.clone(),
                 exchanges: 0,
                 complete: false,
                 result: None,
+                load: None,
             });
             continue;
         }
@@ -449,9 +533,47 @@ pub fn inspect_partial(
             exchanges,
             complete,
             result: Some(result),
+            load: None,
         });
     }
     Ok((run, cases))
+}
+
+/// Reads a load's per-request files in request order; returns what they
+/// hold and the exchanges that ended.
+fn read_load_parts(
+    dir: &Path,
+) -> Result<(PartialLoad, Vec<crate::evidence::Exchange>), BundleError> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if entry.file_type().map_err(io(dir))?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    // Named by the request's index in 8 digits: name order is plan order.
+    files.sort();
+    let mut load = PartialLoad {
+        dir: dir.to_path_buf(),
+        files: files.len(),
+        ..PartialLoad::default()
+    };
+    let mut ended = Vec::new();
+    for file in &files {
+        match read_exchanges(file) {
+            Err(_) => load.unreadable += 1,
+            Ok(mut list) => match list.pop() {
+                None => load.not_sent += 1,
+                Some(last) if last.outcome.is_some() => {
+                    load.ended += 1;
+                    ended.extend(list);
+                    ended.push(last);
+                }
+                Some(_) => load.cut_off += 1,
+            },
+        }
+    }
+    Ok((load, ended))
 }
 
 /// Signs a sealed bundle with `key`, writing [`sign::ENVELOPE_FILE`];

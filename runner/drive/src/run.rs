@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use futures_util::StreamExt;
-use tokencert_core::bundle::{self, BundleError, Interrupted, RunInfo, TargetInfo};
+use tokencert_core::bundle::{
+    self, BundleError, Interrupted, InterruptedLoad, RunInfo, TargetInfo,
+};
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
 use tokencert_core::suite::{Accounting, Capability, Case, PerformanceClaim, Suite};
@@ -139,8 +141,10 @@ pub async fn run(
 }
 
 /// [`run`], stopping early when `stop` completes: no further case starts,
-/// the cases in flight finish (each within its deadline), and the bundle
-/// is sealed with the cases that ran, marked as interrupted in `run.json`.
+/// the cases in flight finish (each within its deadline), a load in
+/// progress sends no further request (those in flight end within their
+/// deadline), and the bundle is sealed with the cases that ran, marked as
+/// interrupted in `run.json` (with the stopped load's request counts).
 pub async fn run_until(
     config: RunConfig<'_>,
     progress: impl Fn(&CaseResult),
@@ -151,17 +155,22 @@ pub async fn run_until(
         return Err(RunError::Exists(dir.display().to_string()));
     }
     let evidence_dir = dir.join(bundle::EVIDENCE_DIR);
-    std::fs::create_dir_all(&evidence_dir).map_err(|source| RunError::Create {
-        path: evidence_dir.display().to_string(),
-        source,
-    })?;
+    for private in [dir, &evidence_dir] {
+        bundle::create_private_dir(private).map_err(|source| RunError::Create {
+            path: private.display().to_string(),
+            source,
+        })?;
+    }
     let mut accounting = config.accounting.clone();
     if let TokenizerSpec::HuggingFace(path) = &accounting.tokenizer {
         let copy = dir.join(TOKENIZER_FILE);
-        std::fs::copy(path, &copy).map_err(|source| RunError::Create {
-            path: copy.display().to_string(),
-            source,
-        })?;
+        // Read and written rather than copied: a copy keeps the source's mode.
+        std::fs::read(path)
+            .and_then(|bytes| bundle::write_private(&copy, &bytes))
+            .map_err(|source| RunError::Create {
+                path: copy.display().to_string(),
+                source,
+            })?;
         accounting.tokenizer = TokenizerSpec::HuggingFace(TOKENIZER_FILE.into());
     }
     let plan = Plan {
@@ -186,6 +195,7 @@ pub async fn run_until(
     let context = &context;
     let client = &config.client;
     let mut started: Vec<String> = Vec::new();
+    let mut stopped_load = None;
     let mut stop = std::pin::pin!(futures_util::FutureExt::fuse(stop));
     {
         let pending = futures_util::stream::iter(
@@ -228,16 +238,30 @@ pub async fn run_until(
         started.push(case.id.clone());
         let path = bundle::evidence_path(dir, &case.id);
         let model = context.plan.performance_model(&client.target().model);
-        load::run_case(&client.for_model(model), planned, &path, |p| {
+        let on_progress = |p: &LoadProgress| {
             if let Some(report) = config.load_progress {
                 report(&case.id, p);
             }
-        })
+        };
+        let run = load::run_case_until(
+            &client.for_model(model),
+            planned,
+            &path,
+            on_progress,
+            stop.as_mut(),
+        )
         .await
         .map_err(|source| RunError::Load {
             case: case.id.clone(),
             source,
         })?;
+        if run.interrupted {
+            stopped_load = Some(InterruptedLoad {
+                case: case.id.clone(),
+                planned: run.planned,
+                sent: run.sent,
+            });
+        }
         let result = off_the_executor(|| {
             judge::judge_case(suite, case, context, Some(read_exchanges(&path)))
         });
@@ -256,9 +280,10 @@ pub async fn run_until(
 
     // The plan keeps the requested order whatever order the cases ran in.
     started.sort_by_key(|id| config.cases.iter().position(|c| &c.id == id));
-    if started.len() < config.cases.len() {
+    if started.len() < config.cases.len() || stopped_load.is_some() {
         info.interrupted = Some(Interrupted {
             planned: config.cases.len() as u64,
+            load: stopped_load,
         });
         info.plan.cases = started;
     }

@@ -271,9 +271,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let Analysis { summary, steady } = analyse(&run, &tokenizer, &Slo::default())?;
     let summary_path = run_dir.join("summary.json");
-    std::fs::write(
+    tokencert_core::bundle::write_private(
         &summary_path,
-        summary_json(&workload, &target, &run, &summary, steady.as_ref())?,
+        &summary_json(&workload, &target, &run, &summary, steady.as_ref())?,
     )
     .with_context(|| format!("writing {}", summary_path.display()))?;
     print_table(&workload, &run, &summary, steady.as_ref());
@@ -297,6 +297,10 @@ pub(crate) async fn drive(
     evidence_dir: &Path,
 ) -> anyhow::Result<LoadRun> {
     let target = &connection.target;
+    if let Some(run_dir) = evidence_dir.parent() {
+        tokencert_core::bundle::create_private_dir(run_dir)
+            .with_context(|| format!("creating {}", run_dir.display()))?;
+    }
     let context = connection.server.as_ref().map(|(_, c)| *c);
     let plan = workload.plan(tokenizer, Path::new("."), context)?;
     eprintln!(

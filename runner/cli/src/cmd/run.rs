@@ -180,7 +180,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 }
                 bar.suspend(|| {
                     eprintln!(
-                        "tokencert: interrupted; finishing the cases in flight, then writing a partial bundle (Ctrl-C again to abort)"
+                        "tokencert: interrupted; finishing the cases in flight (a load sends nothing more and waits for its requests in flight), then writing a partial bundle (Ctrl-C again to abort)"
                     );
                 });
                 tokio::spawn(async {
@@ -227,6 +227,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             run.plan.cases.len(),
             interrupted.planned
         );
+        if let Some(load) = &interrupted.load {
+            println!(
+                "PARTIAL: the load of {} was stopped after {} of {} planned requests; it is judged on those",
+                load.case, load.sent, load.planned
+            );
+        }
         return Ok(ExitCode::from(130));
     }
     Ok(if report.results.conforms() {

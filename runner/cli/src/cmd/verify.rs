@@ -75,6 +75,27 @@ fn explain_partial(dir: &Path, suite: &tokencert_core::suite::Suite) -> anyhow::
     for case in &cases {
         match &case.result {
             None => println!("{:<11} {}", "not started", case.id),
+            Some(result) if case.load.is_some() => {
+                println!(
+                    "{:<11} {}: {}",
+                    result.verdict.name(),
+                    case.id,
+                    result.reason
+                );
+                if let Some(load) = &case.load {
+                    println!(
+                        "{:<11} load cut off: {} request file(s) in {}: {} ended, {} cut off in flight, {} prepared but not sent, {} unreadable; judged on the {} that ended",
+                        "",
+                        load.files,
+                        load.dir.display(),
+                        load.ended,
+                        load.cut_off,
+                        load.not_sent,
+                        load.unreadable,
+                        load.ended
+                    );
+                }
+            }
             Some(result) => println!(
                 "{:<11} {} ({} exchange(s){}): {}",
                 result.verdict.name(),

@@ -8,7 +8,7 @@ use tokencert_core::suite::{Case, ChatOverhead, Performance};
 use tokencert_core::tokens::Tokenizer;
 use tokencert_core::workload::{PlannedRequest, WorkloadError};
 
-use super::{Bounds, LoadError, LoadOutcome, LoadProgress, drive_load};
+use super::{Bounds, LoadError, LoadOutcome, LoadProgress, LoadRun, drive_load_until};
 use crate::exchange::{Client, ClientError};
 
 /// A performance case with its requests planned.
@@ -68,6 +68,26 @@ pub async fn run_case(
     evidence: &Path,
     progress: impl Fn(&LoadProgress),
 ) -> Result<(), LoadError> {
+    let never = std::future::pending();
+    run_case_until(client, planned, evidence, progress, never)
+        .await
+        .map(drop)
+}
+
+/// [`run_case`], stopping the load early when `stop` completes (see
+/// [`drive_load_until`]); the requests sent are joined as usual. Returns
+/// the load's run (its request files are gone by then: they were joined).
+///
+/// # Errors
+///
+/// As [`run_case`].
+pub async fn run_case_until(
+    client: &Client,
+    planned: &PlannedCase<'_>,
+    evidence: &Path,
+    progress: impl Fn(&LoadProgress),
+    stop: impl Future<Output = ()>,
+) -> Result<LoadRun, LoadError> {
     let workload = &planned.performance.workload;
     let parts = evidence.with_extension("load");
     let bounds = Bounds {
@@ -75,7 +95,7 @@ pub async fn run_case(
         duration: workload.duration,
         ..Bounds::default()
     };
-    let run = drive_load(
+    let run = drive_load_until(
         client,
         &planned.case.id,
         &planned.plan,
@@ -83,17 +103,18 @@ pub async fn run_case(
         bounds,
         &parts,
         progress,
+        stop,
     )
     .await?;
     let fail = |path: &Path| {
         let path = path.display().to_string();
         move |source| ClientError::Evidence { path, source }
     };
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(evidence)
-        .map_err(fail(evidence))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options.open(evidence).map_err(fail(evidence))?;
     for request in &run.requests {
         if let LoadOutcome::Sent { file, .. } = &request.outcome {
             let mut part = std::fs::File::open(file).map_err(fail(file))?;
@@ -102,5 +123,5 @@ pub async fn run_case(
     }
     out.sync_all().map_err(fail(evidence))?;
     std::fs::remove_dir_all(&parts).map_err(fail(&parts))?;
-    Ok(())
+    Ok(run)
 }

@@ -42,10 +42,11 @@
 mod case;
 mod stamps;
 
-pub use case::{PlannedCase, plan_case, run_case};
+pub use case::{PlannedCase, plan_case, run_case, run_case_until};
 pub use stamps::{STAMP_PREFIX, Stamp, stamps};
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -234,6 +235,10 @@ pub struct LoadRun {
     pub peak_in_flight: u64,
     /// From the run start to the end of the last exchange, in ns.
     pub elapsed_ns: u64,
+    /// Whether the run was stopped early ([`drive_load_until`]): nothing
+    /// was scheduled after the stop (the rest of the plan is counted in
+    /// `unscheduled`) and the requests in flight ran to their end.
+    pub interrupted: bool,
 }
 
 /// One request handed to its task.
@@ -298,6 +303,42 @@ pub async fn drive_load(
     evidence_dir: &Path,
     progress: impl Fn(&LoadProgress),
 ) -> Result<LoadRun, LoadError> {
+    let never = std::future::pending();
+    drive_load_until(
+        client,
+        case,
+        plan,
+        load,
+        bounds,
+        evidence_dir,
+        progress,
+        never,
+    )
+    .await
+}
+
+/// [`drive_load`], stopping early when `stop` completes (e.g. on Ctrl-C):
+/// no request is scheduled after it, the requests in flight run to their
+/// end or deadline, and the run is returned with
+/// [`LoadRun::interrupted`] set.
+///
+/// # Errors
+///
+/// As [`drive_load`].
+#[allow(
+    clippy::too_many_arguments,
+    reason = "drive_load's arguments and the stop"
+)]
+pub async fn drive_load_until(
+    client: &Client,
+    case: &str,
+    plan: &[PlannedRequest],
+    load: &LoadModel,
+    bounds: Bounds,
+    evidence_dir: &Path,
+    progress: impl Fn(&LoadProgress),
+    stop: impl Future<Output = ()>,
+) -> Result<LoadRun, LoadError> {
     if bounds.max_in_flight == 0 {
         return Err(LoadError::Plan("the in-flight cap is 0".into()));
     }
@@ -327,9 +368,11 @@ pub async fn drive_load(
             }
         }
     }
-    std::fs::create_dir_all(evidence_dir).map_err(|source| ClientError::Evidence {
-        path: evidence_dir.display().to_string(),
-        source,
+    tokencert_core::bundle::create_private_dir(evidence_dir).map_err(|source| {
+        ClientError::Evidence {
+            path: evidence_dir.display().to_string(),
+            source,
+        }
     })?;
     let mut engine = Engine {
         client: client.clone(),
@@ -342,6 +385,7 @@ pub async fn drive_load(
         tasks: JoinSet::new(),
         requests: Vec::with_capacity(limit),
         failure: None,
+        stopped: false,
         finished: 0,
         errors: 0,
         not_sent: 0,
@@ -349,13 +393,20 @@ pub async fn drive_load(
         last_end: None,
     };
     engine.deadline = bounds.duration.map(|d| engine.run_start + d);
+    let mut stop = std::pin::pin!(stop);
     let scheduled = match load {
         LoadModel::Closed { users, think_time } => {
             engine
-                .closed(&plan[..limit], *users, *think_time, &progress)
+                .closed(
+                    &plan[..limit],
+                    *users,
+                    *think_time,
+                    &progress,
+                    stop.as_mut(),
+                )
                 .await
         }
-        _ => engine.open(&plan[..limit], &progress).await,
+        _ => engine.open(&plan[..limit], &progress, stop.as_mut()).await,
     };
     if let Some(failure) = engine.failure {
         return Err(failure.into());
@@ -373,6 +424,7 @@ pub async fn drive_load(
         elapsed_ns: engine
             .last_end
             .map_or(0, |end| nanos_between(engine.run_start, end)),
+        interrupted: engine.stopped,
         requests,
     })
 }
@@ -391,6 +443,8 @@ struct Engine {
     requests: Vec<LoadRequest>,
     /// The first evidence error; nothing more is sent after it.
     failure: Option<ClientError>,
+    /// Whether the stop came; nothing more is sent after it.
+    stopped: bool,
     finished: u64,
     errors: u64,
     not_sent: u64,
@@ -401,18 +455,26 @@ struct Engine {
 impl Engine {
     /// The open loop: each request's task is started [`LEAD`] before it is
     /// due. Returns how many requests were scheduled.
-    async fn open(&mut self, plan: &[PlannedRequest], progress: &impl Fn(&LoadProgress)) -> usize {
+    async fn open(
+        &mut self,
+        plan: &[PlannedRequest],
+        progress: &impl Fn(&LoadProgress),
+        mut stop: Pin<&mut impl Future<Output = ()>>,
+    ) -> usize {
         let mut next = 0;
         loop {
             let due = plan
                 .get(next)
-                .filter(|_| self.failure.is_none())
+                .filter(|_| self.failure.is_none() && !self.stopped)
                 .and_then(|p| p.scheduled_ns)
                 .map(|ns| self.run_start + Duration::from_nanos(ns))
                 .filter(|at| self.deadline.is_none_or(|d| *at < d));
             let wake = due.map(|at| at.checked_sub(LEAD).unwrap_or(at));
+            // Waiting for the stop alone would never end.
+            let listen = !self.stopped && (wake.is_some() || !self.tasks.is_empty());
             tokio::select! {
                 biased;
+                () = stop.as_mut(), if listen => self.stopped = true,
                 () = tokio::time::sleep_until(wake.unwrap_or(self.run_start)), if wake.is_some() => {
                     if let (Some(planned), Some(at)) = (plan.get(next), due) {
                         self.start(planned, None, at, progress);
@@ -437,6 +499,7 @@ impl Engine {
         users: u64,
         think: Duration,
         progress: &impl Fn(&LoadProgress),
+        mut stop: Pin<&mut impl Future<Output = ()>>,
     ) -> usize {
         let mut next = 0;
         for user in 0..users {
@@ -449,7 +512,18 @@ impl Engine {
             self.start(planned, Some(user), self.run_start, progress);
             next += 1;
         }
-        while let Some(joined) = self.tasks.join_next().await {
+        loop {
+            let joined = tokio::select! {
+                biased;
+                () = stop.as_mut(), if !self.stopped => {
+                    self.stopped = true;
+                    continue;
+                }
+                joined = self.tasks.join_next() => match joined {
+                    Some(joined) => joined,
+                    None => break,
+                },
+            };
             let ready = match &joined {
                 Ok(done) => done.user.map(|user| (user, done.finished + think)),
                 Err(_) => None,
@@ -458,7 +532,7 @@ impl Engine {
             let Some((user, at)) = ready else {
                 continue;
             };
-            if self.failure.is_some() || self.deadline.is_some_and(|d| at >= d) {
+            if self.failure.is_some() || self.stopped || self.deadline.is_some_and(|d| at >= d) {
                 continue;
             }
             if let Some(planned) = plan.get(next) {
