@@ -3,9 +3,13 @@
 //! and a message naming the file or case; signed bundles verify with their
 //! key (and with openssl) and with no other.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use common::{KillOnDrop, files_containing, serve};
 
 fn tokencert(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tokencert"))
@@ -268,41 +272,6 @@ fn a_remote_target_without_a_model_is_a_clear_error() {
         "{}",
         text(&out.stderr)
     );
-}
-
-/// Kills the child on drop, so a failing assertion leaves no process behind.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `tokencert serve` on an ephemeral loopback port with `args` and `env`;
-/// the server (stopped on drop) and the base URL it prints.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> (KillOnDrop, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
-        .envs(env.iter().copied())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let server = KillOnDrop(child);
-    let mut banner = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut banner)
-        .expect("serve prints its address");
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {banner:?}"))
-        .to_string();
-    (server, url)
 }
 
 #[test]
@@ -818,68 +787,6 @@ fn ctrl_c_writes_a_signed_partial_bundle_that_verifies() {
         ran >= 5 && ran < planned,
         "{ran} of {planned} cases in the partial bundle"
     );
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if std::fs::read(&path)
-                .expect("read")
-                .windows(needle.len())
-                .any(|w| w == needle)
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
-#[test]
-fn the_key_appears_in_no_output_of_a_run_its_report_or_verify() {
-    const SECRET: &str = "sk-tokencert-leak-probe-7c1d9e0b2a4f6813";
-    let (server, url) = serve(
-        &["--api-key-env", "LEAK_PROBE_KEY"],
-        &[("LEAK_PROBE_KEY", SECRET)],
-    );
-    let out = scratch("leak-probe");
-    let profile = repo_root().join("suites/targets/reference.yaml");
-    let run = Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(["run", "--target", &url, "--profile", path_arg(&profile)])
-        .args(["--out", path_arg(&out)])
-        .current_dir(repo_root())
-        .env("OPENAI_API_KEY", SECRET)
-        .env_remove("TOKENCERT_SIGNING_KEY")
-        .output()
-        .expect("run runs");
-    drop(server);
-    let stdout = text(&run.stdout);
-    assert_eq!(run.status.code(), Some(0), "{stdout}{}", text(&run.stderr));
-    let bundle = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("bundle: ").map(PathBuf::from))
-        .expect("prints the bundle path");
-    let report = tokencert(&["report", path_arg(&bundle)]);
-    let verify = tokencert(&["verify", path_arg(&bundle)]);
-    for (what, output) in [("run", &run), ("report", &report), ("verify", &verify)] {
-        assert!(output.status.success(), "{what}: {}", text(&output.stderr));
-        for stream in [&output.stdout, &output.stderr] {
-            assert!(!text(stream).contains(SECRET), "{what} printed the key");
-        }
-    }
-    // The key was presented (as a bearer key and without a scheme) and
-    // redacted; no file of the bundle or its report holds it.
-    assert_eq!(
-        files_containing(&out, SECRET.as_bytes()),
-        Vec::<PathBuf>::new()
-    );
-    assert!(!files_containing(&bundle, b"[REDACTED]").is_empty());
 }
 
 #[test]
