@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-/// An API key. Its `Debug` and `Display` never show it, so it cannot slip
-/// into logs, errors or panics by formatting.
+/// An API key. Its `Debug` never shows it and it has no `Display`, so it
+/// cannot slip into logs, errors or panics by formatting.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
@@ -52,5 +52,47 @@ impl Target {
     /// The URL of a path below the base URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiKey, Target};
+
+    const KEY: &str = "sk-test-3f9a1c";
+
+    fn target() -> Target {
+        Target {
+            base_url: "http://127.0.0.1:1/v1".into(),
+            model: "m".into(),
+            api_key: Some(ApiKey::new(KEY)),
+            limits: Default::default(),
+            rate_limit: None,
+        }
+    }
+
+    #[test]
+    fn debug_of_the_key_and_of_what_holds_it_never_shows_it() {
+        let key = ApiKey::new(KEY);
+        assert_eq!(format!("{key:?}"), "ApiKey([REDACTED])");
+        for shown in [format!("{:?}", target()), format!("{:#?}", target())] {
+            assert!(!shown.contains(KEY), "{shown}");
+            assert!(shown.contains("ApiKey([REDACTED])"), "{shown}");
+        }
+        assert_eq!(key.expose(), KEY);
+    }
+
+    #[test]
+    fn a_panic_formatting_the_target_does_not_carry_the_key() {
+        let payload = std::panic::catch_unwind(|| {
+            let target = target();
+            panic!("request to {target:?} failed");
+        })
+        .expect_err("it panics");
+        let message = payload
+            .downcast_ref::<String>()
+            .expect("a formatted panic message");
+        assert!(message.contains("[REDACTED]"), "{message}");
+        assert!(!message.contains(KEY), "{message}");
     }
 }
