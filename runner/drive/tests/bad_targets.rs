@@ -1,8 +1,14 @@
-//! Bad targets: a refused connection, a TLS failure, a server that hangs,
-//! answers garbage, closes mid-headers or streams forever. Against each the
-//! whole suite runs to the end, every case gets an error or fail verdict
-//! whose reason names the cause, every exchange ends within its deadline,
-//! and the bundle is written and verifies. Secrets never reach the bundle.
+//! Bad targets: a refused connection, a TLS failure, and every fault of the
+//! hostile servers (hangs, garbage, slowloris, resets, invalid UTF-8,
+//! endless or huge bodies and lines, a gzip bomb, thousands of headers,
+//! redirects, HTTP/1.0 and chunked framing, wrong lengths). Against each the
+//! cases run to the end, every case gets an error or fail verdict whose
+//! reason names the cause (or passes, where the framing is odd but valid),
+//! every exchange ends within its deadline, and the bundle is written and
+//! verifies. Secrets never reach the bundle.
+//!
+//! Faults that hit every request alike run a few cases (one JSON, one
+//! stream, one GET) rather than one per clause, to keep the time small.
 //!
 //! Every target is on the loopback interface.
 
@@ -10,7 +16,8 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -68,7 +75,22 @@ enum Cases {
     /// The first case of each clause: every endpoint and response shape,
     /// at a cost that does not grow with the suite.
     OnePerClause,
+    /// These cases only.
+    Only(&'static [&'static str]),
 }
+
+/// A JSON chat completion.
+const JSON: &[&str] = &["api.chat.basic"];
+/// Streamed chat completions.
+const STREAM: &[&str] = &["api.chat.stream.well-formed", "api.chat.stream.done"];
+/// The stream's SSE framing (which covers UTF-8).
+const SSE: &[&str] = &["api.chat.stream.well-formed"];
+/// One of each: a JSON chat completion, a stream, a GET.
+const SAMPLE: &[&str] = &[
+    "api.chat.basic",
+    "api.chat.stream.well-formed",
+    "api.models.list",
+];
 
 impl Cases {
     fn of(self, suite: &Suite) -> Vec<&Case> {
@@ -82,7 +104,11 @@ impl Cases {
             // These targets claim no service class: performance cases would
             // only be reported as not claimed, with no evidence to inspect.
             .filter(|c| c.performance.is_none())
-            .filter(|c| matches!(self, Cases::All) || seen.insert(c.clause.as_str()))
+            .filter(|c| match self {
+                Cases::All => true,
+                Cases::OnePerClause => seen.insert(c.clause.as_str()),
+                Cases::Only(ids) => ids.contains(&c.id.as_str()),
+            })
             .collect()
     }
 }
@@ -94,6 +120,7 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
     let suite = the_suite();
     let cases = cases.of(suite);
     let count = cases.len();
+    assert!(count > 0, "the suite has the cases asked for");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let target = Target {
         base_url: base_url.clone(),
@@ -154,12 +181,15 @@ enum Ended {
     Deadline,
     /// The body limit was reached.
     BodyLimit,
+    /// The body ended as framed (what it holds is wrong).
+    Complete,
 }
 
 fn ended(outcome: &Outcome) -> Option<Ended> {
     match outcome {
         // Only `before` requests disconnect, and the judged exchange is last.
-        Outcome::Complete | Outcome::Disconnected { .. } => None,
+        Outcome::Complete => Some(Ended::Complete),
+        Outcome::Disconnected { .. } => None,
         Outcome::Transport { .. } => Some(Ended::Transport),
         Outcome::Deadline { .. } => Some(Ended::Deadline),
         Outcome::BodyLimit { .. } => Some(Ended::BodyLimit),
@@ -173,7 +203,18 @@ fn ended(outcome: &Outcome) -> Option<Ended> {
 /// decide first (e.g. "expected status 404, got 200"), so then some check's
 /// reason must say it.
 async fn expect_bad(base_url: String, limits: Limits, how: Ended, phrase: &str) -> Run {
-    let run = run_suite(base_url, limits, Cases::OnePerClause).await;
+    expect_bad_in(base_url, limits, Cases::OnePerClause, how, phrase).await
+}
+
+/// [`expect_bad`] with these `cases`.
+async fn expect_bad_in(
+    base_url: String,
+    limits: Limits,
+    cases: Cases,
+    how: Ended,
+    phrase: &str,
+) -> Run {
+    let run = run_suite(base_url, limits, cases).await;
     let phrase = phrase.to_lowercase();
     let says = |text: &str| text.to_lowercase().contains(&phrase);
     let mut wrong = Vec::new();
@@ -217,13 +258,19 @@ fn run_end_ns(bundle: &Path, case: &str) -> u64 {
 }
 
 fn describe(case: &CaseResult, outcome: &Outcome, t_ns: u64) -> String {
+    let checks: Vec<String> = case
+        .checks
+        .iter()
+        .map(|c| format!("\n      {}: {}", c.check, c.reason))
+        .collect();
     format!(
-        "  {} -> {} after {} ms, ended {:?}: {}",
+        "  {} -> {} after {} ms, ended {:?}: {}{}",
         case.id,
         case.verdict.name(),
         t_ns / 1_000_000,
         outcome,
-        case.reason
+        case.reason,
+        checks.concat()
     )
 }
 
@@ -497,4 +544,231 @@ async fn echo(mut stream: TcpStream) {
     if stream.write_all(rest.as_bytes()).await.is_ok() {
         let _ = stream.shutdown().await;
     }
+}
+
+/// Limits for faults that send little: a short deadline, a small body.
+const FEW: Limits = Limits {
+    timeout: Duration::from_millis(800),
+    body_limit: 64 * 1024,
+    polite_retries: 0,
+};
+
+/// Runs `cases` against a target whose framing is unusual but valid:
+/// every case passes.
+async fn expect_pass(base_url: String, cases: &'static [&'static str]) {
+    let run = run_suite(base_url, SHORT, Cases::Only(cases)).await;
+    for case in &run.results.cases {
+        assert_eq!(case.verdict, Verdict::Pass, "{}: {}", case.id, case.reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_head_reaches_the_deadline() {
+    let server = hostile(Fault::SlowHead).await;
+    let url = server.base_url();
+    expect_bad_in(url, FEW, Cases::Only(SAMPLE), Ended::Deadline, "deadline").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_body_reaches_the_deadline() {
+    let server = hostile(Fault::SlowBody).await;
+    let url = server.base_url();
+    expect_bad_in(url, FEW, Cases::Only(SAMPLE), Ended::Deadline, "deadline").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_mid_stream() {
+    let server = hostile(Fault::ResetMidStream).await;
+    let url = server.base_url();
+    expect_bad_in(url, FEW, Cases::Only(STREAM), Ended::Transport, "reset").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_in_json() {
+    let server = hostile(Fault::InvalidUtf8Json).await;
+    let url = server.base_url();
+    expect_bad_in(
+        url,
+        FEW,
+        Cases::Only(JSON),
+        Ended::Complete,
+        "invalid UTF-8",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_utf8_in_sse() {
+    let server = hostile(Fault::InvalidUtf8Sse).await;
+    let url = server.base_url();
+    expect_bad_in(url, FEW, Cases::Only(SSE), Ended::Complete, "invalid UTF-8").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100_mib_line_reaches_the_body_limit() {
+    let server = hostile(Fault::LongLine).await;
+    let url = server.base_url();
+    let limit = "body exceeded the limit";
+    expect_bad_in(url, FEW, Cases::Only(STREAM), Ended::BodyLimit, limit).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_gib_body_reaches_the_body_limit_quickly() {
+    let server = hostile(Fault::HugeBody).await;
+    let url = server.base_url();
+    let limit = "body exceeded the limit";
+    let run = expect_bad_in(url, FEW, Cases::Only(SAMPLE), Ended::BodyLimit, limit).await;
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_bomb_is_kept_encoded() {
+    // The whole bomb (about 1 MiB) fits: the body is read to its end,
+    // as sent, and never inflated.
+    let limits = Limits {
+        body_limit: 4 * 1024 * 1024,
+        ..FEW
+    };
+    let server = hostile(Fault::GzipBomb).await;
+    let url = server.base_url();
+    let run = expect_bad_in(url, limits, Cases::Only(JSON), Ended::Complete, "not JSON").await;
+    let case = &run.results.cases[0];
+    let exchange = read_exchanges(&bundle::evidence_path(&run.bundle, &case.id))
+        .expect("readable evidence")
+        .pop()
+        .expect("one exchange");
+    let body = exchange.body();
+    assert!(body.starts_with(&[0x1f, 0x8b]), "the gzip member as sent");
+    assert!((body.len() as u64) < hostile::GZIP_BOMB_BYTES / 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_headers() {
+    let server = hostile(Fault::ManyHeaders).await;
+    let url = server.base_url();
+    let phrase = "message head is too large";
+    expect_bad_in(url, FEW, Cases::Only(SAMPLE), Ended::Transport, phrase).await;
+}
+
+/// A loopback listener that counts the connections it accepts (and
+/// closes them).
+async fn counting_listener() -> (SocketAddr, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind(loopback()).await.expect("binds");
+    let addr = listener.local_addr().expect("a local address");
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&count);
+    let task = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (addr, count, task)
+}
+
+async fn redirect_elsewhere(status: u16) {
+    let (elsewhere, connections, task) = counting_listener().await;
+    let server = hostile(Fault::Redirect {
+        status,
+        to: Some(elsewhere),
+    })
+    .await;
+    let url = server.base_url();
+    let location = format!("http://{elsewhere}/v1/");
+    let run = expect_bad_in(url, FEW, Cases::Only(SAMPLE), Ended::Complete, &location).await;
+    for case in &run.results.cases {
+        assert!(
+            case.reason.contains(&format!("got {status}")),
+            "{}",
+            case.reason
+        );
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "a redirect was followed"
+    );
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_302_to_another_port_is_not_followed() {
+    redirect_elsewhere(302).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_307_to_another_port_is_not_followed() {
+    redirect_elsewhere(307).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_loop_is_not_followed() {
+    let server = hostile(Fault::Redirect {
+        status: 302,
+        to: None,
+    })
+    .await;
+    let location = format!("http://{}/v1/", server.addr());
+    let url = server.base_url();
+    expect_bad_in(url, FEW, Cases::Only(SAMPLE), Ended::Complete, &location).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_body_ends_at_close() {
+    let server = hostile(Fault::Http10).await;
+    expect_pass(server.base_url(), JSON).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunk_extensions_and_trailers_are_read() {
+    let server = hostile(Fault::ChunkedExtras).await;
+    expect_pass(server.base_url(), JSON).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_chunk_size_line() {
+    let server = hostile(Fault::BadChunkSize).await;
+    let url = server.base_url();
+    expect_bad_in(
+        url,
+        FEW,
+        Cases::Only(JSON),
+        Ended::Transport,
+        "Invalid chunk size line",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_last_chunk() {
+    let server = hostile(Fault::MissingLastChunk).await;
+    let url = server.base_url();
+    expect_bad_in(
+        url,
+        FEW,
+        Cases::Only(JSON),
+        Ended::Transport,
+        "unexpected EOF during chunk size line",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_length_longer_than_the_body() {
+    let server = hostile(Fault::LongContentLength).await;
+    let url = server.base_url();
+    expect_bad_in(
+        url,
+        FEW,
+        Cases::Only(JSON),
+        Ended::Transport,
+        "end of file before message length reached",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_length_shorter_than_the_body() {
+    let server = hostile(Fault::ShortContentLength).await;
+    let url = server.base_url();
+    expect_bad_in(url, FEW, Cases::Only(JSON), Ended::Complete, "not JSON").await;
 }

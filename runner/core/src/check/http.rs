@@ -10,15 +10,21 @@ pub fn status(view: &View<'_>, expected: &StatusSet) -> Finding {
         return no_response(view.exchange);
     };
     if expected.contains(head.status) {
-        Finding::pass(format!("status {}", head.status))
-    } else {
-        Finding::fail(format!(
-            "expected status {}, got {}; body starts {}",
-            expected.label(),
-            head.status,
-            excerpt(&view.body, 200)
-        ))
+        return Finding::pass(format!("status {}", head.status));
     }
+    // The client never follows a redirect: say where it pointed.
+    let redirect = match head.header("location") {
+        Some(location) if (300..400).contains(&head.status) => {
+            format!(", a redirect to {location} (not followed)")
+        }
+        _ => String::new(),
+    };
+    Finding::fail(format!(
+        "expected status {}, got {}{redirect}; body starts {}",
+        expected.label(),
+        head.status,
+        excerpt(&view.body, 200)
+    ))
 }
 
 /// Neither the target's key (which the driver replaced by the redaction

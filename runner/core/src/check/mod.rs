@@ -197,6 +197,20 @@ fn excerpt(bytes: &[u8], max: usize) -> String {
     format!("{:?}{more}", text)
 }
 
+/// Why `body` did not parse as JSON: the parser's message, and where the
+/// bytes stop being UTF-8 if they do (the parser calls that an invalid
+/// code point).
+fn not_json(body: &[u8], error: &serde_json::Error) -> String {
+    let utf8 = match std::str::from_utf8(body) {
+        Ok(_) => String::new(),
+        Err(e) => format!("; invalid UTF-8 at byte {}", e.valid_up_to()),
+    };
+    format!(
+        "the body is not JSON ({error}{utf8}); it starts {}",
+        excerpt(body, 200)
+    )
+}
+
 /// Validates `value` against a schema; the reason lists the first errors.
 fn schema_errors(value: &serde_json::Value, name: &str, schemas: &Schemas) -> Result<(), Finding> {
     let Some(schema) = schemas.get(name) else {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::stream::payloads;
-use super::{Finding, View, excerpt};
+use super::{Finding, View, excerpt, not_json};
 
 /// Tool-call indices at or beyond this are not assembled.
 const MAX_TOOL_CALLS: usize = 128;
@@ -77,12 +77,8 @@ pub(super) fn assemble(view: &View<'_>) -> Result<Output, Finding> {
             }
         }
     } else {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            Finding::fail(format!(
-                "the body is not JSON ({e}); it starts {}",
-                excerpt(body, 200)
-            ))
-        })?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| Finding::fail(not_json(body, &e)))?;
         output.model = value.get("model").cloned();
         output.usage = value.get("usage").filter(|u| !u.is_null()).cloned();
         for choice in choices(&value) {
