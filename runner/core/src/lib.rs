@@ -1,11 +1,11 @@
 //! tokencert-core: the pure half of tokencert.
 //!
 //! Loads and validates the standard and the suite, parses recorded
-//! evidence (including a strict SSE parser), runs the named checks, and
-//! judges and verifies bundles, and plans seeded workloads. Nothing here
-//! touches the network or reads a clock, and the only random draws are a
-//! workload's, from its seed: verdicts are a function of the suite and the
-//! evidence alone.
+//! evidence (including a strict SSE parser), runs the named checks,
+//! judges and verifies bundles, plans seeded workloads, and derives a
+//! soak's stability figures. Nothing here touches the network or reads a
+//! clock, and the only random draws are a workload's, from its seed:
+//! verdicts are a function of the suite and the evidence alone.
 
 pub mod bundle;
 pub mod canonical;
@@ -19,6 +19,7 @@ pub mod performance;
 pub mod price;
 pub mod report;
 pub mod sign;
+pub mod soak;
 pub mod sse;
 pub mod suite;
 pub mod tokens;
