@@ -645,6 +645,10 @@ fn hinted_key(envelope: &sign::Envelope) -> Result<VerifyingKey, BundleError> {
 /// Checks every file against the manifest and that no file is unlisted;
 /// returns the manifest.
 pub fn verify_files(bundle: &Path) -> Result<Manifest, BundleError> {
+    // Walk the tree first: a link (even `manifest.json` itself, or a
+    // directory) is refused before any file is opened through it, so
+    // nothing outside the bundle is read.
+    let present = bundle_files(bundle)?;
     let manifest: Manifest = read_json(&bundle.join(MANIFEST_FILE), "manifest")?;
     expect_format(MANIFEST_FILE, &manifest.format, MANIFEST_FORMAT)?;
     for (name, expected) in &manifest.files {
@@ -668,7 +672,7 @@ pub fn verify_files(bundle: &Path) -> Result<Manifest, BundleError> {
             });
         }
     }
-    if let Some(extra) = bundle_files(bundle)?
+    if let Some(extra) = present
         .into_iter()
         .find(|f| !manifest.files.contains_key(f))
     {
