@@ -102,6 +102,16 @@ enum Command {
     /// Exit status: 0 when the steps ran (whatever the errors among their
     /// requests), 2 on a usage or setup error.
     Sweep(cmd::sweep::Args),
+    /// Send a load for a bounded --duration (at most 24 h) and report its
+    /// stability over time: per window (by completion time) the requests,
+    /// errors, TTFT and E2E p50/p95/p99 and output tokens/s; across the
+    /// windows the coefficient of variation of each; error bursts; windows
+    /// whose error rate is over twice the run's. Writes soak.json.
+    ///
+    /// Exit status: 0 when the soak ran (whatever the errors among its
+    /// requests), 130 when Ctrl-C stopped it (what ran is still reported),
+    /// 2 on a usage or setup error.
+    Soak(cmd::soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +128,7 @@ fn main() -> ExitCode {
         Command::Load(args) => cmd::load::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
+        Command::Soak(args) => cmd::soak::run(args),
     };
     match outcome {
         Ok(code) => code,

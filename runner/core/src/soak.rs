@@ -154,7 +154,8 @@ pub struct Variation {
     /// Population coefficient of variation, per mille, rounded down;
     /// `None` without windows or when the values sum to 0.
     pub cv_per_mille: Option<u64>,
-    /// The window farthest from the mean (the earliest of equals).
+    /// The window farthest from the mean (the earliest of equals);
+    /// `None` when every window has the same value.
     pub farthest_window: Option<u64>,
     /// Its value.
     pub farthest_value: Option<u64>,
@@ -388,14 +389,12 @@ fn variation(values: &[(u64, u64)]) -> Variation {
         u64::try_from(root / sum).ok()
     });
     // |x·n − Σx| orders the distances from the mean exactly.
+    let distance = |v: u64| (u128::from(v) * n).abs_diff(sum);
     let farthest = values
         .iter()
-        .max_by(|a, b| {
-            let da = (u128::from(a.1) * n).abs_diff(sum);
-            let db = (u128::from(b.1) * n).abs_diff(sum);
-            // max_by keeps the last of equals: prefer the earlier window.
-            da.cmp(&db).then(b.0.cmp(&a.0))
-        })
+        // max_by keeps the last of equals: prefer the earlier window.
+        .max_by(|a, b| distance(a.1).cmp(&distance(b.1)).then(b.0.cmp(&a.0)))
+        .filter(|f| distance(f.1) > 0)
         .copied();
     Variation {
         windows: values.len() as u64,
@@ -503,6 +502,7 @@ mod tests {
         ] {
             assert_eq!(v.cv_per_mille, Some(0), "{v:?}");
             assert_eq!(v.windows, 10);
+            assert_eq!(v.farthest_window, None, "no window stands out");
         }
         assert_eq!(s.output_tokens_per_s_milli.mean, Some(160_000));
         assert_eq!(s.errors.cv_per_mille, None, "no errors: undefined");

@@ -17,7 +17,7 @@ use tokencert_core::metrics::{
 };
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
-use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load};
+use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load_until};
 use tokencert_drive::{ApiKey, Client, Limits, Target};
 use tokencert_reference::{Config, RunningServer};
 
@@ -53,6 +53,22 @@ pub struct Args {
 /// (`sweep` sends them once per step).
 #[derive(clap::Args)]
 pub(crate) struct RunArgs {
+    #[command(flatten)]
+    common: TargetArgs,
+    /// The most requests to send (1 to 100000; `sweep`: per step).
+    #[arg(long, default_value_t = 40,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
+    requests: u64,
+    /// Schedule no request after this long (e.g. 500ms, 30s, 5m, 1h; at
+    /// most 1h; `sweep`: per step). Requests in flight then finish.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+}
+
+/// The target, prompt and output options that `load`, `sweep` and `soak`
+/// share.
+#[derive(clap::Args)]
+pub(crate) struct TargetArgs {
     /// Base URL of the target, including the version prefix
     /// (e.g. http://127.0.0.1:8000/v1). Without it, the embedded reference
     /// service is started on 127.0.0.1 and its model
@@ -78,19 +94,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "TOKENS", requires = "input",
           value_parser = clap::value_parser!(u64).range(1..))]
     output: Option<u64>,
-    /// The most requests to send (1 to 100000; `sweep`: per step).
-    #[arg(long, default_value_t = 40,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
-    requests: u64,
-    /// Schedule no request after this long (e.g. 500ms, 30s, 5m, 1h; at
-    /// most 1h; `sweep`: per step). Requests in flight then finish.
-    #[arg(long, value_parser = parse_duration)]
-    duration: Option<Duration>,
     /// Seed of the prompts, the schedule and the embedded service.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory under which the run directory (<run-id>-load or
-    /// <run-id>-sweep) is created.
+    /// Directory under which the run directory (<run-id>-load,
+    /// <run-id>-sweep or <run-id>-soak) is created.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
     /// Deadline per request, in seconds, from send to the last body byte.
@@ -116,13 +124,21 @@ fn parse_preset(text: &str) -> Result<Preset, String> {
 /// A duration as humantime reads it (`500ms`, `30s`, `5m`, `1h`), above 0
 /// and at most 1 h.
 fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_duration_up_to(text, MAX_DURATION)
+}
+
+/// A duration as humantime reads it, above 0 and at most `max`.
+pub(crate) fn parse_duration_up_to(text: &str, max: Duration) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text.trim())
         .map_err(|e| format!("{text:?} is not a duration like 500ms, 30s, 5m or 1h: {e}"))?;
     if duration.is_zero() {
         return Err("a duration of 0".to_string());
     }
-    if duration > MAX_DURATION {
-        return Err(format!("{text} is over the limit of 1h"));
+    if duration > max {
+        return Err(format!(
+            "{text} is over the limit of {}",
+            humantime::format_duration(max)
+        ));
     }
     Ok(duration)
 }
@@ -163,6 +179,29 @@ pub(crate) struct Analysis {
 impl RunArgs {
     /// The workload the flags describe, sent under `load`.
     pub(crate) fn workload(&self, load: LoadModel) -> anyhow::Result<Workload> {
+        self.common.workload(load, self.requests, self.duration)
+    }
+
+    /// A fresh run directory `<run-id>-<kind>` under --out.
+    pub(crate) fn run_dir(&self, kind: &str) -> PathBuf {
+        self.common.run_dir(kind)
+    }
+
+    /// Connects to --target, or starts the embedded reference service.
+    pub(crate) async fn connect(&self) -> anyhow::Result<Connection> {
+        self.common.connect().await
+    }
+}
+
+impl TargetArgs {
+    /// The workload the flags describe: at most `requests` requests,
+    /// scheduled within `duration`, sent under `load`.
+    pub(crate) fn workload(
+        &self,
+        load: LoadModel,
+        requests: u64,
+        duration: Option<Duration>,
+    ) -> anyhow::Result<Workload> {
         let prompts = match (self.input, self.output) {
             (Some(input), Some(output)) => Prompts::Synthetic {
                 input: LengthDist::Fixed(input),
@@ -172,8 +211,8 @@ impl RunArgs {
         };
         let workload = Workload {
             seed: self.seed,
-            requests: self.requests,
-            duration: self.duration,
+            requests,
+            duration,
             prompts,
             load,
         };
@@ -296,6 +335,19 @@ pub(crate) async fn drive(
     tokenizer: &Tokenizer,
     evidence_dir: &Path,
 ) -> anyhow::Result<LoadRun> {
+    let never = std::future::pending();
+    drive_until(connection, workload, tokenizer, evidence_dir, never).await
+}
+
+/// [`drive`], scheduling nothing more once `stop` completes (the requests
+/// in flight then end as usual).
+pub(crate) async fn drive_until(
+    connection: &Connection,
+    workload: &Workload,
+    tokenizer: &Tokenizer,
+    evidence_dir: &Path,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<LoadRun> {
     let target = &connection.target;
     if let Some(run_dir) = evidence_dir.parent() {
         tokencert_core::bundle::create_private_dir(run_dir)
@@ -322,7 +374,7 @@ pub(crate) async fn drive(
         duration: workload.duration,
         ..Bounds::default()
     };
-    let run = drive_load(
+    let run = drive_load_until(
         &connection.client,
         CASE,
         &plan,
@@ -347,6 +399,7 @@ pub(crate) async fn drive(
                 );
             }
         },
+        stop,
     )
     .await;
     bar.finish_and_clear();

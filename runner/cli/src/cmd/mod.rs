@@ -9,6 +9,7 @@ pub mod load;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod soak;
 pub mod sweep;
 pub mod table;
 pub mod verify;

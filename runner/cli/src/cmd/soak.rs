@@ -1,0 +1,310 @@
+//! `tokencert soak`: a load of bounded duration, reported as stability over
+//! time (per-window figures, their coefficients of variation, error bursts).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokencert_core::canonical;
+use tokencert_core::evidence::read_exchanges;
+use tokencert_core::metrics::{ErrorClass, milli_to_decimal};
+use tokencert_core::performance::place;
+use tokencert_core::soak::{SOAK_FORMAT, SoakFigures, SoakSample, SoakSpec, Variation, soak};
+use tokencert_core::workload::{LoadModel, Workload};
+use tokencert_drive::Target;
+use tokencert_drive::load::{LoadOutcome, LoadRun};
+
+use super::load::{self, MAX_REQUESTS, MAX_USERS, TargetArgs, ms, object};
+
+/// The longest soak.
+pub const MAX_SOAK: Duration = Duration::from_secs(24 * 3600);
+/// The shortest window.
+const MIN_WINDOW: Duration = Duration::from_millis(100);
+
+/// Options of `tokencert soak`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    common: TargetArgs,
+    /// How long to send requests (e.g. 30s, 30m, 8h; at most 24h). Requests
+    /// in flight then finish.
+    #[arg(long, required = true,
+          value_parser = |t: &str| load::parse_duration_up_to(t, MAX_SOAK))]
+    duration: Duration,
+    /// Length of a window (e.g. 1s, 10s, 1m; at least 100ms, at most
+    /// --duration). Requests are counted in the window in which they ended.
+    #[arg(long, default_value = "10s",
+          value_parser = |t: &str| load::parse_duration_up_to(t, MAX_SOAK))]
+    window: Duration,
+    /// The most requests to send (1 to 100000). They are planned up front
+    /// (about 0.2 ms and 4 KB each), so a soak that sends them all ends
+    /// before --duration, and says so.
+    #[arg(long, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
+    requests: u64,
+    /// Open loop: send requests as a Poisson process of this many requests
+    /// per second, whatever the responses are doing.
+    #[arg(long, value_name = "R", conflicts_with = "users")]
+    rate: Option<f64>,
+    /// Closed loop: this many users, each sending its next request when
+    /// its previous one ended (the default, with 4 users).
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
+    users: Option<u64>,
+}
+
+/// How a soak went, besides its figures.
+struct Outcome {
+    /// Whether Ctrl-C stopped it.
+    interrupted: bool,
+    /// Whether it sent every planned request before --duration.
+    plan_exhausted: bool,
+}
+
+/// Runs the soak; see [`Args`].
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.window < MIN_WINDOW || args.window > args.duration {
+        anyhow::bail!(
+            "--window {} must be at least 100ms and at most --duration {}",
+            humantime::format_duration(args.window),
+            humantime::format_duration(args.duration)
+        );
+    }
+    let model = match args.rate {
+        Some(rate) => LoadModel::Poisson { rate },
+        None => LoadModel::Closed {
+            users: args.users.unwrap_or(4),
+            think_time: Duration::ZERO,
+        },
+    };
+    let workload = args
+        .common
+        .workload(model, args.requests, Some(args.duration))?;
+    let tokenizer = load::load_tokenizer()?;
+    let run_dir = args.common.run_dir("soak");
+    let evidence_dir = run_dir.join("evidence");
+    eprintln!(
+        "tokencert: soak for {} in windows of {} (Ctrl-C stops sending and reports what ran)",
+        humantime::format_duration(args.duration),
+        humantime::format_duration(args.window)
+    );
+
+    let runtime = super::runtime()?;
+    let (target, run) = runtime.block_on(async {
+        let connection = args.common.connect().await?;
+        let stop = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            eprintln!("tokencert: interrupted; waiting for the requests in flight");
+        };
+        let run = load::drive_until(&connection, &workload, &tokenizer, &evidence_dir, stop).await;
+        let target = connection.target.clone();
+        connection.close().await;
+        anyhow::Ok((target, run?))
+    })?;
+
+    let samples = samples(&run, &tokenizer)?;
+    let outcome = Outcome {
+        interrupted: run.interrupted,
+        plan_exhausted: run.unscheduled == 0 && run.planned == workload.requests,
+    };
+    let duration_ns = u64::try_from(args.duration.as_nanos()).unwrap_or(u64::MAX);
+    // After the last send the load only drains: its windows are not steady.
+    let last_send = run
+        .requests
+        .iter()
+        .filter_map(|r| match r.outcome {
+            LoadOutcome::Sent { sent_ns, .. } => Some(sent_ns),
+            LoadOutcome::NotSent(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let spec = SoakSpec {
+        window_ns: u64::try_from(args.window.as_nanos()).unwrap_or(u64::MAX),
+        sending_until_ns: if outcome.interrupted || outcome.plan_exhausted {
+            last_send.min(duration_ns)
+        } else {
+            duration_ns
+        },
+    };
+    let figures = soak(&samples, spec)?;
+    let path = run_dir.join("soak.json");
+    let json = soak_json(&workload, &target, &run, &outcome, duration_ns, &figures)?;
+    tokencert_core::bundle::write_private(&path, &json)
+        .with_context(|| format!("writing {}", path.display()))?;
+    print_table(&run, &outcome, &figures);
+    println!("evidence: {}", evidence_dir.display());
+    println!("soak: {}", path.display());
+    Ok(if outcome.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Every sent request as a soak sample, read back from its evidence.
+fn samples(
+    run: &LoadRun,
+    tokenizer: &tokencert_core::tokens::Tokenizer,
+) -> anyhow::Result<Vec<SoakSample>> {
+    let mut samples = Vec::with_capacity(run.requests.len());
+    for request in &run.requests {
+        let LoadOutcome::Sent { file, .. } = &request.outcome else {
+            continue;
+        };
+        let exchanges =
+            read_exchanges(file).with_context(|| format!("reading {}", file.display()))?;
+        let Some(exchange) = exchanges.last() else {
+            anyhow::bail!("{} holds no exchange", file.display());
+        };
+        let placed = place(std::slice::from_ref(exchange), tokenizer)
+            .with_context(|| format!("measuring {}", file.display()))?;
+        samples.extend(placed.iter().map(|p| SoakSample::of(request.index, p)));
+    }
+    Ok(samples)
+}
+
+/// `soak.json`: canonical JSON of the run's facts and its soak figures.
+fn soak_json(
+    workload: &Workload,
+    target: &Target,
+    run: &LoadRun,
+    outcome: &Outcome,
+    duration_ns: u64,
+    figures: &SoakFigures,
+) -> anyhow::Result<Vec<u8>> {
+    let mut facts: Vec<(&str, Vec<u8>)> = vec![
+        ("base_url", canonical::to_vec(&target.base_url)?),
+        ("model", canonical::to_vec(&target.model)?),
+        ("seed", canonical::to_vec(&workload.seed)?),
+        (
+            "load_model",
+            canonical::to_vec(&load::describe(&workload.load))?,
+        ),
+        ("duration_ns", canonical::to_vec(&duration_ns)?),
+        ("planned", canonical::to_vec(&run.planned)?),
+        ("sent", canonical::to_vec(&run.sent)?),
+        ("not_sent", canonical::to_vec(&run.not_sent)?),
+        ("unscheduled", canonical::to_vec(&run.unscheduled)?),
+        ("elapsed_ns", canonical::to_vec(&run.elapsed_ns)?),
+        ("interrupted", canonical::to_vec(&outcome.interrupted)?),
+        (
+            "plan_exhausted",
+            canonical::to_vec(&outcome.plan_exhausted)?,
+        ),
+    ];
+    let mut top: Vec<(&str, Vec<u8>)> = vec![
+        ("format", canonical::to_vec(&SOAK_FORMAT)?),
+        ("load", object(&mut facts)),
+        ("figures", canonical::to_vec(figures)?),
+    ];
+    let mut bytes = object(&mut top);
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn print_table(run: &LoadRun, outcome: &Outcome, figures: &SoakFigures) {
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), ms);
+    println!(
+        "requests: {} sent, {} ended, {} errors ({} ppm), {} not sent",
+        run.sent, figures.requests, figures.errors, figures.error_rate_ppm, run.not_sent
+    );
+    if outcome.interrupted {
+        println!("INTERRUPTED: no request was sent after Ctrl-C");
+    }
+    if outcome.plan_exhausted {
+        println!(
+            "the {} planned requests were all sent before --duration: raise --requests for a longer soak",
+            run.planned
+        );
+    }
+    println!(
+        "windows of {} s by completion time (* = drain: the load had stopped sending)",
+        ms(figures.spec.window_ns / 1000)
+    );
+    println!(
+        "{:>6} {:>9} {:>6} {:>6} {:>26} {:>26} {:>12}",
+        "window",
+        "start s",
+        "reqs",
+        "errs",
+        "TTFT p50/p95/p99 ms",
+        "E2E p50/p95/p99 ms",
+        "out tok/s"
+    );
+    for w in &figures.windows {
+        let triple = |q: &tokencert_core::soak::Quantiles| {
+            format!("{}/{}/{}", opt(q.p50), opt(q.p95), opt(q.p99))
+        };
+        println!(
+            "{:>5}{} {:>9} {:>6} {:>6} {:>26} {:>26} {:>12}",
+            w.index,
+            if w.steady { " " } else { "*" },
+            ms(w.start_ns / 1000),
+            w.requests,
+            w.errors,
+            triple(&w.ttft_ns),
+            triple(&w.e2e_ns),
+            milli_to_decimal(w.output_tokens_per_s_milli)
+        );
+    }
+    println!();
+    println!(
+        "stability over the steady windows: coefficient of variation (‰) and the window farthest from the mean"
+    );
+    let s = &figures.stability;
+    let rows: [(&str, &Variation); 9] = [
+        ("requests", &s.requests),
+        ("errors", &s.errors),
+        ("TTFT p50", &s.ttft_p50_ns),
+        ("TTFT p95", &s.ttft_p95_ns),
+        ("TTFT p99", &s.ttft_p99_ns),
+        ("E2E p50", &s.e2e_p50_ns),
+        ("E2E p95", &s.e2e_p95_ns),
+        ("E2E p99", &s.e2e_p99_ns),
+        ("out tok/s", &s.output_tokens_per_s_milli),
+    ];
+    for (name, v) in rows {
+        println!(
+            "{name:<10} CV {:>6}‰ over {:>4} windows, farthest: window {}",
+            v.cv_per_mille.map_or("-".to_string(), |c| c.to_string()),
+            v.windows,
+            v.farthest_window.map_or("-".to_string(), |w| w.to_string())
+        );
+    }
+    println!();
+    if figures.bursts.is_empty() {
+        println!(
+            "error bursts: none (a burst is at least {} consecutive failures in completion order)",
+            figures.min_burst
+        );
+    }
+    for b in &figures.bursts {
+        let classes: Vec<String> = ErrorClass::ALL
+            .iter()
+            .filter(|c| b.classes.get(**c) > 0)
+            .map(|c| format!("{} {}", c.as_str(), b.classes.get(*c)))
+            .collect();
+        println!(
+            "error burst: {} failures, requests {}..{}, ended {} s .. {} s ({})",
+            b.count,
+            b.first_request,
+            b.last_request,
+            ms(b.start_ns / 1000),
+            ms(b.end_ns / 1000),
+            classes.join(", ")
+        );
+    }
+    for h in &figures.hot_windows {
+        println!(
+            "hot window {}: {} of {} failed ({} ppm, over {}x the run's {} ppm)",
+            h.window,
+            h.errors,
+            h.requests,
+            h.error_rate_ppm,
+            figures.hot_factor,
+            figures.error_rate_ppm
+        );
+    }
+}
