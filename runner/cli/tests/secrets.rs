@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{files_containing, serve, text};
+use common::{KillOnDrop, files_containing, serve, text};
 
 /// The key the service expects.
 const KEY: &str = "sk-tokencert-leak-probe-7c1d9e0b2a4f6813";
@@ -46,6 +46,14 @@ fn assert_nowhere(key: &str, dir: &Path, outputs: &[(&str, &Output)]) {
     assert_eq!(files_containing(dir, key.as_bytes()), Vec::<PathBuf>::new());
 }
 
+/// The reference service on loopback, expecting [`KEY`].
+fn keyed_service() -> (KillOnDrop, String) {
+    serve(
+        &["--api-key-env", "LEAK_PROBE_KEY"],
+        &[("LEAK_PROBE_KEY", KEY)],
+    )
+}
+
 /// The bundle path a run prints.
 fn bundle_of(run: &Output) -> PathBuf {
     text(&run.stdout)
@@ -56,10 +64,7 @@ fn bundle_of(run: &Output) -> PathBuf {
 
 #[test]
 fn the_key_appears_in_no_output_of_a_run_its_report_or_verify() {
-    let (server, url) = serve(
-        &["--api-key-env", "LEAK_PROBE_KEY"],
-        &[("LEAK_PROBE_KEY", KEY)],
-    );
+    let (server, url) = keyed_service();
     let out = tempfile::tempdir().expect("temp dir");
     let profile = repo_root().join("suites/targets/reference.yaml");
     let run = with_key(
@@ -100,41 +105,30 @@ fn the_key_appears_in_no_output_of_a_run_its_report_or_verify() {
 
 #[test]
 fn a_refused_key_and_an_unreachable_target_leak_nothing_either() {
-    let (server, url) = serve(
-        &["--api-key-env", "LEAK_PROBE_KEY"],
-        &[("LEAK_PROBE_KEY", KEY)],
-    );
+    let (server, url) = keyed_service();
     let out = tempfile::tempdir().expect("temp dir");
-    let refused = with_key(
-        &[
-            "run",
-            "--target",
-            &url,
-            "--model",
-            "tokencert-reference",
-            "--out",
-            path_arg(out.path()),
-        ],
-        WRONG_KEY,
-    );
+    let run_with_wrong_key = || {
+        with_key(
+            &[
+                "run",
+                "--target",
+                &url,
+                "--model",
+                "tokencert-reference",
+                "--out",
+                path_arg(out.path()),
+            ],
+            WRONG_KEY,
+        )
+    };
+    let refused = run_with_wrong_key();
     drop(server);
     // Every case meets a 401: the run does not conform, and says why.
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
     let said = format!("{}{}", text(&refused.stdout), text(&refused.stderr));
     assert!(said.contains("401"), "{said}");
     // The same port, now closed: every case is an error naming the connection.
-    let gone = with_key(
-        &[
-            "run",
-            "--target",
-            &url,
-            "--model",
-            "tokencert-reference",
-            "--out",
-            path_arg(out.path()),
-        ],
-        WRONG_KEY,
-    );
+    let gone = run_with_wrong_key();
     assert_ne!(gone.status.code(), Some(0), "{}", text(&gone.stderr));
     let report = with_key(&["report", path_arg(&bundle_of(&refused))], WRONG_KEY);
     assert_nowhere(
@@ -149,30 +143,31 @@ fn a_refused_key_and_an_unreachable_target_leak_nothing_either() {
 }
 
 #[test]
-fn a_load_leaks_nothing() {
-    let (server, url) = serve(
-        &["--api-key-env", "LEAK_PROBE_KEY"],
-        &[("LEAK_PROBE_KEY", KEY)],
-    );
+fn a_load_and_a_soak_leak_nothing() {
+    let (server, url) = keyed_service();
     let out = tempfile::tempdir().expect("temp dir");
+    let target = [
+        "--target",
+        url.as_str(),
+        "--model",
+        "tokencert-reference-capacity",
+        "--input",
+        "50",
+        "--output",
+        "8",
+        "--out",
+        path_arg(out.path()),
+    ];
     let load = with_key(
+        &[&["load", "--requests", "6", "--users", "2"][..], &target].concat(),
+        KEY,
+    );
+    let soak = with_key(
         &[
-            "load",
-            "--target",
-            &url,
-            "--model",
-            "tokencert-reference-capacity",
-            "--requests",
-            "6",
-            "--users",
-            "2",
-            "--input",
-            "50",
-            "--output",
-            "8",
-            "--out",
-            path_arg(out.path()),
-        ],
+            &["soak", "--duration", "1s", "--window", "500ms"][..],
+            &target,
+        ]
+        .concat(),
         KEY,
     );
     drop(server);
@@ -182,5 +177,6 @@ fn a_load_leaks_nothing() {
         stdout.contains("6 planned, 6 sent, 6 ok, 0 errors"),
         "{stdout}"
     );
-    assert_nowhere(KEY, out.path(), &[("load", &load)]);
+    assert!(soak.status.success(), "{}", text(&soak.stderr));
+    assert_nowhere(KEY, out.path(), &[("load", &load), ("soak", &soak)]);
 }
