@@ -109,6 +109,21 @@ fn throughput_rises_then_plateaus_and_the_knee_follows_the_batch() {
         let step_dir = dir.join(step["dir"].as_str().expect("dir"));
         assert!(step_dir.join("summary.json").is_file(), "{step_dir:?}");
     }
+    #[cfg(unix)]
+    for file in [
+        dir.join("sweep.json"),
+        dir.join(format!(
+            "{}/summary.json",
+            steps[0]["dir"].as_str().expect("dir")
+        )),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file:?}");
+    }
     let tokens: Vec<f64> = steps
         .iter()
         .map(|s| field(s, "output_token_throughput_milli") as f64 / 1000.0)

@@ -212,9 +212,9 @@ impl Sweep<'_> {
         .await?;
         let Analysis { summary, steady } = load::analyse(&run, self.tokenizer, &self.slo)?;
         let path = step_dir.join("summary.json");
-        std::fs::write(
+        tokencert_core::bundle::write_private(
             &path,
-            load::summary_json(
+            &load::summary_json(
                 &workload,
                 &self.connection.target,
                 &run,
@@ -495,9 +495,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let path = run_dir.join("sweep.json");
-    std::fs::write(
+    tokencert_core::bundle::write_private(
         &path,
-        sweep_json(&args, seed, &target, &slo, &steps, knee, search.as_ref())?,
+        &sweep_json(&args, seed, &target, &slo, &steps, knee, search.as_ref())?,
     )
     .with_context(|| format!("writing {}", path.display()))?;
     println!("sweep: {}", path.display());
