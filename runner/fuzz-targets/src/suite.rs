@@ -3,7 +3,6 @@
 //! its `suites/` holds one case file, the fuzzed one.
 
 use std::path::Path;
-use std::sync::{LazyLock, Mutex};
 
 use tempfile::TempDir;
 use tokencert_core::suite;
@@ -15,13 +14,16 @@ const CASE_FILE: &str = "suites/fuzz/case.yaml";
 /// The clause file.
 const CLAUSE_FILE: &str = "spec/clauses.yaml";
 
-/// The private suite (a lock, as tests may run the target from several threads).
-static ROOT: LazyLock<Mutex<TempDir>> = LazyLock::new(|| {
-    let root = tempfile::tempdir().expect("a temporary directory");
-    copy_dir(&repo_root().join("spec"), &root.path().join("spec"));
-    std::fs::create_dir_all(root.path().join("suites/fuzz")).expect("suites/fuzz is created");
-    Mutex::new(root)
-});
+thread_local! {
+    /// The private suite, one per thread: removed when a test's thread
+    /// ends (a static would be left behind in the temporary directory).
+    static ROOT: TempDir = {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        copy_dir(&repo_root().join("spec"), &root.path().join("spec"));
+        std::fs::create_dir_all(root.path().join("suites/fuzz")).expect("suites/fuzz is created");
+        root
+    };
+}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("a directory is created");
@@ -39,9 +41,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Loads a suite whose only case file is the first NUL-separated part of
 /// `data` and whose clause file is the second (the project's when absent).
 pub fn suite(data: &[u8]) {
-    let parts = crate::files(data);
-    let root = ROOT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let root = root.path();
+    ROOT.with(|root| load(root.path(), &crate::files(data)));
+}
+
+fn load(root: &Path, parts: &[&[u8]]) {
     let clauses = match parts.get(1) {
         Some(text) => text.to_vec(),
         None => std::fs::read(repo_root().join(CLAUSE_FILE)).expect("spec/clauses.yaml reads"),
