@@ -631,7 +631,8 @@ async fn a_gzip_bomb_is_kept_encoded() {
     };
     let server = hostile(Fault::GzipBomb).await;
     let url = server.base_url();
-    let run = expect_bad_in(url, limits, Cases::Only(JSON), Ended::Complete, "not JSON").await;
+    let phrase = "Content-Encoding \"gzip\", which the request did not accept";
+    let run = expect_bad_in(url, limits, Cases::Only(JSON), Ended::Complete, phrase).await;
     let case = &run.results.cases[0];
     let exchange = read_exchanges(&bundle::evidence_path(&run.bundle, &case.id))
         .expect("readable evidence")

@@ -1,10 +1,10 @@
 //! Checks on a whole (non-streamed) JSON body.
 
-use super::{Finding, Schemas, View, excerpt, not_json, schema_errors, usage_consistent};
+use super::{Finding, Schemas, View, excerpt, schema_errors, usage_consistent};
 
 fn json_body(view: &View<'_>) -> Result<serde_json::Value, Finding> {
     let body = view.complete_body()?;
-    serde_json::from_slice(body).map_err(|e| Finding::fail(not_json(body, &e)))
+    serde_json::from_slice(body).map_err(|e| Finding::fail(view.not_json(&e)))
 }
 
 /// The body is JSON matching the named schema.

@@ -120,6 +120,34 @@ impl<'a> View<'a> {
     }
 }
 
+impl View<'_> {
+    /// Why the body did not parse as JSON: the parser's message, where the
+    /// bytes stop being UTF-8 if they do (the parser calls that an invalid
+    /// code point), and a `Content-Encoding` the request never accepted
+    /// (the client sends no Accept-Encoding, so the body is kept as sent).
+    fn not_json(&self, error: &serde_json::Error) -> String {
+        let body = &self.body;
+        let utf8 = match std::str::from_utf8(body) {
+            Ok(_) => String::new(),
+            Err(e) => format!("; invalid UTF-8 at byte {}", e.valid_up_to()),
+        };
+        let encoding = self
+            .exchange
+            .response
+            .as_ref()
+            .and_then(|head| head.header("content-encoding"))
+            .filter(|coding| !coding.trim().eq_ignore_ascii_case("identity"))
+            .map(|coding| {
+                format!("; it is sent with Content-Encoding {coding:?}, which the request did not accept")
+            })
+            .unwrap_or_default();
+        format!(
+            "the body is not JSON ({error}{utf8}){encoding}; it starts {}",
+            excerpt(body, 200)
+        )
+    }
+}
+
 fn no_response(exchange: &Exchange) -> Finding {
     let why = exchange
         .incomplete()
@@ -195,20 +223,6 @@ fn excerpt(bytes: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(cut);
     let more = if bytes.len() > max { "…" } else { "" };
     format!("{:?}{more}", text)
-}
-
-/// Why `body` did not parse as JSON: the parser's message, and where the
-/// bytes stop being UTF-8 if they do (the parser calls that an invalid
-/// code point).
-fn not_json(body: &[u8], error: &serde_json::Error) -> String {
-    let utf8 = match std::str::from_utf8(body) {
-        Ok(_) => String::new(),
-        Err(e) => format!("; invalid UTF-8 at byte {}", e.valid_up_to()),
-    };
-    format!(
-        "the body is not JSON ({error}{utf8}); it starts {}",
-        excerpt(body, 200)
-    )
 }
 
 /// Validates `value` against a schema; the reason lists the first errors.

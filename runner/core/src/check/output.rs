@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::stream::payloads;
-use super::{Finding, View, excerpt, not_json};
+use super::{Finding, View, excerpt};
 
 /// Tool-call indices at or beyond this are not assembled.
 const MAX_TOOL_CALLS: usize = 128;
@@ -78,7 +78,7 @@ pub(super) fn assemble(view: &View<'_>) -> Result<Output, Finding> {
         }
     } else {
         let value: Value =
-            serde_json::from_slice(body).map_err(|e| Finding::fail(not_json(body, &e)))?;
+            serde_json::from_slice(body).map_err(|e| Finding::fail(view.not_json(&e)))?;
         output.model = value.get("model").cloned();
         output.usage = value.get("usage").filter(|u| !u.is_null()).cloned();
         for choice in choices(&value) {
