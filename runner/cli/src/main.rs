@@ -79,7 +79,8 @@ enum Command {
     /// Send a seeded workload (open or closed loop) and print its latency and throughput.
     ///
     /// Exit status: 0 when the run completed (whatever the errors among its requests),
-    /// 2 on a usage or setup error.
+    /// 130 when Ctrl-C stopped it (no request is scheduled after it, the ones in
+    /// flight end, and the summary covers what ran), 2 on a usage or setup error.
     Load(cmd::load::Args),
     /// Measure tokencert's own speed against the embedded reference service:
     /// timing error, SSE ingest, send lateness and memory per stream.

@@ -220,3 +220,53 @@ fn plain_http_beyond_this_machine_is_refused() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--allow-insecure-http"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_scheduling_and_still_writes_the_summary() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(["load", "--requests", "200", "--users", "2", "--input", "50"])
+        .args(["--output", "16", "--step-us", "30000", "--out"])
+        .arg(out.path())
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("load starts");
+    let mut load = common::KillOnDrop(child);
+    // Wait until a few requests have their evidence files.
+    let started = std::time::Instant::now();
+    let files = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    loop {
+        let evidence = std::fs::read_dir(out.path())
+            .expect("out dir")
+            .flatten()
+            .map(|e| e.path().join("evidence"))
+            .next();
+        if evidence.is_some_and(|e| files(&e) >= 3) {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "no evidence appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &load.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = load.0.wait().expect("the load ends");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut load.0.stdout.take().expect("piped"), &mut stdout)
+        .expect("stdout");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted: Ctrl-C stopped the load after"),
+        "{stdout}"
+    );
+    let json = summary(&run_dir(out.path(), "load"));
+    assert_eq!(json["load"]["interrupted"], true, "{json}");
+    let sent = json["load"]["sent"].as_u64().expect("sent");
+    assert!((3..200).contains(&sent), "{sent} of 200 sent");
+}

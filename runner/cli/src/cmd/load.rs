@@ -302,7 +302,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let (target, run) = runtime.block_on(async {
         let connection = args.run.connect().await?;
-        let run = drive(&connection, &workload, &tokenizer, &evidence_dir).await;
+        let run = drive_until(
+            &connection,
+            &workload,
+            &tokenizer,
+            &evidence_dir,
+            interrupt(),
+        )
+        .await;
         let target = connection.target.clone();
         connection.close().await;
         anyhow::Ok((target, run?))
@@ -318,7 +325,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     print_table(&workload, &run, &summary, steady.as_ref());
     println!("evidence: {}", evidence_dir.display());
     println!("summary: {}", summary_path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(if run.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on the first Ctrl-C (never, where the signal cannot be
+/// watched), saying that the requests in flight are awaited.
+pub(crate) async fn interrupt() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    eprintln!("tokencert: interrupted; waiting for the requests in flight");
 }
 
 /// The o200k_base tokenizer that plans prompts and recounts outputs.
@@ -487,6 +507,7 @@ pub(crate) fn summary_json(
         ("errors", canonical::to_vec(&run.errors)?),
         ("not_sent", canonical::to_vec(&run.not_sent)?),
         ("unscheduled", canonical::to_vec(&run.unscheduled)?),
+        ("interrupted", canonical::to_vec(&run.interrupted)?),
         ("peak_in_flight", canonical::to_vec(&run.peak_in_flight)?),
         ("elapsed_ns", canonical::to_vec(&run.elapsed_ns)?),
         ("achieved_rate_milli", canonical::to_vec(&achieved(run))?),
@@ -543,6 +564,12 @@ fn print_table(
         "requests: {} planned, {} sent, {} ok, {} errors, {} not sent, {} unscheduled",
         run.planned, run.sent, run.succeeded, run.errors, run.not_sent, run.unscheduled
     );
+    if run.interrupted {
+        println!(
+            "interrupted: Ctrl-C stopped the load after {} of {} requests",
+            run.sent, run.planned
+        );
+    }
     let classes: Vec<String> = ErrorClass::ALL
         .iter()
         .filter(|c| **c != ErrorClass::Ok)

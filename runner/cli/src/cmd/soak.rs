@@ -92,13 +92,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let (target, run) = runtime.block_on(async {
         let connection = args.common.connect().await?;
-        let stop = async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            eprintln!("tokencert: interrupted; waiting for the requests in flight");
-        };
-        let run = load::drive_until(&connection, &workload, &tokenizer, &evidence_dir, stop).await;
+        let run = load::drive_until(
+            &connection,
+            &workload,
+            &tokenizer,
+            &evidence_dir,
+            load::interrupt(),
+        )
+        .await;
         let target = connection.target.clone();
         connection.close().await;
         anyhow::Ok((target, run?))
