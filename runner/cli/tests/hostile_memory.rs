@@ -5,19 +5,19 @@
 //! [`FACTOR`] × `--jobs` × `--body-limit`. Per exchange in flight the
 //! client holds at most `--body-limit` body bytes: reading stops at the
 //! limit (drive's `exchange.rs`), and each chunk is held only while it is
-//! turned into its evidence line (JSON-escaped text, at most 6 times its
-//! size for control bytes, or base64) and handed to the evidence writer,
-//! whose queue (`record.rs`) holds lines only while the disk lags. Judging
-//! a case then reads its evidence file back (the file's text, the decoded
-//! chunks and the joined body: about 3 × the body for text), one case at a
-//! time; measured here, that is the peak. Nothing inflates a compressed body
+//! turned into its evidence line (JSON-escaped text, or base64 where
+//! escapes would more than double it: at most twice its size) and handed
+//! to the evidence writer, whose queue (`record.rs`) holds lines only while
+//! the disk lags. Judging a case then reads its evidence file back (the
+//! file's text, the decoded chunks and the joined body: at most about
+//! 4 × the body), one case at a time; measured here, that is the peak. Nothing inflates a compressed body
 //! (the client asks for no encoding and decodes none), so a gzip bomb
 //! costs its compressed size.
 //!
 //! The test runs the built binary as a child process against each fault
-//! (a 100 MiB SSE line, a 1 GiB body, a gzip bomb, an endless stream),
-//! polls its `VmHWM` in `/proc/<pid>/status` every 20 ms until it exits,
-//! prints the figures and checks the bound. Linux only.
+//! (a 100 MiB SSE line, a 1 GiB body of NUL bytes, a gzip bomb, an endless
+//! stream), polls its `VmHWM` in `/proc/<pid>/status` every 20 ms until it
+//! exits, prints the figures and checks the bound. Linux only.
 
 mod common;
 

@@ -46,13 +46,17 @@ pub const REDACTED: &str = "[REDACTED]";
 pub const MAX_RECORDED_REQUEST_BYTES: usize = 64 * 1024;
 
 impl RawBytes {
-    /// Encodes bytes, preferring the readable form.
+    /// Encodes bytes, preferring the readable form unless escaping it for
+    /// JSON would more than double it (control bytes take six characters
+    /// each): a chunk's text then stays within twice its bytes (base64 is
+    /// 4/3), whatever a server sends, while JSON full of quotes stays
+    /// readable.
     pub fn new(bytes: &[u8]) -> Self {
         match std::str::from_utf8(bytes) {
-            Ok(text) => RawBytes::Text {
+            Ok(text) if escaped_len(bytes) <= 2 * bytes.len() => RawBytes::Text {
                 text: text.to_string(),
             },
-            Err(_) => RawBytes::Base64 {
+            _ => RawBytes::Base64 {
                 b64: base64::engine::general_purpose::STANDARD.encode(bytes),
             },
         }
@@ -210,6 +214,19 @@ impl ResponseHead {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The length of `bytes` as the characters of a JSON string (without the
+/// quotes), as serde_json escapes them.
+fn escaped_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// A body chunk as recorded.
@@ -514,6 +531,26 @@ mod tests {
             assert_eq!(back.to_bytes().expect("decodes"), bytes);
         }
         assert!(matches!(RawBytes::new(&[0xff]), RawBytes::Base64 { .. }));
+    }
+
+    #[test]
+    fn text_whose_escapes_outgrow_base64_is_recorded_as_base64() {
+        let mostly_text = b"data: {\"a\":\"\\u0000\"}\n\n\x00";
+        assert!(matches!(RawBytes::new(mostly_text), RawBytes::Text { .. }));
+        let nuls = [0u8; 4096];
+        let raw = RawBytes::new(&nuls);
+        assert!(matches!(raw, RawBytes::Base64 { .. }));
+        let json = serde_json::to_string(&raw).expect("serializes");
+        assert!(json.len() < nuls.len() * 4 / 3 + 16, "{} bytes", json.len());
+        let quotes = br#"{"a":"","b":"","c":""}"#;
+        assert!(matches!(RawBytes::new(quotes), RawBytes::Text { .. }));
+        assert_eq!(raw.to_bytes().expect("decodes"), nuls);
+        // The estimate is serde_json's own escaping.
+        for bytes in [&b"\"\\\n\r\t\x08\x0c\x01\x1f\x7f"[..], b"plain", &nuls[..3]] {
+            let quoted = serde_json::to_string(std::str::from_utf8(bytes).expect("utf-8"))
+                .expect("serializes");
+            assert_eq!(escaped_len(bytes) + 2, quoted.len(), "{bytes:?}");
+        }
     }
 
     #[test]
