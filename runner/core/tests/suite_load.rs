@@ -722,3 +722,76 @@ fn a_target_profile_that_is_a_device_is_refused_unread() {
     let p = suite::load_profile(Path::new("/dev/zero")).expect_err("a device is no profile");
     assert!(p.message.contains("not a regular file"), "{p}");
 }
+
+// ---- one case file checked in memory ----------------------------------------
+
+#[test]
+fn a_case_checked_in_memory_gets_what_loading_it_from_disk_gets() {
+    let project = suite::load(&repo_root()).expect("the project's suite is valid");
+    let loader = project.case_loader();
+    let files: [(&str, Vec<u8>); 11] = [
+        ("x/good.yaml", GOOD.as_bytes().to_vec()),
+        ("x.y/good.yaml", GOOD.as_bytes().to_vec()),
+        ("x/load.yaml", LOAD.as_bytes().to_vec()),
+        (
+            "x/good.yaml",
+            GOOD.replace("status: 200", "status: ok")
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("x/other.yaml", GOOD.as_bytes().to_vec()),
+        (
+            "x/good.yaml",
+            GOOD.replace("TS-API", "TS-NONE").as_bytes().to_vec(),
+        ),
+        (
+            "x/load.yaml",
+            LOAD.replace("interactive", "premium").as_bytes().to_vec(),
+        ),
+        (
+            "x/good.yaml",
+            format!("{GOOD}  - json_schema: nope\n  - status: 200\n")
+                .as_bytes()
+                .to_vec(),
+        ),
+        ("x/good.yaml", "id: [unclosed\n".as_bytes().to_vec()),
+        (
+            "x/good.yaml",
+            b"id: x.good\ndescription: caf\xe9\n".to_vec(),
+        ),
+        ("x/good.yaml", b" \n".to_vec()),
+    ];
+    for (rel, bytes) in files {
+        let dir = suite_with_case(rel, "");
+        let rel = Path::new("suites").join(rel);
+        std::fs::write(dir.path().join(&rel), &bytes).expect("write case");
+        let from_disk = suite::load(dir.path()).map(|s| s.cases[0].id.clone());
+        let in_memory = loader.case(&rel, &bytes).map(|c| c.id);
+        assert_eq!(
+            in_memory,
+            from_disk.map_err(|e| e.problems),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+}
+
+#[test]
+fn a_clause_file_parsed_in_memory_gets_what_loading_it_gets() {
+    let text = std::fs::read_to_string(repo_root().join("spec/clauses.yaml")).expect("clauses");
+    let clauses = suite::parse_clauses(text.as_bytes()).expect("the project's clauses parse");
+    assert_eq!(
+        clauses.len(),
+        suite::load(&repo_root()).expect("loads").clauses.len()
+    );
+    let bad = format!(
+        "{text}  - id: ts-lower-case\n    level: MUST\n    title: t\n    text: t\n    rationale: r\n"
+    );
+    let problems = suite::parse_clauses(bad.as_bytes()).expect_err("a bad id is refused");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].to_string().starts_with("spec/clauses.yaml:"),
+        "{}",
+        problems[0]
+    );
+}

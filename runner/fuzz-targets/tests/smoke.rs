@@ -130,7 +130,7 @@ fn sse_parser_survives_its_corpus_and_mutations() {
 
 #[test]
 fn suite_loader_survives_its_corpus_and_mutations() {
-    smoke("suite", 300);
+    smoke("suite", 20_000);
 }
 
 #[test]

@@ -78,6 +78,16 @@ impl Suite {
             .ok()
             .map(|i| &self.cases[i])
     }
+
+    /// Checks one more case file against this suite's clauses, schemas
+    /// and SLO profiles; see [`CaseLoader::case`].
+    pub fn case_loader(&self) -> CaseLoader<'_> {
+        CaseLoader {
+            clauses: &self.clauses,
+            schemas: &self.schemas,
+            slo_profiles: &self.slo_profiles,
+        }
+    }
 }
 
 /// One problem in one file of the suite.
@@ -140,26 +150,23 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
     let clauses = load_clauses(root, &mut problems);
     let slo_profiles = slo::load_profiles(root, schemas.get(slo::SLO_SCHEMA), &mut problems);
     let mut cases = Vec::new();
-    match schemas.get(CASE_SCHEMA) {
-        Some(case_schema) => {
-            for file in case_files(root, &mut problems) {
-                if let Some((case, lines)) = load_case(root, &file, case_schema, &mut problems) {
-                    let known = Known {
-                        clauses: &clauses,
-                        schemas: &schemas,
-                        slo_profiles: &slo_profiles,
-                    };
-                    check_links(&file, &case, &lines, &known, &mut problems);
-                    cases.push(case);
-                }
+    if schemas.contains_key(CASE_SCHEMA) {
+        let loader = CaseLoader {
+            clauses: &clauses,
+            schemas: &schemas,
+            slo_profiles: &slo_profiles,
+        };
+        for file in case_files(root, &mut problems) {
+            let checked = read_bytes(&root.join(&file), &file)
+                .map_err(|p| vec![p])
+                .and_then(|bytes| loader.case(&file, &bytes));
+            match checked {
+                Ok(case) => cases.push(case),
+                Err(found) => problems.extend(found),
             }
         }
-        None => problems.push(Problem {
-            file: PathBuf::from("spec/schemas/case.schema.json"),
-            line: None,
-            field: None,
-            message: "the case file schema is missing; no case can be validated".into(),
-        }),
+    } else {
+        problems.push(no_case_schema());
     }
     let prices = crate::price::load_sheets(root).unwrap_or_else(|p| {
         problems.push(p);
@@ -215,6 +222,12 @@ pub(crate) fn read_file(root: &Path, rel: &Path) -> Result<String, Problem> {
 /// [`MAX_FILE_BYTES`], not empty, UTF-8. Anything else is refused, and
 /// anything over the limit or not a regular file is refused unread.
 pub(crate) fn read_bounded(path: &Path, shown: &Path) -> Result<String, Problem> {
+    read_bytes(path, shown).and_then(|bytes| decode(bytes, shown))
+}
+
+/// The bytes of `path` (named `shown` in problems): a regular file of at
+/// most [`MAX_FILE_BYTES`], refused unread when larger or not a file.
+fn read_bytes(path: &Path, shown: &Path) -> Result<Vec<u8>, Problem> {
     use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| problem(shown, format!("cannot read: {e}")))?;
     if meta.is_dir() {
@@ -226,24 +239,30 @@ pub(crate) fn read_bounded(path: &Path, shown: &Path) -> Result<String, Problem>
             "is not a regular file (a device, pipe or socket); refused unread",
         ));
     }
-    let too_large = |size: u64| {
-        problem(
-            shown,
-            format!(
-                "is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes (1 MiB) for one suite file; refused unread"
-            ),
-        )
-    };
     if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large(meta.len()));
+        return Err(too_large(shown, meta.len()));
     }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|e| problem(shown, format!("cannot read: {e}")))?;
+    // Checked again by `decode`: it may have grown after its size was taken.
+    Ok(bytes)
+}
+
+fn too_large(shown: &Path, size: u64) -> Problem {
+    problem(
+        shown,
+        format!(
+            "is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes (1 MiB) for one suite file; refused unread"
+        ),
+    )
+}
+
+/// A file's bytes as text: at most [`MAX_FILE_BYTES`], not empty, UTF-8.
+fn decode(bytes: Vec<u8>, shown: &Path) -> Result<String, Problem> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        // It grew after its size was taken.
-        return Err(too_large(bytes.len() as u64));
+        return Err(too_large(shown, bytes.len() as u64));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(problem(shown, "is empty"));
@@ -339,20 +358,42 @@ fn load_schemas(
     schemas
 }
 
+/// Where the clauses live, relative to the suite root.
+const CLAUSE_FILE: &str = "spec/clauses.yaml";
+
 fn load_clauses(root: &Path, problems: &mut Vec<Problem>) -> BTreeMap<String, Clause> {
-    let rel = Path::new("spec/clauses.yaml");
+    match read(root, Path::new(CLAUSE_FILE), problems) {
+        Some(text) => clauses_of(&text, problems),
+        None => BTreeMap::new(),
+    }
+}
+
+/// The clauses in `bytes`, the content of `spec/clauses.yaml`, checked
+/// as [`load`] checks that file: UTF-8 YAML, each clause id of the form
+/// `TS-<AREA>-<NAME>` and defined once. Else every problem found.
+pub fn parse_clauses(bytes: &[u8]) -> Result<BTreeMap<String, Clause>, Vec<Problem>> {
+    let text = decode(bytes.to_vec(), Path::new(CLAUSE_FILE)).map_err(|p| vec![p])?;
+    let mut problems = Vec::new();
+    let clauses = clauses_of(&text, &mut problems);
+    if problems.is_empty() {
+        Ok(clauses)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The valid clauses of a clause file, collecting problems with the rest.
+fn clauses_of(text: &str, problems: &mut Vec<Problem>) -> BTreeMap<String, Clause> {
+    let rel = Path::new(CLAUSE_FILE);
     let mut clauses = BTreeMap::new();
-    let Some(text) = read(root, rel, problems) else {
-        return clauses;
-    };
-    let file: ClauseFile = match parse_yaml(&text) {
+    let file: ClauseFile = match parse_yaml(text) {
         Ok(file) => file,
         Err(e) => {
-            problems.push(typed_yaml_problem(rel, &text, &e));
+            problems.push(typed_yaml_problem(rel, text, &e));
             return clauses;
         }
     };
-    let lines = LineMap::new(&text);
+    let lines = LineMap::new(text);
     for (i, clause) in file.clauses.into_iter().enumerate() {
         let field = format!("/clauses/{i}/id");
         if !valid_clause_id(&clause.id) {
@@ -494,16 +535,8 @@ fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
             } else if !kind.is_file() {
                 // Links and special files are refused by `refuse_links`.
             } else if rel.extension().is_some_and(|e| e == "yaml") {
-                match dotted_part(&rel) {
-                    Some(part) => problems.push(problem(
-                        &rel,
-                        format!(
-                            "{part:?} contains '.', which separates the parts of a case id: \
-                             this file would claim id {:?} like {}; use '-' or a directory",
-                            expected_id(&rel),
-                            id_path(&expected_id(&rel)).display()
-                        ),
-                    )),
+                match dotted(&rel) {
+                    Some(p) => problems.push(p),
                     None => files.push(rel),
                 }
             } else if rel.extension().is_some_and(|e| e == "yml") {
@@ -513,6 +546,20 @@ fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
     }
     files.sort();
     files
+}
+
+/// A case file whose path holds a dot could not carry its path as its id.
+fn dotted(rel: &Path) -> Option<Problem> {
+    let part = dotted_part(rel)?;
+    Some(problem(
+        rel,
+        format!(
+            "{part:?} contains '.', which separates the parts of a case id: \
+             this file would claim id {:?} like {}; use '-' or a directory",
+            expected_id(rel),
+            id_path(&expected_id(rel)).display()
+        ),
+    ))
 }
 
 /// The first directory or file name (without `.yaml`) under `suites/` that
@@ -543,61 +590,92 @@ fn expected_id(rel: &Path) -> String {
         .join(".")
 }
 
-fn load_case(
-    root: &Path,
+/// The problem of a standard without `spec/schemas/case.schema.json`.
+fn no_case_schema() -> Problem {
+    problem(
+        Path::new("spec/schemas/case.schema.json"),
+        "the case file schema is missing; no case can be validated",
+    )
+}
+
+/// Checks case files one at a time against a standard's clauses, schemas
+/// and SLO profiles, exactly as [`load`] checks each file under `suites/`:
+/// no file is read, so a caller holding a case in memory (an editor, a
+/// fuzzer) need not write a suite to disk. Get one from
+/// [`Suite::case_loader`], or fill it in to check against other clauses.
+pub struct CaseLoader<'a> {
+    /// Clauses by id; a case must link one of them.
+    pub clauses: &'a BTreeMap<String, Clause>,
+    /// Compiled schemas by name; `case` validates the file itself, and a
+    /// check may name any of them.
+    pub schemas: &'a BTreeMap<String, jsonschema::Validator>,
+    /// SLO profiles by name; a performance case must name one of them.
+    pub slo_profiles: &'a BTreeMap<String, SloProfile>,
+}
+
+impl CaseLoader<'_> {
+    /// The case in `bytes`, the content of the file at `rel` (relative to
+    /// the suite root, e.g. `suites/api/models/list.yaml`, whose id must
+    /// be `api.models.list`), or every problem found in it, each naming
+    /// `rel`, and the line and field where known.
+    pub fn case(&self, rel: &Path, bytes: &[u8]) -> Result<Case, Vec<Problem>> {
+        if let Some(p) = dotted(rel) {
+            return Err(vec![p]);
+        }
+        let schema = self
+            .schemas
+            .get(CASE_SCHEMA)
+            .ok_or_else(|| vec![no_case_schema()])?;
+        let text = decode(bytes.to_vec(), rel).map_err(|p| vec![p])?;
+        let (case, lines) = parse_case(rel, &text, schema)?;
+        let mut problems = Vec::new();
+        check_links(rel, &case, &lines, self, &mut problems);
+        if problems.is_empty() {
+            Ok(case)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// The case in `text`, valid against the case schema and carrying its
+/// path as its id.
+fn parse_case(
     rel: &Path,
+    text: &str,
     schema: &jsonschema::Validator,
-    problems: &mut Vec<Problem>,
-) -> Option<(Case, LineMap)> {
-    let text = read(root, rel, problems)?;
-    let value: serde_json::Value = match parse_yaml(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            problems.push(yaml_problem(rel, &e));
-            return None;
-        }
-    };
-    let lines = LineMap::new(&text);
-    let before = problems.len();
-    for error in schema.iter_errors(&value) {
-        let field = error.instance_path().as_str().to_string();
-        problems.push(Problem {
-            file: rel.to_path_buf(),
-            line: lines.line_of(&field),
-            field: Some(field),
-            message: error.to_string(),
-        });
+) -> Result<(Case, LineMap), Vec<Problem>> {
+    let value: serde_json::Value = parse_yaml(text).map_err(|e| vec![yaml_problem(rel, &e)])?;
+    let lines = LineMap::new(text);
+    let problems: Vec<Problem> = schema
+        .iter_errors(&value)
+        .map(|error| {
+            let field = error.instance_path().as_str().to_string();
+            Problem {
+                file: rel.to_path_buf(),
+                line: lines.line_of(&field),
+                field: Some(field),
+                message: error.to_string(),
+            }
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
     }
-    if problems.len() > before {
-        return None;
-    }
-    let case: Case = match serde_json::from_value(value) {
-        Ok(case) => case,
-        Err(e) => {
-            problems.push(problem(rel, format!("does not match the case model: {e}")));
-            return None;
-        }
-    };
+    let case: Case = serde_json::from_value(value)
+        .map_err(|e| vec![problem(rel, format!("does not match the case model: {e}"))])?;
     let expected = expected_id(rel);
     if case.id != expected {
-        problems.push(Problem {
+        return Err(vec![Problem {
             line: lines.line_of("/id"),
             field: Some("/id".into()),
             ..problem(
                 rel,
                 format!("id {:?} must equal the file's path: {expected:?}", case.id),
             )
-        });
-        return None;
+        }]);
     }
-    Some((case, lines))
-}
-
-/// What a case may refer to.
-struct Known<'a> {
-    clauses: &'a BTreeMap<String, Clause>,
-    schemas: &'a BTreeMap<String, jsonschema::Validator>,
-    slo_profiles: &'a BTreeMap<String, SloProfile>,
+    Ok((case, lines))
 }
 
 /// The clause, schemas and SLO profile a case names must exist, and its
@@ -606,7 +684,7 @@ fn check_links(
     rel: &Path,
     case: &Case,
     lines: &LineMap,
-    known: &Known<'_>,
+    known: &CaseLoader<'_>,
     problems: &mut Vec<Problem>,
 ) {
     let line_of = |field: &str| lines.line_of(field);
