@@ -101,7 +101,9 @@ enum Command {
     /// bisection); either stops scheduling after 1 h in all.
     ///
     /// Exit status: 0 when the steps ran (whatever the errors among their
-    /// requests), 2 on a usage or setup error.
+    /// requests), 130 when Ctrl-C stopped the sweep (no further step starts,
+    /// the running one schedules nothing more and is reported but left out
+    /// of the knee; sweep.json is still written), 2 on a usage or setup error.
     Sweep(cmd::sweep::Args),
     /// Send a load for a bounded --duration (at most 24 h) and report its
     /// stability over time: per window (by completion time) the requests,

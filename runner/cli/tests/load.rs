@@ -225,42 +225,34 @@ fn plain_http_beyond_this_machine_is_refused() {
 #[test]
 fn ctrl_c_stops_scheduling_and_still_writes_the_summary() {
     let out = tempfile::tempdir().expect("temp dir");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tokencert"))
-        .args(["load", "--requests", "200", "--users", "2", "--input", "50"])
-        .args(["--output", "16", "--step-us", "30000", "--out"])
-        .arg(out.path())
-        .env_remove("TOKENCERT_BASE_URL")
-        .env_remove("OPENAI_API_KEY")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("load starts");
-    let mut load = common::KillOnDrop(child);
-    // Wait until a few requests have their evidence files.
-    let started = std::time::Instant::now();
-    let files = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
-    loop {
-        let evidence = std::fs::read_dir(out.path())
-            .expect("out dir")
+    let out_arg = out.path().to_str().expect("a UTF-8 path");
+    let evidence = || {
+        std::fs::read_dir(out.path())
+            .into_iter()
             .flatten()
-            .map(|e| e.path().join("evidence"))
-            .next();
-        if evidence.is_some_and(|e| files(&e) >= 3) {
-            break;
-        }
-        assert!(started.elapsed().as_secs() < 30, "no evidence appeared");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &load.0.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let status = load.0.wait().expect("the load ends");
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut load.0.stdout.take().expect("piped"), &mut stdout)
-        .expect("stdout");
-    assert_eq!(status.code(), Some(130), "{stdout}");
+            .flatten()
+            .map(|e| common::entries(&e.path().join("evidence")))
+            .sum::<usize>()
+    };
+    let (code, stdout) = common::interrupted_when(
+        &[
+            "load",
+            "--requests",
+            "200",
+            "--users",
+            "2",
+            "--input",
+            "50",
+            "--output",
+            "16",
+            "--step-us",
+            "30000",
+            "--out",
+            out_arg,
+        ],
+        || evidence() >= 3,
+    );
+    assert_eq!(code, Some(130), "{stdout}");
     assert!(
         stdout.contains("interrupted: Ctrl-C stopped the load after"),
         "{stdout}"

@@ -232,3 +232,46 @@ fn bad_flags_are_usage_errors() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_the_sweep_at_the_running_step_and_still_writes_sweep_json() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let out_arg = out.path().to_str().expect("UTF-8");
+    let first_step = || {
+        std::fs::read_dir(out.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| common::entries(&e.path().join("step-01/evidence")))
+            .sum::<usize>()
+    };
+    let (code, stdout) = common::interrupted_when(
+        &[
+            "sweep",
+            "--users",
+            "1,2,4",
+            "--requests",
+            "200",
+            "--input",
+            "50",
+            "--output",
+            "16",
+            "--step-us",
+            "30000",
+            "--out",
+            out_arg,
+        ],
+        || first_step() >= 2,
+    );
+    assert_eq!(code, Some(130), "{stdout}");
+    let dir = run_dir(out.path(), "sweep");
+    let bytes = std::fs::read(dir.join("sweep.json")).expect("sweep.json is written");
+    let json: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(json["interrupted"], true, "{json}");
+    let steps = json["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 1, "no step after the interrupt: {json}");
+    assert!(field(&steps[0], "sent") < 200, "{json}");
+    assert!(json["knee_step"].is_null(), "{json}");
+    assert!(!dir.join("step-02").exists());
+}

@@ -348,19 +348,8 @@ pub(crate) fn load_tokenizer() -> anyhow::Result<Tokenizer> {
 }
 
 /// Plans `workload` and sends it through `connection`, writing the evidence
-/// under `evidence_dir` and showing progress on stderr.
-pub(crate) async fn drive(
-    connection: &Connection,
-    workload: &Workload,
-    tokenizer: &Tokenizer,
-    evidence_dir: &Path,
-) -> anyhow::Result<LoadRun> {
-    let never = std::future::pending();
-    drive_until(connection, workload, tokenizer, evidence_dir, never).await
-}
-
-/// [`drive`], scheduling nothing more once `stop` completes (the requests
-/// in flight then end as usual).
+/// under `evidence_dir` and showing progress on stderr; schedules nothing
+/// more once `stop` completes (the requests in flight then end as usual).
 pub(crate) async fn drive_until(
     connection: &Connection,
     workload: &Workload,

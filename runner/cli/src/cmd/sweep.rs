@@ -180,18 +180,26 @@ struct Sweep<'a> {
     slo: Slo,
     started: Instant,
     steps: Vec<Step>,
+    /// Turns true on Ctrl-C: no further step starts, and the running one
+    /// schedules nothing more.
+    stop: tokio::sync::watch::Receiver<bool>,
+    /// The step Ctrl-C cut short, if any.
+    interrupted_step: Option<usize>,
 }
 
 impl Sweep<'_> {
     /// Runs one step of at most `requests` requests (and --requests): its
     /// evidence and summary.json go under `step-NN` of the run directory.
-    /// `None` once the time bound is spent.
+    /// `None` once the time bound is spent or Ctrl-C was pressed.
     async fn step(
         &mut self,
         offered: Offered,
         phase: Option<&'static str>,
         requests: Option<u64>,
     ) -> anyhow::Result<Option<&Step>> {
+        if *self.stop.borrow() {
+            return Ok(None);
+        }
         let Some(left) = MAX_DURATION.checked_sub(self.started.elapsed()) else {
             return Ok(None);
         };
@@ -203,13 +211,24 @@ impl Sweep<'_> {
         workload.duration = Some(workload.duration.map_or(left, |d| d.min(left)));
         let dir = format!("step-{:02}", self.steps.len() + 1);
         let step_dir = self.run_dir.join(&dir);
-        let run = load::drive(
+        let mut stop = self.stop.clone();
+        let stopped = async move {
+            // The sender lives as long as the sweep; should it go, never stop.
+            if stop.wait_for(|pressed| *pressed).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let run = load::drive_until(
             self.connection,
             &workload,
             self.tokenizer,
             &step_dir.join("evidence"),
+            stopped,
         )
         .await?;
+        if run.interrupted {
+            self.interrupted_step = Some(self.steps.len());
+        }
         let Analysis { summary, steady } = load::analyse(&run, self.tokenizer, &self.slo)?;
         let path = step_dir.join("summary.json");
         tokencert_core::bundle::write_private(
@@ -426,8 +445,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tokenizer = load::load_tokenizer()?;
     let run_dir = args.run.run_dir("sweep");
     let runtime = super::runtime()?;
-    let (target, steps, search) = runtime.block_on(async {
+    let (target, steps, search, interrupted) = runtime.block_on(async {
         let connection = args.run.connect().await?;
+        let (pressed, stop) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(async move {
+            load::interrupt().await;
+            let _ = pressed.send(true);
+        });
         let mut sweep = Sweep {
             args: &args,
             connection: &connection,
@@ -436,6 +460,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             slo: slo.clone(),
             started: Instant::now(),
             steps: Vec::new(),
+            stop,
+            interrupted_step: None,
         };
         println!("{HEADER}");
         let outcome = if args.find_capacity {
@@ -443,9 +469,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             let mut outcome = Ok(None);
             for offered in steps {
-                match sweep.step(offered, None, None).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
+                match sweep.step(offered, None, None).await.map(|s| s.is_some()) {
+                    Ok(true) => {}
+                    Ok(false) if *sweep.stop.borrow() => break,
+                    Ok(false) => {
                         eprintln!("tokencert: the sweep's time bound (1h) is spent");
                         break;
                     }
@@ -457,16 +484,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             outcome
         };
+        watcher.abort();
+        let interrupted = *sweep.stop.borrow();
+        // The step Ctrl-C cut short is reported but not compared.
+        let complete = sweep.interrupted_step.unwrap_or(sweep.steps.len());
         let steps = std::mem::take(&mut sweep.steps);
         let target = connection.target.clone();
         connection.close().await;
-        anyhow::Ok((target, steps, outcome?))
+        anyhow::Ok((target, (steps, complete), outcome?, interrupted))
     })?;
+    let (steps, complete) = steps;
 
     let knee = if args.find_capacity {
         None
     } else {
-        knee(&steps)
+        knee(&steps[..complete])
     };
     match knee {
         Some(i) => println!(
@@ -481,6 +513,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let slo_text = describe_slo(&slo);
         let percent = args.goodput_percent;
         match (search.passed, search.failed) {
+            _ if interrupted => println!(
+                "capacity: the search was interrupted (highest rate that passed so far: {})",
+                search
+                    .passed
+                    .map_or("none".to_string(), |r| milli_to_decimal(to_milli(r)))
+            ),
             (Some(rate), Some(_)) if search.bounded => println!(
                 "capacity: {} req/s (goodput >= {percent}% with SLO {slo_text})",
                 milli_to_decimal(to_milli(rate))
@@ -497,15 +535,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = run_dir.join("sweep.json");
     tokencert_core::bundle::write_private(
         &path,
-        &sweep_json(&args, seed, &target, &slo, &steps, knee, search.as_ref())?,
+        &sweep_json(
+            &args,
+            seed,
+            &target,
+            &slo,
+            &steps,
+            knee,
+            search.as_ref(),
+            interrupted,
+        )?,
     )
     .with_context(|| format!("writing {}", path.display()))?;
     println!("sweep: {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(if interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `sweep.json`: canonical JSON (keys sorted, integers only) of the target,
 /// the SLO, every step's figures, the knee and the capacity found.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one part of the file; a struct would only rename them"
+)]
 fn sweep_json(
     args: &Args,
     seed: u64,
@@ -514,6 +569,7 @@ fn sweep_json(
     steps: &[Step],
     knee: Option<usize>,
     search: Option<&Search>,
+    interrupted: bool,
 ) -> anyhow::Result<Vec<u8>> {
     let mut rows = Vec::with_capacity(steps.len());
     for step in steps {
@@ -561,6 +617,7 @@ fn sweep_json(
         ("slo", canonical::to_vec(slo)?),
         ("steps", array),
         ("knee_step", canonical::to_vec(&knee)?),
+        ("interrupted", canonical::to_vec(&interrupted)?),
         (
             "knee_gain_per_mille",
             canonical::to_vec(&KNEE_GAIN_PER_MILLE)?,

@@ -132,3 +132,38 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Runs `tokencert args`, waits (at most 30 s) until `ready()` holds,
+/// sends it SIGINT as Ctrl-C would, and returns its exit code and stdout.
+#[cfg(unix)]
+pub fn interrupted_when(args: &[&str], ready: impl Fn() -> bool) -> (Option<i32>, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(args)
+        .env_remove("TOKENCERT_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tokencert starts");
+    let mut child = KillOnDrop(child);
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(started.elapsed().as_secs() < 30, "not ready after 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = child.0.wait().expect("tokencert ends");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.0.stdout.take().expect("piped"), &mut stdout)
+        .expect("stdout");
+    (status.code(), stdout)
+}
+
+/// How many entries the directory `dir` holds (0 when it does not exist).
+pub fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
