@@ -226,14 +226,6 @@ fn plain_http_beyond_this_machine_is_refused() {
 fn ctrl_c_stops_scheduling_and_still_writes_the_summary() {
     let out = tempfile::tempdir().expect("temp dir");
     let out_arg = out.path().to_str().expect("a UTF-8 path");
-    let evidence = || {
-        std::fs::read_dir(out.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| common::entries(&e.path().join("evidence")))
-            .sum::<usize>()
-    };
     let (code, stdout) = common::interrupted_when(
         &[
             "load",
@@ -250,7 +242,7 @@ fn ctrl_c_stops_scheduling_and_still_writes_the_summary() {
             "--out",
             out_arg,
         ],
-        || evidence() >= 3,
+        || common::entries_in_runs(out.path(), "evidence") >= 3,
     );
     assert_eq!(code, Some(130), "{stdout}");
     assert!(

@@ -238,14 +238,6 @@ fn bad_flags_are_usage_errors() {
 fn ctrl_c_ends_the_sweep_at_the_running_step_and_still_writes_sweep_json() {
     let out = tempfile::tempdir().expect("temp dir");
     let out_arg = out.path().to_str().expect("UTF-8");
-    let first_step = || {
-        std::fs::read_dir(out.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| common::entries(&e.path().join("step-01/evidence")))
-            .sum::<usize>()
-    };
     let (code, stdout) = common::interrupted_when(
         &[
             "sweep",
@@ -262,7 +254,7 @@ fn ctrl_c_ends_the_sweep_at_the_running_step_and_still_writes_sweep_json() {
             "--out",
             out_arg,
         ],
-        || first_step() >= 2,
+        || common::entries_in_runs(out.path(), "step-01/evidence") >= 2,
     );
     assert_eq!(code, Some(130), "{stdout}");
     let dir = run_dir(out.path(), "sweep");

@@ -163,7 +163,13 @@ pub fn interrupted_when(args: &[&str], ready: impl Fn() -> bool) -> (Option<i32>
     (status.code(), stdout)
 }
 
-/// How many entries the directory `dir` holds (0 when it does not exist).
-pub fn entries(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |d| d.count())
+/// How many entries `<run>/<sub>` holds, summed over the run directories
+/// under `out` (0 while there are none).
+pub fn entries_in_runs(out: &Path, sub: &str) -> usize {
+    std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|run| std::fs::read_dir(run.path().join(sub)).map_or(0, |d| d.count()))
+        .sum()
 }
