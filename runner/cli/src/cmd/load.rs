@@ -38,6 +38,13 @@ const TEMPLATE_TOKENS: u64 = 64;
 pub struct Args {
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    shape: ShapeArgs,
+}
+
+/// How requests are sent, for `load` and `soak`: open or closed loop.
+#[derive(clap::Args)]
+pub(crate) struct ShapeArgs {
     /// Open loop: send requests as a Poisson process of this many requests
     /// per second, whatever the responses are doing.
     #[arg(long, value_name = "R", conflicts_with = "users")]
@@ -47,6 +54,19 @@ pub struct Args {
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
     users: Option<u64>,
+}
+
+impl ShapeArgs {
+    /// The load model the flags ask for.
+    pub(crate) fn model(&self) -> LoadModel {
+        match self.rate {
+            Some(rate) => LoadModel::Poisson { rate },
+            None => LoadModel::Closed {
+                users: self.users.unwrap_or(4),
+                think_time: Duration::ZERO,
+            },
+        }
+    }
 }
 
 /// The target, workload and output options that `load` and `sweep` share
@@ -287,13 +307,7 @@ impl TargetArgs {
 
 /// Runs the load; see [`Args`].
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let load = match args.rate {
-        Some(rate) => LoadModel::Poisson { rate },
-        None => LoadModel::Closed {
-            users: args.users.unwrap_or(4),
-            think_time: Duration::ZERO,
-        },
-    };
+    let load = args.shape.model();
     let workload = args.run.workload(load)?;
     let tokenizer = load_tokenizer()?;
     let run_dir = args.run.run_dir("load");

@@ -10,11 +10,11 @@ use tokencert_core::evidence::read_exchanges;
 use tokencert_core::metrics::{ErrorClass, milli_to_decimal};
 use tokencert_core::performance::place;
 use tokencert_core::soak::{SOAK_FORMAT, SoakFigures, SoakSample, SoakSpec, Variation, soak};
-use tokencert_core::workload::{LoadModel, Workload};
+use tokencert_core::workload::Workload;
 use tokencert_drive::Target;
 use tokencert_drive::load::{LoadOutcome, LoadRun};
 
-use super::load::{self, MAX_REQUESTS, MAX_USERS, TargetArgs, ms, object};
+use super::load::{self, MAX_REQUESTS, TargetArgs, ms, object};
 
 /// The longest soak.
 pub const MAX_SOAK: Duration = Duration::from_secs(24 * 3600);
@@ -42,15 +42,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=MAX_REQUESTS))]
     requests: u64,
-    /// Open loop: send requests as a Poisson process of this many requests
-    /// per second, whatever the responses are doing.
-    #[arg(long, value_name = "R", conflicts_with = "users")]
-    rate: Option<f64>,
-    /// Closed loop: this many users, each sending its next request when
-    /// its previous one ended (the default, with 4 users).
-    #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
-    users: Option<u64>,
+    #[command(flatten)]
+    shape: load::ShapeArgs,
 }
 
 /// How a soak went, besides its figures.
@@ -70,13 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             humantime::format_duration(args.duration)
         );
     }
-    let model = match args.rate {
-        Some(rate) => LoadModel::Poisson { rate },
-        None => LoadModel::Closed {
-            users: args.users.unwrap_or(4),
-            think_time: Duration::ZERO,
-        },
-    };
+    let model = args.shape.model();
     let workload = args
         .common
         .workload(model, args.requests, Some(args.duration))?;
