@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use tokencert::target::{self, Selection};
@@ -73,10 +73,15 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // libtest runs trials in parallel; a performance case measures the
+    // service, so it runs alone (as `tokencert run` runs it): it takes this
+    // lock for writing, every other case for reading.
+    let alone = Arc::new(RwLock::new(()));
     let trials = suite
         .cases
         .iter()
         .map(|case| {
+            let alone = Arc::clone(&alone);
             let unclaimed = !context.plan.unclaimed(case).is_empty();
             let kind = result_kind(&suite, case);
             let (suite, client, handle) =
@@ -87,6 +92,14 @@ fn main() -> ExitCode {
                     .case(&id)
                     .ok_or_else(|| Failed::from("case vanished"))?;
                 let path = bundle::evidence_path(&dir, &id);
+                // A trial that failed while holding the lock leaves nothing to repair.
+                let _shared;
+                let _exclusive;
+                if case.performance.is_some() {
+                    _exclusive = alone.write().unwrap_or_else(|e| e.into_inner());
+                } else {
+                    _shared = alone.read().unwrap_or_else(|e| e.into_inner());
+                }
                 match &case.performance {
                     Some(performance) => handle.block_on(run_load(
                         &suite,
