@@ -60,7 +60,7 @@
 mod exact;
 mod html;
 
-pub use exact::{Table, fisher_two_sided, grouped_quantile_test, quantile, quantile_test};
+pub use exact::{Table, fisher_two_sided, grouped_quantile_test, quantile_test};
 pub use html::html_section;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,7 +72,7 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::{self, BundleError, RunInfo, Signer};
 use crate::evidence::{EvidenceError, Exchange, read_exchanges};
 use crate::judge::{self, Results, Verdict};
-use crate::metrics::{ErrorClass, milli_to_decimal, quantile_ci_ranks};
+use crate::metrics::{ErrorClass, milli_to_decimal, quantile, quantile_ci_ranks};
 use crate::performance::{self, PerformanceError, ms, ppm_to_percent};
 use crate::suite::Suite;
 use crate::tokens::Tokenizer;

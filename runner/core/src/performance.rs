@@ -16,8 +16,8 @@ use crate::check::Finding;
 use crate::evidence::Exchange;
 use crate::metrics::{
     ClassCounts, Distribution, ExchangeMetrics, MetricsError, Percentile, SteadyState, Summary,
-    TimedExchange, exchange_metrics, milli_per_second, milli_to_decimal, nearest_rank,
-    steady_state, summarize,
+    TimedExchange, exchange_metrics, milli_per_second, milli_to_decimal, quantile, steady_state,
+    summarize,
 };
 use crate::suite::{Check, SloProfile};
 use crate::tokens::Tokenizer;
@@ -283,19 +283,10 @@ fn achieved(placed: &[Placed]) -> Achieved {
 
 fn cdf(mut samples: Vec<u64>) -> Vec<CdfPoint> {
     samples.sort_unstable();
-    let n = samples.len() as u64;
-    if n == 0 {
-        return Vec::new();
-    }
     CDF_PER_MILLE
         .iter()
-        .map(|&per_mille| {
-            let rank = nearest_rank(n, per_mille);
-            let at = usize::try_from(rank - 1).unwrap_or(usize::MAX);
-            CdfPoint {
-                per_mille,
-                value: samples.get(at).copied().unwrap_or_default(),
-            }
+        .filter_map(|&per_mille| {
+            quantile(&samples, per_mille).map(|value| CdfPoint { per_mille, value })
         })
         .collect()
 }

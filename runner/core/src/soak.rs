@@ -37,7 +37,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{ClassCounts, ErrorClass, nearest_rank};
+use crate::metrics::{ClassCounts, ErrorClass, quantile};
 use crate::performance::Placed;
 
 /// The fewest consecutive failures that make a burst (a lone error does not).
@@ -106,15 +106,10 @@ pub struct Quantiles {
 impl Quantiles {
     fn of(mut samples: Vec<u64>) -> Self {
         samples.sort_unstable();
-        let n = samples.len() as u64;
-        let at = |per_mille| {
-            let rank = usize::try_from(nearest_rank(n, per_mille)).ok()?;
-            samples.get(rank - 1).copied()
-        };
         Self {
-            p50: at(500),
-            p95: at(950),
-            p99: at(990),
+            p50: quantile(&samples, 500),
+            p95: quantile(&samples, 950),
+            p99: quantile(&samples, 990),
         }
     }
 }

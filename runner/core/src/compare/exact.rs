@@ -15,7 +15,7 @@
 //! between platforms. The same counts give the same p-value bits on every
 //! machine.
 
-use crate::metrics::nearest_rank;
+use crate::metrics::quantile;
 
 /// Weights within this relative distance of the observed table's count as
 /// "no more likely" than it (R's `fisher.test` uses the same guard), so a
@@ -99,17 +99,6 @@ fn hypergeometric_weights(good: u64, bad: u64, draws: u64, lo: u64, hi: u64) -> 
         }
     }
     weights
-}
-
-/// The sample at the q-quantile (`per_mille`/1000) of sorted samples, at
-/// the nearest rank (as a [`crate::metrics::Percentile`]'s `exact` value):
-/// the smallest with at least that share of the samples at or below it.
-/// `None` for no samples.
-pub fn quantile(sorted: &[u64], per_mille: u32) -> Option<u64> {
-    let rank = nearest_rank(sorted.len() as u64, per_mille);
-    sorted
-        .get(usize::try_from(rank - 1).unwrap_or(usize::MAX))
-        .copied()
 }
 
 /// The two-sample quantile test (Mood's median test generalised to the

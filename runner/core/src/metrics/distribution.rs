@@ -8,8 +8,19 @@ use super::MetricsError;
 
 /// The nearest rank of the quantile `per_mille` among `n` samples:
 /// ⌈q·n⌉, at least 1.
-pub(crate) fn nearest_rank(n: u64, per_mille: u32) -> u64 {
+fn nearest_rank(n: u64, per_mille: u32) -> u64 {
     (u64::from(per_mille) * n).div_ceil(1000).max(1)
+}
+
+/// The sample at the q-quantile (`per_mille`/1000) of sorted samples, at
+/// the nearest rank (as a [`Percentile`]'s `exact` value): the smallest
+/// with at least that share of the samples at or below it. `None` for no
+/// samples.
+pub fn quantile(sorted: &[u64], per_mille: u32) -> Option<u64> {
+    let rank = nearest_rank(sorted.len() as u64, per_mille);
+    sorted
+        .get(usize::try_from(rank - 1).unwrap_or(usize::MAX))
+        .copied()
 }
 
 /// The percentiles reported, as (name, quantile per mille).
@@ -116,7 +127,7 @@ impl Distribution {
                     name: name.to_string(),
                     per_mille,
                     value: histogram.value_at_quantile(f64::from(per_mille) / 1000.0),
-                    exact: at_rank(Some(nearest_rank(count, per_mille))).unwrap_or(max),
+                    exact: quantile(&sorted, per_mille).unwrap_or(max),
                     ci_low_rank: low,
                     ci_low: at_rank(low),
                     ci_high_rank: high,

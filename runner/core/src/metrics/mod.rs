@@ -79,9 +79,8 @@ mod errors;
 mod exchange;
 mod window;
 
-pub(crate) use distribution::nearest_rank;
 pub use distribution::{
-    CONFIDENCE_PER_MILLE, Distribution, PERCENTILES, Percentile, quantile_ci_ranks,
+    CONFIDENCE_PER_MILLE, Distribution, PERCENTILES, Percentile, quantile, quantile_ci_ranks,
 };
 pub use errors::{ClassCounts, ErrorRates};
 pub use exchange::{ErrorClass, ExchangeMetrics, exchange_metrics};
