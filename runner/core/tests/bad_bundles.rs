@@ -5,10 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use common::SUITE;
-use tokencert_core::bundle::{
-    self, BundleError, MANIFEST_FILE, RESULTS_FILE, RUN_FILE, RUN_FORMAT, RunInfo, TargetInfo,
-};
+use common::{SUITE, run_info};
+use tokencert_core::bundle::{self, BundleError, MANIFEST_FILE, RESULTS_FILE, RUN_FILE};
 use tokencert_core::judge::Plan;
 
 /// A case the bundles plan; its evidence is written by each test as needed.
@@ -20,29 +18,13 @@ fn sealed(evidence: &[u8]) -> tempfile::TempDir {
     let bundle = dir.path();
     std::fs::create_dir(bundle.join(bundle::EVIDENCE_DIR)).expect("mkdir");
     std::fs::write(bundle::evidence_path(bundle, CASE), evidence).expect("evidence");
-    let run = RunInfo {
-        format: RUN_FORMAT.into(),
-        run_id: "run-1".into(),
-        tool: "tokencert test".into(),
-        suite_digest: SUITE.digest.clone(),
-        plan: Plan {
-            cases: vec![CASE.into()],
-            claims: Default::default(),
-            accounting: Default::default(),
-            rate_limit: None,
-            performance: None,
-        },
-        target: TargetInfo {
-            base_url: "http://127.0.0.1:1/v1".into(),
-            model: "m".into(),
-            reference: None,
-        },
-        timeout_ms: 30_000,
-        body_limit_bytes: 1 << 20,
-        started_at: "2026-11-26T00:00:00Z".into(),
-        finished_at: Some("2026-11-26T00:00:02Z".into()),
-        interrupted: None,
-    };
+    let run = run_info(Plan {
+        cases: vec![CASE.into()],
+        claims: Default::default(),
+        accounting: Default::default(),
+        rate_limit: None,
+        performance: None,
+    });
     bundle::seal(bundle, &SUITE, &run).expect("seals");
     dir
 }

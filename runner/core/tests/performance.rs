@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
-use tokencert_core::bundle::{RUN_FORMAT, RunInfo, Signer, TargetInfo};
+use tokencert_core::bundle::Signer;
 use tokencert_core::canonical;
 use tokencert_core::check::Finding;
 use tokencert_core::evidence::Exchange;
@@ -685,26 +685,6 @@ fn judging_a_load_twice_gives_the_same_bytes() {
 
 // ---- report.md ----------------------------------------------------------------
 
-fn run_info(context: &Context) -> RunInfo {
-    RunInfo {
-        format: RUN_FORMAT.into(),
-        run_id: "run-1".into(),
-        tool: "tokencert test".into(),
-        suite_digest: SUITE.digest.clone(),
-        plan: context.plan.clone(),
-        target: TargetInfo {
-            base_url: "http://127.0.0.1:1/v1".into(),
-            model: "m".into(),
-            reference: None,
-        },
-        timeout_ms: 30_000,
-        body_limit_bytes: 1 << 20,
-        started_at: "2026-11-26T00:00:00Z".into(),
-        finished_at: Some("2026-11-26T00:00:02Z".into()),
-        interrupted: None,
-    }
-}
-
 #[test]
 fn the_report_shows_the_load_its_metrics_and_its_thresholds() {
     let context = claiming(&["interactive"]);
@@ -713,7 +693,7 @@ fn the_report_shows_the_load_its_metrics_and_its_thresholds() {
     let results = judge::collect(&SUITE, vec![result], &[]);
     // The judged exchange of a failing case is passed in; a load's is not shown.
     let evidence = BTreeMap::from([(CASE.to_string(), exchanges[0].clone())]);
-    let run = run_info(&context);
+    let run = run_info(context.plan.clone());
     let text = report::markdown(&report::Input {
         suite: &SUITE,
         run: &run,

@@ -10,9 +10,10 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use serde_json::{Value, json};
+use tokencert_core::bundle::{RUN_FORMAT, RunInfo, TargetInfo};
 use tokencert_core::check::{self, Finding, Schemas, View};
 use tokencert_core::evidence::{self, Chunk, Exchange, Outcome, RawBytes, Record, ResponseHead};
-use tokencert_core::judge::{Context, Verdict};
+use tokencert_core::judge::{Context, Plan, Verdict};
 use tokencert_core::suite::{self, Check, Suite};
 
 /// The project's suite.
@@ -371,4 +372,26 @@ pub fn fails(check: &Check, ex: &Ex, quotes: &[&str]) {
 #[track_caller]
 pub fn errs(check: &Check, ex: &Ex, quotes: &[&str]) {
     expect_on(check, &ex.build(), Verdict::Error, quotes);
+}
+
+/// A finished run's record for a bundle of this repository's suite with
+/// `plan`, against a loopback target.
+pub fn run_info(plan: Plan) -> RunInfo {
+    RunInfo {
+        format: RUN_FORMAT.into(),
+        run_id: "run-1".into(),
+        tool: "tokencert test".into(),
+        suite_digest: SUITE.digest.clone(),
+        plan,
+        target: TargetInfo {
+            base_url: "http://127.0.0.1:1/v1".into(),
+            model: "m".into(),
+            reference: None,
+        },
+        timeout_ms: 30_000,
+        body_limit_bytes: 1 << 20,
+        started_at: "2026-11-26T00:00:00Z".into(),
+        finished_at: Some("2026-11-26T00:00:02Z".into()),
+        interrupted: None,
+    }
 }
