@@ -744,11 +744,7 @@ fn ctrl_c_writes_a_signed_partial_bundle_that_verifies() {
             finished += 1;
         }
     }
-    let interrupted = Command::new("kill")
-        .args(["-INT", &run.0.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(interrupted.success());
+    run.interrupt();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = run.0.wait().expect("the run ends");
     let mut stdout = String::new();
@@ -983,11 +979,7 @@ fn ctrl_c_during_a_load_stops_it_and_seals_a_signed_partial_bundle() {
     let mut run = KillOnDrop(child);
     let bundle = wait_for_bundle(&out, |b| load_files(b) >= 5);
     let interrupted_at = std::time::Instant::now();
-    let interrupted = Command::new("kill")
-        .args(["-INT", &run.0.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(interrupted.success());
+    run.interrupt();
     let status = run.0.wait().expect("the run ends");
     // Requests in flight end (about 2 s each); the rest of the 24 are not sent.
     let waited = interrupted_at.elapsed();

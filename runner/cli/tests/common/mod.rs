@@ -80,6 +80,18 @@ pub fn small_suite(dir: &Path) -> PathBuf {
 /// Kills the child on drop, so a failing assertion leaves no process behind.
 pub struct KillOnDrop(pub std::process::Child);
 
+impl KillOnDrop {
+    /// Sends the child SIGINT, as Ctrl-C would.
+    #[cfg(unix)]
+    pub fn interrupt(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -INT {} failed", self.0.id());
+    }
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -151,11 +163,7 @@ pub fn interrupted_when(args: &[&str], ready: impl Fn() -> bool) -> (Option<i32>
         assert!(started.elapsed().as_secs() < 30, "not ready after 30 s");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
+    child.interrupt();
     let status = child.0.wait().expect("tokencert ends");
     let mut stdout = String::new();
     std::io::Read::read_to_string(&mut child.0.stdout.take().expect("piped"), &mut stdout)
