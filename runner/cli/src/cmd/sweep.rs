@@ -445,7 +445,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tokenizer = load::load_tokenizer()?;
     let run_dir = args.run.run_dir("sweep");
     let runtime = super::runtime()?;
-    let (target, steps, search, interrupted) = runtime.block_on(async {
+    let (target, steps, complete, search, interrupted) = runtime.block_on(async {
         let connection = args.run.connect().await?;
         let (pressed, stop) = tokio::sync::watch::channel(false);
         let watcher = tokio::spawn(async move {
@@ -491,9 +491,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let steps = std::mem::take(&mut sweep.steps);
         let target = connection.target.clone();
         connection.close().await;
-        anyhow::Ok((target, (steps, complete), outcome?, interrupted))
+        anyhow::Ok((target, steps, complete, outcome?, interrupted))
     })?;
-    let (steps, complete) = steps;
 
     let knee = if args.find_capacity {
         None
