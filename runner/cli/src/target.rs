@@ -24,6 +24,8 @@ pub mod env {
     pub const API_KEY: &str = "OPENAI_API_KEY";
     /// The model to test.
     pub const MODEL: &str = "TOKENCERT_MODEL";
+    /// A target profile (a path), as `run --profile` takes.
+    pub const PROFILE: &str = "TOKENCERT_PROFILE";
     /// `1` allows a plain-http target that is not on this machine.
     pub const ALLOW_INSECURE_HTTP: &str = "TOKENCERT_ALLOW_INSECURE_HTTP";
 }
@@ -56,16 +58,28 @@ pub struct Selection {
 impl Selection {
     /// The selection the environment describes (used by `cargo test`):
     /// `TOKENCERT_BASE_URL`, else `OPENAI_BASE_URL`; `OPENAI_API_KEY`;
-    /// `TOKENCERT_MODEL`. Empty variables count as unset.
-    pub fn from_env() -> Self {
+    /// `TOKENCERT_MODEL`; `TOKENCERT_PROFILE`. Empty variables count as unset.
+    ///
+    /// # Errors
+    ///
+    /// [`TargetError::Profile`] when `TOKENCERT_PROFILE` names a file that
+    /// is not a valid target profile.
+    pub fn from_env() -> Result<Self, TargetError> {
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        Self {
+        let profile = var(env::PROFILE)
+            .map(|path| {
+                tokencert_core::suite::load_profile(std::path::Path::new(&path))
+                    .map_err(|p| TargetError::Profile(p.to_string()))
+            })
+            .transpose()?;
+        Ok(Self {
             base_url: var(env::BASE_URL).or_else(|| var(env::OPENAI_BASE_URL)),
             model: var(env::MODEL),
             api_key: var(env::API_KEY).map(ApiKey::new),
             allow_insecure_http: var(env::ALLOW_INSECURE_HTTP).as_deref() == Some("1"),
+            profile,
             ..Self::default()
-        }
+        })
     }
 }
 
@@ -89,6 +103,9 @@ pub struct Prepared {
 /// The selection cannot be tested.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// `TOKENCERT_PROFILE` names no valid target profile.
+    #[error("TOKENCERT_PROFILE does not name a usable target profile: {0}")]
+    Profile(String),
     /// A remote target without a model name.
     #[error(
         "no model to test at {0}: pass --model, set TOKENCERT_MODEL, or use a --profile that names one"
@@ -226,7 +243,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
             Ok(Prepared {
                 target,
                 claims,
-                accounting: Accounting::default(),
+                accounting: Accounting::openai_o200k(),
                 info,
                 performance: Some(PerformanceClaim {
                     model: Some(tokencert_reference::CAPACITY_MODEL.to_string()),
@@ -412,7 +429,7 @@ mod tests {
         );
         let config = tokencert_reference::Config::default();
         assert_eq!(profile.rate_limit, Some(reference_rate_limit(&config)));
-        assert_eq!(profile.accounting, Accounting::default());
+        assert_eq!(profile.accounting, Accounting::openai_o200k());
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let suite = tokencert_core::suite::load(&root).expect("the suite loads");
         assert_eq!(

@@ -2,9 +2,9 @@
 //! by its id, so `cargo test -- api.chat` filters as usual.
 //!
 //! The target comes from the environment (`TOKENCERT_BASE_URL`, else
-//! `OPENAI_BASE_URL`; `OPENAI_API_KEY`; `TOKENCERT_MODEL`); with none set it
-//! is the embedded reference service. Cases whose capability the target
-//! does not claim are reported as ignored. Every exchange is recorded, and
+//! `OPENAI_BASE_URL`; `OPENAI_API_KEY`; `TOKENCERT_MODEL`; a target profile
+//! from `TOKENCERT_PROFILE`); with none set it is the embedded reference
+//! service. Cases the target does not claim are reported as ignored. Every exchange is recorded, and
 //! after the run the harness writes a bundle (libtest-mimic only returns
 //! counts) under the cargo target directory and prints where.
 
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("cannot start the async runtime: {e}"))?;
             let selection = Selection {
                 slo_classes: suite.slo_profiles.keys().cloned().collect(),
-                ..Selection::from_env()
+                ..Selection::from_env().map_err(|e| e.to_string())?
             };
             let prepared = runtime
                 .block_on(target::prepare(selection))
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
                 accounting: prepared.accounting.clone(),
                 rate_limit: prepared.target.rate_limit.clone(),
                 performance: prepared.performance.clone(),
+                limits: prepared.target.limits,
             };
             let context = Context::new(plan, &root).map_err(|e| e.to_string())?;
             Ok((
@@ -82,7 +83,7 @@ fn main() -> ExitCode {
         .iter()
         .map(|case| {
             let alone = Arc::clone(&alone);
-            let unclaimed = !context.plan.unclaimed(case).is_empty();
+            let unsent = !context.sends(case);
             let kind = result_kind(&suite, case);
             let (suite, client, handle) =
                 (Arc::clone(&suite), client.clone(), runtime.handle().clone());
@@ -127,7 +128,7 @@ fn main() -> ExitCode {
                 }
             })
             .with_kind(kind)
-            .with_ignored_flag(unclaimed)
+            .with_ignored_flag(unsent)
         })
         .collect();
     let mut info = run_info(

@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{self, View};
 use crate::evidence::{EvidenceError, Exchange};
+use crate::fit;
 use crate::performance::{self, Figures};
 use crate::price::{self, Billed, PriceTable};
 use crate::suite::{
-    Accounting, Capability, Case, Level, Performance, PerformanceClaim, Probe, RateLimit, Suite,
+    Accounting, Capability, Case, Check, Level, Limits, Performance, PerformanceClaim, Probe,
+    RateLimit, Suite,
 };
-use crate::tokens::{Tokenizer, TokenizerError};
+use crate::tokens::{Tokenizer, TokenizerError, TokenizerSpec};
 
 /// The outcome of a check or a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,27 +69,13 @@ pub struct Plan {
     /// performance cases load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<PerformanceClaim>,
+    /// The limits the target declares: a case whose requests cannot fit
+    /// them is not claimed.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Plan {
-    /// What a case needs that the target does not claim: capabilities by
-    /// name, and a performance case's service class as `class <name>`.
-    pub fn unclaimed(&self, case: &Case) -> Vec<String> {
-        let mut missing: Vec<String> = case
-            .requires
-            .iter()
-            .filter(|c| !self.claims.contains(c))
-            .map(|c| c.name().to_string())
-            .collect();
-        if let Some(perf) = &case.performance {
-            let classes = self.performance.as_ref().map(|p| &p.classes);
-            if !classes.is_some_and(|c| c.contains(&perf.slo)) {
-                missing.push(format!("class {}", perf.slo));
-            }
-        }
-        missing
-    }
-
     /// The model performance cases load: the claimed performance model,
     /// else the target's.
     pub fn performance_model<'a>(&'a self, target_model: &'a str) -> &'a str {
@@ -98,22 +86,50 @@ impl Plan {
     }
 }
 
+/// What a case needs that the plan does not declare.
+struct Unmet {
+    /// Capabilities by name, a performance case's service class as
+    /// `class <name>`, and a request that does not fit the declared limits.
+    claims: Vec<String>,
+    /// The case recounts tokens and the target declares no tokenizer.
+    tokenizer: bool,
+}
+
+/// Why a case that recounts is not claimed without a declared tokenizer.
+pub const TOKENIZER_UNDECLARED: &str = "the tokenizer the target bills with, to recount its \
+usage (declare accounting.tokenizer in the target profile: o200k_base, cl100k_base, \
+{hugging_face: PATH} or {gguf: PATH})";
+
 /// Everything judging needs besides the suite and the evidence: the plan
-/// and the tokenizer it declares, loaded.
+/// and the tokenizers it implies, loaded.
 #[derive(Debug)]
 pub struct Context {
     /// The plan of the run being judged.
     pub plan: Plan,
-    /// The plan's tokenizer.
+    /// The tokenizer the plan declares, else o200k_base: recount checks
+    /// run only with a declared one; performance figures and workloads
+    /// count with either.
     pub tokenizer: Tokenizer,
+    /// o200k_base, whatever the plan declares: the normalised token counts
+    /// that make tasks of different vendors comparable (information, never
+    /// a verdict).
+    pub normaliser: Tokenizer,
 }
 
 impl Context {
-    /// Loads the plan's tokenizer; a relative Hugging Face path is resolved
-    /// against `base` (the bundle directory).
+    /// Loads the plan's tokenizer; a relative path is resolved against
+    /// `base` (the bundle directory).
     pub fn new(plan: Plan, base: &Path) -> Result<Self, TokenizerError> {
-        let tokenizer = Tokenizer::load(&plan.accounting.tokenizer, base)?;
-        Ok(Self { plan, tokenizer })
+        let normaliser = Tokenizer::load(&TokenizerSpec::O200kBase, base)?;
+        let tokenizer = match &plan.accounting.tokenizer {
+            Some(spec) => Tokenizer::load(spec, base)?,
+            None => normaliser.clone(),
+        };
+        Ok(Self {
+            plan,
+            tokenizer,
+            normaliser,
+        })
     }
 
     /// How many exchanges a case sends: its `before` requests, the
@@ -124,6 +140,56 @@ impl Context {
             Some(Probe::RateLimit) => 2 * self.plan.rate_limit.as_ref()?.requests as usize,
         };
         Some(case.before.len() + probe + 1)
+    }
+
+    fn unmet(&self, case: &Case) -> Unmet {
+        let plan = &self.plan;
+        let mut claims: Vec<String> = case
+            .requires
+            .iter()
+            .filter(|c| !plan.claims.contains(c))
+            .map(|c| c.name().to_string())
+            .collect();
+        if let Some(perf) = &case.performance {
+            let classes = plan.performance.as_ref().map(|p| &p.classes);
+            if !classes.is_some_and(|c| c.contains(&perf.slo)) {
+                claims.push(format!("class {}", perf.slo));
+            }
+        }
+        let declared = plan.accounting.tokenizer.is_some();
+        let counting = fit::Counting {
+            tokenizer: &self.tokenizer,
+            declared,
+            overhead: plan.accounting.chat_overhead,
+        };
+        claims.extend(fit::misfit(case, &plan.limits, counting));
+        Unmet {
+            claims,
+            tokenizer: !declared && case.checks.iter().any(Check::recounts),
+        }
+    }
+
+    /// What a case needs that the target does not claim or declare:
+    /// capabilities by name, a performance case's service class as
+    /// `class <name>`, requests that fit the declared limits, and the
+    /// tokenizer when the case recounts. Empty when the case is judged.
+    pub fn unclaimed(&self, case: &Case) -> Vec<String> {
+        let Unmet {
+            mut claims,
+            tokenizer,
+        } = self.unmet(case);
+        if tokenizer {
+            claims.push(TOKENIZER_UNDECLARED.to_string());
+        }
+        claims
+    }
+
+    /// Whether a case's requests are sent: when it is judged, and when it
+    /// lacks only a declared tokenizer but belongs to the priced workload
+    /// (its usage is priced and normalised all the same).
+    pub fn sends(&self, case: &Case) -> bool {
+        let unmet = self.unmet(case);
+        unmet.claims.is_empty() && (!unmet.tokenizer || case.task.is_some())
     }
 }
 
@@ -218,7 +284,7 @@ pub fn judge_case(
         checks,
         performance: None,
     };
-    let missing = context.plan.unclaimed(case);
+    let missing = context.unclaimed(case);
     if !missing.is_empty() {
         return result(
             Verdict::NotClaimed,
@@ -398,27 +464,41 @@ pub fn judge(
     let mut workload = Vec::new();
     for id in &plan.cases {
         let case = suite.case(id).ok_or_else(|| UnknownCase(id.clone()))?;
-        let recorded = if plan.unclaimed(case).is_empty() {
+        let recorded = if context.sends(case) {
             evidence(id)
         } else {
             None
         };
         // Priced cases bill every attempt; only the judged exchange of a
-        // passing case succeeded.
+        // passing case succeeded, or of one not claimed for want of a
+        // tokenizer that delivered an answer.
         let billed: Vec<_> = match (case.task, &recorded) {
-            (Some(_), Some(Ok(exchanges))) => exchanges.iter().map(check::billed_usage).collect(),
+            (Some(_), Some(Ok(exchanges))) => exchanges
+                .iter()
+                .map(|e| {
+                    let normalised = check::normalised_tokens(e, &context.normaliser);
+                    (check::billed_usage(e), normalised)
+                })
+                .collect(),
             _ => Vec::new(),
         };
         let result = judge_case(suite, case, context, recorded);
         if let Some(task) = case.task {
             let last = billed.len().saturating_sub(1);
-            let passed = result.verdict == Verdict::Pass;
-            workload.extend(billed.into_iter().enumerate().map(|(i, usage)| Billed {
-                case: case.id.clone(),
-                task,
-                usage,
-                succeeded: passed && i == last,
-            }));
+            let succeeded = match result.verdict {
+                Verdict::Pass => true,
+                Verdict::NotClaimed => billed.last().is_some_and(|(_, n)| n.is_some()),
+                Verdict::Fail | Verdict::Error => false,
+            };
+            workload.extend(billed.into_iter().enumerate().map(
+                |(i, (usage, normalised_tokens))| Billed {
+                    case: case.id.clone(),
+                    task,
+                    usage,
+                    succeeded: succeeded && i == last,
+                    normalised_tokens,
+                },
+            ));
         }
         cases.push(result);
     }

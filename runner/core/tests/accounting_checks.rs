@@ -14,7 +14,9 @@ use tokencert_core::check::{self, Finding, View};
 use tokencert_core::evidence::Exchange;
 use tokencert_core::judge::{self, Context, Plan, Verdict};
 use tokencert_core::price::TokenUsage;
-use tokencert_core::suite::{Accounting, Capability, ChatOverhead, Check, RateLimit, Tolerance};
+use tokencert_core::suite::{
+    Accounting, Capability, ChatOverhead, Check, Kept, RateLimit, Tolerance,
+};
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 
 const COMPLETIONS_URL: &str = "http://127.0.0.1:1/v1/completions";
@@ -594,6 +596,7 @@ fn prompt_recount_uses_the_declared_chat_overhead() {
         per_message: 5,
         per_name: 0,
         reply: 1,
+        ..ChatOverhead::default()
     };
     let custom = context_of(Plan {
         accounting: Accounting {
@@ -631,6 +634,46 @@ fn prompt_recount_uses_the_declared_chat_overhead() {
         &[&format!(
             "usage.prompt_tokens is {declared}; the prompt recounts to {openai}"
         )],
+    );
+}
+
+/// Gemma's template in llama-cpp-python leaves system messages and names
+/// out of the prompt: declared so, they cost nothing in the recount.
+#[test]
+fn prompt_recount_leaves_out_what_the_template_drops() {
+    let check = Check::PromptTokensRecount;
+    let gemma = context_of(Plan {
+        accounting: Accounting {
+            chat_overhead: ChatOverhead {
+                per_message: 4,
+                per_name: 0,
+                reply: 4,
+                system: Kept::Dropped,
+                names: Kept::Dropped,
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let kept: u64 = CONVERSATION
+        .iter()
+        .filter(|(role, ..)| *role != "system")
+        .map(|(role, text, _)| 4 + tokens(role) + tokens(text))
+        .sum();
+    let expected = 4 + kept;
+    let ex = |reported| prompted(messages(&CONVERSATION), reported).build();
+    expect(
+        "dropped system and names",
+        &run_in(&gemma, &check, &ex(expected), &[]),
+        Verdict::Pass,
+        &[&format!("recounts to {expected}")],
+    );
+    let with_system = expected + 4 + tokens("system") + tokens(CONVERSATION[0].1);
+    expect(
+        "dropped system and names",
+        &run_in(&gemma, &check, &ex(with_system), &[]),
+        Verdict::Fail,
+        &[&format!("recounts to {expected}")],
     );
 }
 

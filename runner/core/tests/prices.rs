@@ -60,6 +60,7 @@ fn billed(task: Task, usage: Option<TokenUsage>, succeeded: bool) -> Billed {
         task,
         usage,
         succeeded,
+        normalised_tokens: None,
     }
 }
 

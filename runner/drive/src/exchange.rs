@@ -434,7 +434,7 @@ impl Client {
         }
         match &spec.body {
             Some(body) => {
-                let body = substitute(body.clone(), &self.target);
+                let body = self.target.templates().resolve(body.clone());
                 serde_json::to_vec(&body).unwrap_or_default()
             }
             None => Vec::new(),
@@ -590,61 +590,6 @@ fn recorded_headers(
             (name.as_str().to_string(), value)
         })
         .collect()
-}
-
-/// The paragraph `${long_document}` repeats: plain English prose.
-const DOCUMENT_PARAGRAPH: &str = "The river carries stone and light down to the quiet sea. \
-People who live by the river know its words, its moods and its seasons. In spring the water \
-is high and bright; in summer it is slow and green. An old man keeps a book of the floods, one \
-line for each year, in a small hand. When the river freezes, the people walk across it to see \
-the other side, and they find the same stones there.";
-
-/// How often `${long_document}` repeats its paragraph: about 1,500 tokens
-/// with any common tokenizer, past the 1,024 where prompt caching starts.
-const DOCUMENT_SECTIONS: usize = 20;
-
-/// The text of `${long_document}`: numbered sections of one paragraph,
-/// the same bytes on every run.
-fn long_document() -> String {
-    (1..=DOCUMENT_SECTIONS)
-        .map(|n| format!("Section {n}. {DOCUMENT_PARAGRAPH}"))
-        .collect::<Vec<_>>()
-        .join("\n\n")
-}
-
-/// Replaces whole-string templates: `${model}` by the model name,
-/// `${rate_limited_model}` by the model the declared rate limit applies
-/// to, `${long_document}` by a fixed text of about 1,500 tokens,
-/// `${context_overflow}` by more words than the target's context holds,
-/// `${body_overflow}` by more bytes than its request limit.
-fn substitute(value: serde_json::Value, target: &Target) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::String(s) => match s.as_str() {
-            "${model}" => Value::String(target.model.clone()),
-            "${rate_limited_model}" => Value::String(target.rate_limited_model().to_string()),
-            "${long_document}" => Value::String(long_document()),
-            "${context_overflow}" => {
-                // Every tokenizer in use spends at least one token per word.
-                let words = usize::try_from(target.limits.max_context_tokens).unwrap_or(usize::MAX);
-                Value::String("hello ".repeat(words.saturating_add(16)))
-            }
-            "${body_overflow}" => {
-                let bytes = usize::try_from(target.limits.max_request_bytes).unwrap_or(usize::MAX);
-                Value::String("a".repeat(bytes.saturating_add(1)))
-            }
-            _ => Value::String(s),
-        },
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(|v| substitute(v, target)).collect())
-        }
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, substitute(v, target)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 /// A transport error and its causes in one sentence (reqwest's own message

@@ -12,7 +12,7 @@ use tokencert_core::bundle::{
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
 use tokencert_core::suite::{Accounting, Capability, Case, PerformanceClaim, Suite};
-use tokencert_core::tokens::{TokenizerError, TokenizerSpec};
+use tokencert_core::tokens::TokenizerError;
 
 use crate::exchange::{Client, ClientError, Limits, off_the_executor};
 use crate::load::{self, LoadError, LoadProgress, PlannedCase};
@@ -96,9 +96,6 @@ pub enum RunError {
     },
 }
 
-/// The name of a Hugging Face tokenizer copied into a bundle.
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
-
 /// The wall-clock time now, RFC 3339 UTC to the second.
 pub fn timestamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
@@ -162,16 +159,9 @@ pub async fn run_until(
         })?;
     }
     let mut accounting = config.accounting.clone();
-    if let TokenizerSpec::HuggingFace(path) = &accounting.tokenizer {
-        let copy = dir.join(TOKENIZER_FILE);
-        // Read and written rather than copied: a copy keeps the source's mode.
-        std::fs::read(path)
-            .and_then(|bytes| bundle::write_private(&copy, &bytes))
-            .map_err(|source| RunError::Create {
-                path: copy.display().to_string(),
-                source,
-            })?;
-        accounting.tokenizer = TokenizerSpec::HuggingFace(TOKENIZER_FILE.into());
+    // The bundle carries the tokenizer, so that it is re-judged anywhere.
+    if let Some(spec) = &accounting.tokenizer {
+        accounting.tokenizer = Some(spec.copy_into(Path::new(""), dir)?);
     }
     let plan = Plan {
         cases: config.cases.iter().map(|c| c.id.clone()).collect(),
@@ -179,6 +169,7 @@ pub async fn run_until(
         accounting,
         rate_limit: config.client.target().rate_limit.clone(),
         performance: config.performance.clone(),
+        limits: config.client.target().limits,
     };
     let context = Context::new(plan.clone(), dir)?;
     let loads = plan_loads(&config, &context)?;
@@ -211,7 +202,7 @@ pub async fn run_until(
             case
         })
         .map(|case| async move {
-            if !context.plan.unclaimed(case).is_empty() {
+            if !context.sends(case) {
                 return Ok((case, None));
             }
             let path = bundle::evidence_path(dir, &case.id);
@@ -270,7 +261,7 @@ pub async fn run_until(
     // Unclaimed performance cases were not started but are part of the run.
     for case in &config.cases {
         if case.performance.is_some()
-            && !context.plan.unclaimed(case).is_empty()
+            && !context.unclaimed(case).is_empty()
             && !started.contains(&case.id)
         {
             started.push(case.id.clone());
@@ -305,7 +296,7 @@ fn plan_loads<'a>(
     config
         .cases
         .iter()
-        .filter(|case| context.plan.unclaimed(case).is_empty())
+        .filter(|case| context.unclaimed(case).is_empty())
         .filter_map(|case| Some((*case, case.performance.as_ref()?)))
         .map(|(case, performance)| {
             off_the_executor(|| {

@@ -49,6 +49,15 @@ impl Target {
             .unwrap_or(&self.model)
     }
 
+    /// What the templates of a case's request body stand for here.
+    pub fn templates(&self) -> tokencert_core::suite::Templates<'_> {
+        tokencert_core::suite::Templates {
+            model: &self.model,
+            rate_limited_model: self.rate_limited_model(),
+            limits: self.limits,
+        }
+    }
+
     /// The URL of a path below the base URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url.trim_end_matches('/'))

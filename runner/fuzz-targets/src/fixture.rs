@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use tokencert_core::judge::{Context, Plan};
-use tokencert_core::suite::{self, PerformanceClaim, RateLimit, Suite};
+use tokencert_core::suite::{self, Accounting, PerformanceClaim, RateLimit, Suite};
 
 /// The directory holding `spec/` and `suites/`.
 pub(crate) fn repo_root() -> PathBuf {
@@ -32,6 +32,7 @@ pub(crate) static CONTEXT: LazyLock<Context> = LazyLock::new(|| {
             model: None,
             classes: SUITE.slo_profiles.keys().cloned().collect(),
         }),
+        accounting: Accounting::openai_o200k(),
         ..Plan::default()
     };
     for case in &SUITE.cases {

@@ -10,6 +10,8 @@ use super::{Finding, View, recount, short};
 use crate::evidence::Exchange;
 use crate::judge::Context;
 use crate::price::TokenUsage;
+use crate::suite::{ChatOverhead, Kept};
+use crate::tokens::Tokenizer;
 
 /// The value at `usage.<path>`, if any.
 fn at<'v>(usage: &'v Value, path: &[&str]) -> Option<&'v Value> {
@@ -48,6 +50,23 @@ pub fn billed_usage(exchange: &Exchange) -> Option<TokenUsage> {
         reasoning: optional_count(&usage, &["completion_tokens_details", "reasoning_tokens"])
             .unwrap_or(0),
     })
+}
+
+/// A successful exchange's prompt and delivered text counted with
+/// `normaliser` (and OpenAI's chat overhead): `None` when it delivered no
+/// usable answer, carries tool calls, or holds text that cannot be counted.
+pub fn normalised_tokens(exchange: &Exchange, normaliser: &Tokenizer) -> Option<u64> {
+    let view = View::single(exchange);
+    let output = assemble(&view).ok()?;
+    let mut total =
+        prompt_tokens(view.request.as_ref()?, normaliser, ChatOverhead::default()).ok()?;
+    for choice in output.choices.values() {
+        if !choice.tool_calls.is_empty() {
+            return None;
+        }
+        total += normaliser.count(&choice.text).ok()? as u64;
+    }
+    Some(total)
 }
 
 /// Passes with `said` when `reported` is within tolerance of `recount`.
@@ -140,54 +159,75 @@ fn content_texts(content: &Value) -> Result<Vec<&str>, String> {
 /// The prompt recounted: for chat, every message's role, content and name
 /// plus the declared template overhead; for legacy completions, the prompt.
 fn prompt_recount(view: &View<'_>, context: &Context) -> Result<u64, Finding> {
-    let tokens = |text: &str| recount(context, text);
-    if let Some(messages) = view.request_field("messages") {
-        let overhead = context.plan.accounting.chat_overhead;
+    let empty = serde_json::Map::new();
+    prompt_tokens(
+        view.request.as_ref().unwrap_or(&empty),
+        &context.tokenizer,
+        context.plan.accounting.chat_overhead,
+    )
+    .map_err(Finding::error)
+}
+
+/// The prompt tokens of a request body under `tokenizer`: for chat, every
+/// message's role, content and name plus `overhead`; for legacy
+/// completions, the prompt. The error says what cannot be counted.
+pub(crate) fn prompt_tokens(
+    request: &serde_json::Map<String, Value>,
+    tokenizer: &Tokenizer,
+    overhead: ChatOverhead,
+) -> Result<u64, String> {
+    let tokens = |text: &str| {
+        tokenizer
+            .count(text)
+            .map(|n| n as u64)
+            .map_err(|e| e.to_string())
+    };
+    let field = |name| request.get(name).filter(|v: &&Value| !v.is_null());
+    if let Some(messages) = field("messages") {
         let Some(messages) = messages.as_array() else {
-            return Err(Finding::error("the request's messages is not an array"));
+            return Err("the request's messages is not an array".into());
         };
         let mut total = overhead.reply;
         for (i, message) in messages.iter().enumerate() {
             if message.get("tool_calls").is_some() {
-                return Err(Finding::error(format!(
+                return Err(format!(
                     "message {i} carries tool calls, which are not recounted"
-                )));
+                ));
             }
-            total += overhead.per_message;
             let role = message
                 .get("role")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
+            if role == "system" && overhead.system == Kept::Dropped {
+                continue;
+            }
+            total += overhead.per_message;
             total += tokens(role)?;
             let content = message.get("content").unwrap_or(&Value::Null);
-            for text in content_texts(content)
-                .map_err(|why| Finding::error(format!("message {i}: {why}")))?
-            {
+            for text in content_texts(content).map_err(|why| format!("message {i}: {why}"))? {
                 total += tokens(text)?;
             }
-            if let Some(name) = message.get("name").and_then(Value::as_str) {
+            if let Some(name) = message.get("name").and_then(Value::as_str)
+                && overhead.names == Kept::Counted
+            {
                 total += overhead.per_name + tokens(name)?;
             }
         }
         Ok(total)
-    } else if let Some(prompt) = view.request_field("prompt") {
+    } else if let Some(prompt) = field("prompt") {
         match prompt {
             Value::String(text) => tokens(text),
             Value::Array(items) => items
                 .iter()
                 .map(|item| match item.as_str() {
                     Some(text) => tokens(text),
-                    None => Err(Finding::error(
-                        "the prompt array holds something other than text",
-                    )),
+                    None => Err("the prompt array holds something other than text".into()),
                 })
                 .sum(),
-            _ => Err(Finding::error("the request's prompt is not text")),
+            _ => Err("the request's prompt is not text".into()),
         }
     } else {
-        Err(Finding::error(
-            "the request has neither messages nor a prompt to recount",
-        ))
+        Err("the request has neither messages nor a prompt to recount".into())
     }
 }
 

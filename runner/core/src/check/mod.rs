@@ -13,7 +13,8 @@ mod stream;
 
 use std::collections::BTreeMap;
 
-pub use accounting::billed_usage;
+pub(crate) use accounting::prompt_tokens;
+pub use accounting::{billed_usage, normalised_tokens};
 pub(crate) use output::choices;
 pub use rate::{RetryAfter, parse_retry_after};
 

@@ -129,7 +129,15 @@ fn task_label(task: Task) -> &'static str {
 }
 
 fn task_count(t: &TaskCount) -> String {
-    format!("{}: {} of {}", task_label(t.task), t.successes, t.attempts)
+    let normalised = t.normalised_tokens.map_or(String::new(), |n| {
+        format!(", {} o200k_base tokens each", group(n))
+    });
+    format!(
+        "{}: {} of {}{normalised}",
+        task_label(t.task),
+        t.successes,
+        t.attempts
+    )
 }
 
 fn one_line(text: &str) -> String {

@@ -63,6 +63,11 @@ pub struct Billed {
     pub usage: Option<TokenUsage>,
     /// The attempt delivered a usable answer.
     pub succeeded: bool,
+    /// Its prompt and delivered text recounted with o200k_base (OpenAI's
+    /// chat overhead): the same yardstick for every vendor's tokens.
+    /// `None` when nothing was delivered or the text cannot be counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalised_tokens: Option<u64>,
 }
 
 /// The price of one workload under every sheet.
@@ -100,6 +105,11 @@ pub struct TaskCount {
     pub attempts: u64,
     /// Those that succeeded.
     pub successes: u64,
+    /// Mean o200k_base tokens (prompt and delivered text) of its successful
+    /// attempts, rounded: information that makes tasks of vendors with
+    /// different tokenizers comparable. `None` when none could be counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalised_tokens: Option<u64>,
 }
 
 /// The workload priced under one sheet.
@@ -219,6 +229,7 @@ fn summarize(workload: &[Billed]) -> Workload {
             task,
             attempts: count(&|b| b.task == task),
             successes: count(&|b| b.task == task && b.succeeded),
+            normalised_tokens: mean_normalised(workload, task),
         })
         .collect();
     Workload {
@@ -229,6 +240,18 @@ fn summarize(workload: &[Billed]) -> Workload {
         tokens,
         successful_tokens,
     }
+}
+
+/// Mean normalised tokens of a task's successful attempts that have them.
+fn mean_normalised(workload: &[Billed], task: Task) -> Option<u64> {
+    let counts: Vec<u64> = workload
+        .iter()
+        .filter(|b| b.task == task && b.succeeded)
+        .filter_map(|b| b.normalised_tokens)
+        .collect();
+    let sum: u128 = counts.iter().map(|&n| u128::from(n)).sum();
+    (!counts.is_empty())
+        .then(|| u64::try_from(round_div(sum, counts.len() as u128)).unwrap_or(u64::MAX))
 }
 
 /// The cost of one request under `sheet` and which tier priced it

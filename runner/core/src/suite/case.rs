@@ -246,6 +246,14 @@ impl StatusSet {
         }
     }
 
+    /// The acceptable codes.
+    pub fn codes(&self) -> &[u16] {
+        match self {
+            StatusSet::One(code) => std::slice::from_ref(code),
+            StatusSet::Any(codes) => codes,
+        }
+    }
+
     /// The codes joined by `|`, e.g. `400|413`.
     pub fn label(&self) -> String {
         match self {
@@ -369,6 +377,20 @@ pub enum Check {
 }
 
 impl Check {
+    /// Whether the check recounts tokens with the tokenizer the target
+    /// declares: a case with such a check is not claimed when it declares
+    /// none.
+    pub fn recounts(&self) -> bool {
+        matches!(
+            self,
+            Check::MaxTokensHonoured
+                | Check::CompletionTokensRecount
+                | Check::PromptTokensRecount
+                | Check::UsageMatchesBefore
+                | Check::ReasoningTokensDisclosed
+        )
+    }
+
     /// The check's name as written in case files.
     pub fn name(&self) -> &'static str {
         match self {

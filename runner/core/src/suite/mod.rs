@@ -8,6 +8,7 @@ mod clause;
 mod locate;
 mod profile;
 mod slo;
+mod template;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,13 +20,14 @@ pub use case::{
 };
 pub use clause::{Clause, Level};
 pub use profile::{
-    Accounting, ChatOverhead, Limits, PerformanceClaim, RateLimit, TargetProfile, Tolerance,
+    Accounting, ChatOverhead, Kept, Limits, PerformanceClaim, RateLimit, TargetProfile, Tolerance,
     load_profile,
 };
 pub use slo::{
     LatencyThreshold, MaxShare, MinShare, Objectives, SLO_DIR, SloProfile, SpeedThreshold,
     Thresholds, Window,
 };
+pub use template::{OVERFLOW_TEMPLATES, Templates, overflows_on_purpose};
 
 use crate::digest;
 use clause::ClauseFile;

@@ -53,9 +53,11 @@ pub struct PerformanceClaim {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accounting {
-    /// The tokenizer usage is counted with (o200k_base by default).
-    #[serde(default)]
-    pub tokenizer: TokenizerSpec,
+    /// The tokenizer the target bills with. Undeclared, cases that recount
+    /// are not claimed: another vendor's tokenizer proves nothing about
+    /// this one's counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<TokenizerSpec>,
     /// Tokens the chat template adds around the messages.
     #[serde(default)]
     pub chat_overhead: ChatOverhead,
@@ -64,10 +66,24 @@ pub struct Accounting {
     pub tolerance: Tolerance,
 }
 
+impl Accounting {
+    /// OpenAI's documented accounting for its chat models: o200k_base, the
+    /// chat overhead of [`ChatOverhead::default`], exact counts. The
+    /// reference service bills this way.
+    pub fn openai_o200k() -> Self {
+        Self {
+            tokenizer: Some(TokenizerSpec::O200kBase),
+            ..Self::default()
+        }
+    }
+}
+
 /// Tokens a chat template adds: per message, per `name`, and to prime the
-/// reply. The defaults are the accounting OpenAI documents for its chat
-/// models (cookbook "How to count tokens with tiktoken",
-/// `num_tokens_from_messages`, read 2026-11-26): 3, 1 and 3.
+/// reply (a leading BOS token included), and whether the template keeps
+/// system messages and names at all. The defaults are the accounting OpenAI
+/// documents for its chat models (cookbook "How to count tokens with
+/// tiktoken", `num_tokens_from_messages`, read 2026-11-26): 3, 1 and 3,
+/// everything counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatOverhead {
@@ -77,6 +93,24 @@ pub struct ChatOverhead {
     pub per_name: u64,
     /// Tokens priming the assistant's reply.
     pub reply: u64,
+    /// Whether system messages reach the prompt (some templates, such as
+    /// Gemma's in llama-cpp-python, drop them).
+    #[serde(default)]
+    pub system: Kept,
+    /// Whether a message's `name` reaches the prompt.
+    #[serde(default)]
+    pub names: Kept,
+}
+
+/// Whether a chat template keeps a part of the request in the prompt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kept {
+    /// The part is in the prompt and billed.
+    #[default]
+    Counted,
+    /// The template leaves the part out: it costs nothing.
+    Dropped,
 }
 
 impl Default for ChatOverhead {
@@ -85,6 +119,8 @@ impl Default for ChatOverhead {
             per_message: 3,
             per_name: 1,
             reply: 3,
+            system: Kept::Counted,
+            names: Kept::Counted,
         }
     }
 }
@@ -133,7 +169,8 @@ pub struct RateLimit {
     pub tokens: Option<u64>,
 }
 
-/// Limits a target declares.
+/// Limits a target declares. A case whose request does not fit them is not
+/// claimed (see [`crate::judge::Plan::unclaimed`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -164,8 +201,24 @@ impl Default for Limits {
     }
 }
 
-/// Reads a target profile; the problem names file and line.
+/// Reads a target profile; the problem names file and line. A relative
+/// tokenizer path is taken relative to the profile's directory.
 pub fn load_profile(path: &Path) -> Result<TargetProfile, Problem> {
     let text = super::read_bounded(path, path)?;
-    super::parse_yaml(&text).map_err(|e| super::typed_yaml_problem(path, &text, &e))
+    let mut profile: TargetProfile =
+        super::parse_yaml(&text).map_err(|e| super::typed_yaml_problem(path, &text, &e))?;
+    if let Some(spec) = profile.accounting.tokenizer.take() {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        profile.accounting.tokenizer = Some(beside(spec, dir));
+    }
+    Ok(profile)
+}
+
+/// A tokenizer file's path joined to `dir` (an absolute path stays as it is).
+fn beside(spec: TokenizerSpec, dir: &Path) -> TokenizerSpec {
+    match spec {
+        TokenizerSpec::HuggingFace(path) => TokenizerSpec::HuggingFace(dir.join(path)),
+        TokenizerSpec::Gguf(path) => TokenizerSpec::Gguf(dir.join(path)),
+        builtin => builtin,
+    }
 }

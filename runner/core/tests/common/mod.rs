@@ -330,6 +330,7 @@ pub fn run_after(check: &Check, exchange: &Exchange, before: &[Exchange]) -> Fin
 pub fn context(claims: std::collections::BTreeSet<tokencert_core::suite::Capability>) -> Context {
     let plan = tokencert_core::judge::Plan {
         claims,
+        accounting: tokencert_core::suite::Accounting::openai_o200k(),
         ..Default::default()
     };
     Context::new(plan, std::path::Path::new(".")).expect("o200k_base loads")
