@@ -3,9 +3,15 @@
 //! Sends each case's request to the target, records every exchange as
 //! evidence while it happens (so a killed run keeps what it had), and
 //! assembles the bundle. The only place with the network and the clock.
+//! [`perf`] runs the measurement commands (`load`, `sweep`, `soak`,
+//! `bench`) for any front end.
+
+// Libraries return values and errors; only the binary prints.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod exchange;
 pub mod load;
+pub mod perf;
 mod record;
 mod redact;
 mod run;

@@ -2,22 +2,19 @@
 //! write its performance metrics (no verdicts yet).
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokencert::target::{self, Selection};
-use tokencert_core::canonical;
-use tokencert_core::evidence::read_exchanges;
-use tokencert_core::metrics::{
-    Distribution, ErrorClass, ExchangeMetrics, Slo, SteadyState, Summary, TimedExchange,
-    WindowSpec, exchange_metrics, milli_to_decimal, steady_state, summarize,
-};
-use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
+use tokencert_core::metrics::{Distribution, ErrorClass, SteadyState, Summary, milli_to_decimal};
 use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
-use tokencert_drive::load::{Bounds, LoadOutcome, LoadProgress, LoadRun, drive_load_until};
+use tokencert_drive::load::LoadRun;
+use tokencert_drive::perf::load::{self as perf_load, achieved, describe};
+use tokencert_drive::perf::{Event, LoadTarget, ctrl_c};
 use tokencert_drive::{ApiKey, Client, Limits, Target};
 use tokencert_reference::{Config, RunningServer};
 
@@ -27,8 +24,6 @@ pub const MAX_REQUESTS: u64 = 100_000;
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// The most closed-loop users (the load engine's in-flight cap).
 pub const MAX_USERS: u64 = 10_000;
-/// The case id recorded on every request of a load run.
-const CASE: &str = "load";
 /// Tokens of the embedded service's context window left for the chat
 /// template around the messages when presets are clipped to it.
 const TEMPLATE_TOKENS: u64 = 64;
@@ -163,37 +158,22 @@ pub(crate) fn parse_duration_up_to(text: &str, max: Duration) -> Result<Duration
     Ok(duration)
 }
 
-/// One request's metrics on the run's clock.
-struct Measured {
-    start_ns: u64,
-    end_ns: u64,
-    metrics: ExchangeMetrics,
-}
-
 /// The target of a run, with the embedded service when it is the target.
 pub(crate) struct Connection {
-    /// Where requests go.
-    pub(crate) target: Target,
-    client: Client,
-    /// The embedded service and the prompt tokens its context leaves.
-    server: Option<(RunningServer, u64)>,
+    /// Where requests go, and the prompt tokens the embedded service's
+    /// context leaves.
+    pub(crate) target: LoadTarget,
+    /// The embedded service.
+    server: Option<RunningServer>,
 }
 
 impl Connection {
     /// Stops the embedded service, if it was started.
     pub(crate) async fn close(self) {
-        if let Some((server, _)) = self.server {
+        if let Some(server) = self.server {
             server.shutdown().await;
         }
     }
-}
-
-/// A run's summary and its steady-state window.
-pub(crate) struct Analysis {
-    /// Distributions and error classes over every sent request.
-    pub(crate) summary: Summary,
-    /// The steady-state window; `None` when no request was sent.
-    pub(crate) steady: Option<SteadyState>,
 }
 
 impl RunArgs {
@@ -258,7 +238,7 @@ impl TargetArgs {
         };
         // The embedded service is started here rather than through
         // `target::prepare`, with the capacity model on.
-        let (target, server) = match &self.target {
+        let (target, server, context_tokens) = match &self.target {
             Some(url) => {
                 let prepared = target::prepare(Selection {
                     base_url: Some(url.clone()),
@@ -268,7 +248,7 @@ impl TargetArgs {
                     ..Selection::default()
                 })
                 .await?;
-                (prepared.target, None)
+                (prepared.target, None, None)
             }
             None => {
                 let config = Config {
@@ -293,13 +273,14 @@ impl TargetArgs {
                     rate_limit: None,
                 };
                 let context = context.saturating_sub(TEMPLATE_TOKENS);
-                (target, Some((server, context)))
+                (target, Some(server), Some(context))
             }
         };
-        let client = Client::new(target.clone(), limits)?;
         Ok(Connection {
-            target,
-            client,
+            target: LoadTarget {
+                client: Client::new(target, limits)?,
+                context_tokens,
+            },
             server,
         })
     }
@@ -308,247 +289,103 @@ impl TargetArgs {
 /// Runs the load; see [`Args`].
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let load = args.shape.model();
-    let workload = args.run.workload(load)?;
-    let tokenizer = load_tokenizer()?;
-    let run_dir = args.run.run_dir("load");
-    let evidence_dir = run_dir.join("evidence");
-
+    let request = perf_load::Request {
+        workload: args.run.workload(load)?,
+        run_dir: args.run.run_dir("load"),
+    };
     let runtime = super::runtime()?;
-    let (target, run) = runtime.block_on(async {
+    let progress = LoadBar::default();
+    let report = runtime.block_on(async {
         let connection = args.run.connect().await?;
-        let run = drive_until(
-            &connection,
-            &workload,
-            &tokenizer,
-            &evidence_dir,
-            interrupt(),
+        let report = perf_load::run(
+            &connection.target,
+            &request,
+            &|event| progress.show(event),
+            ctrl_c(),
         )
         .await;
-        let target = connection.target.clone();
         connection.close().await;
-        anyhow::Ok((target, run?))
+        anyhow::Ok(report?)
     })?;
-
-    let Analysis { summary, steady } = analyse(&run, &tokenizer, &Slo::default())?;
-    let summary_path = run_dir.join("summary.json");
-    tokencert_core::bundle::write_private(
-        &summary_path,
-        &summary_json(&workload, &target, &run, &summary, steady.as_ref())?,
-    )
-    .with_context(|| format!("writing {}", summary_path.display()))?;
-    print_table(&workload, &run, &summary, steady.as_ref());
-    println!("evidence: {}", evidence_dir.display());
-    println!("summary: {}", summary_path.display());
-    Ok(if run.interrupted {
+    print_table(
+        &request.workload,
+        &report.run,
+        &report.summary,
+        report.steady.as_ref(),
+    );
+    println!("evidence: {}", report.evidence_dir.display());
+    println!("summary: {}", report.summary_file.display());
+    Ok(if report.run.interrupted {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-/// Completes on the first Ctrl-C (never, where the signal cannot be
-/// watched), saying that the requests in flight are awaited.
-pub(crate) async fn interrupt() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-    eprintln!("tokencert: interrupted; waiting for the requests in flight");
+/// Shows the progress of a load (of `load`, `soak` or a `sweep` step) on
+/// stderr: a bar on a terminal, else a line per tenth of the requests.
+#[derive(Default)]
+pub(crate) struct LoadBar {
+    /// The bar of the running load, the requests it plans, and how many
+    /// requests a logged line stands for.
+    bar: Mutex<Option<(ProgressBar, u64, u64)>>,
 }
 
-/// The o200k_base tokenizer that plans prompts and recounts outputs.
-pub(crate) fn load_tokenizer() -> anyhow::Result<Tokenizer> {
-    Tokenizer::load(&TokenizerSpec::O200kBase, Path::new("."))
-        .context("loading the o200k_base tokenizer")
-}
-
-/// Plans `workload` and sends it through `connection`, writing the evidence
-/// under `evidence_dir` and showing progress on stderr; schedules nothing
-/// more once `stop` completes (the requests in flight then end as usual).
-pub(crate) async fn drive_until(
-    connection: &Connection,
-    workload: &Workload,
-    tokenizer: &Tokenizer,
-    evidence_dir: &Path,
-    stop: impl Future<Output = ()>,
-) -> anyhow::Result<LoadRun> {
-    let target = &connection.target;
-    if let Some(run_dir) = evidence_dir.parent() {
-        tokencert_core::bundle::create_private_dir(run_dir)
-            .with_context(|| format!("creating {}", run_dir.display()))?;
-    }
-    let context = connection.server.as_ref().map(|(_, c)| *c);
-    let plan = workload.plan(tokenizer, Path::new("."), context)?;
-    eprintln!(
-        "tokencert: load of {} requests ({}) against {} (model {}), evidence in {}",
-        plan.len(),
-        describe(&workload.load),
-        target.base_url,
-        target.model,
-        evidence_dir.display()
-    );
-    let bar = ProgressBar::new(plan.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let step = (plan.len() as u64 / 10).max(1);
-    let bounds = Bounds {
-        max_requests: Some(workload.requests),
-        duration: workload.duration,
-        ..Bounds::default()
-    };
-    let run = drive_load_until(
-        &connection.client,
-        CASE,
-        &plan,
-        &workload.load,
-        bounds,
-        evidence_dir,
-        |p: &LoadProgress| {
-            let done = p.finished + p.not_sent;
-            bar.set_position(done);
-            bar.set_message(format!(
-                "{} in flight, {} errors, {} not sent",
-                p.in_flight, p.errors, p.not_sent
-            ));
-            // Without a terminal (CI logs) the bar is hidden: log every tenth.
-            if bar.is_hidden() && done.is_multiple_of(step) {
+impl LoadBar {
+    /// Shows a load's events; ignores the others.
+    pub(crate) fn show(&self, event: Event) {
+        let mut bar = self.bar.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            Event::LoadStarted {
+                planned,
+                load,
+                base_url,
+                model,
+                evidence_dir,
+            } => {
                 eprintln!(
-                    "tokencert: {done}/{} done, {} in flight, {} errors, {} s",
-                    plan.len(),
-                    p.in_flight,
-                    p.errors,
-                    p.elapsed.as_secs()
+                    "tokencert: load of {planned} requests ({}) against {base_url} (model {model}), evidence in {}",
+                    describe(&load),
+                    evidence_dir.display()
                 );
+                let shown = ProgressBar::new(planned);
+                shown.set_style(
+                    ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                *bar = Some((shown, planned, (planned / 10).max(1)));
             }
-        },
-        stop,
-    )
-    .await;
-    bar.finish_and_clear();
-    Ok(run?)
-}
-
-/// The summary of a run and its steady-state window, with goodput under `slo`.
-pub(crate) fn analyse(run: &LoadRun, tokenizer: &Tokenizer, slo: &Slo) -> anyhow::Result<Analysis> {
-    let measured = measure(run, tokenizer)?;
-    let metrics: Vec<ExchangeMetrics> = measured.iter().map(|m| m.metrics.clone()).collect();
-    let summary = summarize(&metrics)?;
-    let timed: Vec<TimedExchange<'_>> = measured
-        .iter()
-        .map(|m| TimedExchange {
-            start_ns: m.start_ns,
-            end_ns: m.end_ns,
-            metrics: &m.metrics,
-        })
-        .collect();
-    let steady = if timed.is_empty() {
-        None
-    } else {
-        Some(steady_state(&timed, &WindowSpec::default(), slo)?)
-    };
-    Ok(Analysis { summary, steady })
-}
-
-/// How the requests are sent, in words.
-pub(crate) fn describe(load: &LoadModel) -> String {
-    match load {
-        LoadModel::Closed { users, .. } => {
-            format!(
-                "closed loop, {users} user{}",
-                if *users == 1 { "" } else { "s" }
-            )
+            Event::LoadProgress(p) => {
+                let Some((bar, planned, step)) = bar.as_ref() else {
+                    return;
+                };
+                let done = p.finished + p.not_sent;
+                bar.set_position(done);
+                bar.set_message(format!(
+                    "{} in flight, {} errors, {} not sent",
+                    p.in_flight, p.errors, p.not_sent
+                ));
+                // Without a terminal (CI logs) the bar is hidden: log every tenth.
+                if bar.is_hidden() && done.is_multiple_of(*step) {
+                    eprintln!(
+                        "tokencert: {done}/{planned} done, {} in flight, {} errors, {} s",
+                        p.in_flight,
+                        p.errors,
+                        p.elapsed.as_secs()
+                    );
+                }
+            }
+            Event::LoadEnded => {
+                if let Some((bar, _, _)) = bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
+            Event::Stopping => {
+                eprintln!("tokencert: interrupted; waiting for the requests in flight");
+            }
+            _ => {}
         }
-        LoadModel::Poisson { rate } => format!("open loop, Poisson at {rate} requests/s"),
-        other => format!("{other:?}"),
     }
-}
-
-/// The metrics of every sent request, read back from its evidence.
-fn measure(run: &LoadRun, tokenizer: &Tokenizer) -> anyhow::Result<Vec<Measured>> {
-    let mut measured = Vec::with_capacity(run.requests.len());
-    for request in &run.requests {
-        let LoadOutcome::Sent {
-            file,
-            sent_ns,
-            end_ns,
-            ..
-        } = &request.outcome
-        else {
-            continue;
-        };
-        let exchanges =
-            read_exchanges(file).with_context(|| format!("reading {}", file.display()))?;
-        let Some(exchange) = exchanges.last() else {
-            anyhow::bail!("{} holds no exchange", file.display());
-        };
-        measured.push(Measured {
-            start_ns: *sent_ns,
-            end_ns: (*end_ns).max(*sent_ns),
-            metrics: exchange_metrics(exchange, tokenizer)?,
-        });
-    }
-    Ok(measured)
-}
-
-/// `summary.json`: canonical JSON of the run's facts, the summary and the
-/// steady-state window (keys sorted, integers only).
-pub(crate) fn summary_json(
-    workload: &Workload,
-    target: &Target,
-    run: &LoadRun,
-    summary: &Summary,
-    steady: Option<&SteadyState>,
-) -> anyhow::Result<Vec<u8>> {
-    let mut load: Vec<(&str, Vec<u8>)> = vec![
-        ("base_url", canonical::to_vec(&target.base_url)?),
-        ("model", canonical::to_vec(&target.model)?),
-        ("seed", canonical::to_vec(&workload.seed)?),
-        ("planned", canonical::to_vec(&run.planned)?),
-        ("sent", canonical::to_vec(&run.sent)?),
-        ("succeeded", canonical::to_vec(&run.succeeded)?),
-        ("errors", canonical::to_vec(&run.errors)?),
-        ("not_sent", canonical::to_vec(&run.not_sent)?),
-        ("unscheduled", canonical::to_vec(&run.unscheduled)?),
-        ("interrupted", canonical::to_vec(&run.interrupted)?),
-        ("peak_in_flight", canonical::to_vec(&run.peak_in_flight)?),
-        ("elapsed_ns", canonical::to_vec(&run.elapsed_ns)?),
-        ("achieved_rate_milli", canonical::to_vec(&achieved(run))?),
-        ("load_model", canonical::to_vec(&describe(&workload.load))?),
-    ];
-    let top: Vec<(&str, Vec<u8>)> = vec![
-        ("load", object(&mut load)),
-        ("summary", canonical::to_vec(summary)?),
-        ("steady_state", canonical::to_vec(&steady)?),
-    ];
-    let mut top = top;
-    let mut bytes = object(&mut top);
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-/// A canonical object from canonical members (each ending with a newline,
-/// which is dropped); keys are ASCII, so byte order is UTF-16 order.
-pub(crate) fn object(members: &mut [(&str, Vec<u8>)]) -> Vec<u8> {
-    members.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out = b"{".to_vec();
-    for (i, (key, value)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(format!("{key:?}:").as_bytes());
-        out.extend_from_slice(value.strip_suffix(b"\n").unwrap_or(value));
-    }
-    out.push(b'}');
-    out
-}
-
-/// Requests sent per second over the run, in milli-requests per second.
-pub(crate) fn achieved(run: &LoadRun) -> Option<u64> {
-    (run.elapsed_ns > 0).then(|| {
-        let rate = u128::from(run.sent) * 1_000_000_000_000 / u128::from(run.elapsed_ns);
-        u64::try_from(rate).unwrap_or(u64::MAX)
-    })
 }
 
 /// Nanoseconds as milliseconds with three decimals.
@@ -654,11 +491,5 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3d").is_err(), "over the limit");
-    }
-
-    #[test]
-    fn objects_are_canonical() {
-        let mut members = vec![("b", b"2\n".to_vec()), ("a", b"\"x\"\n".to_vec())];
-        assert_eq!(object(&mut members), br#"{"a":"x","b":2}"#.to_vec());
     }
 }

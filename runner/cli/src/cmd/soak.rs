@@ -4,17 +4,12 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
-use tokencert_core::canonical;
-use tokencert_core::evidence::read_exchanges;
 use tokencert_core::metrics::{ErrorClass, milli_to_decimal};
-use tokencert_core::performance::place;
-use tokencert_core::soak::{SOAK_FORMAT, SoakFigures, SoakSample, SoakSpec, Variation, soak};
-use tokencert_core::workload::Workload;
-use tokencert_drive::Target;
-use tokencert_drive::load::{LoadOutcome, LoadRun};
+use tokencert_core::soak::Variation;
+use tokencert_drive::perf::ctrl_c;
+use tokencert_drive::perf::soak::{self as perf_soak, Report};
 
-use super::load::{self, MAX_REQUESTS, TargetArgs, ms, object};
+use super::load::{self, LoadBar, MAX_REQUESTS, TargetArgs, ms};
 
 /// The longest soak.
 pub const MAX_SOAK: Duration = Duration::from_secs(24 * 3600);
@@ -46,14 +41,6 @@ pub struct Args {
     shape: load::ShapeArgs,
 }
 
-/// How a soak went, besides its figures.
-struct Outcome {
-    /// Whether Ctrl-C stopped it.
-    interrupted: bool,
-    /// Whether it sent every planned request before --duration.
-    plan_exhausted: bool,
-}
-
 /// Runs the soak; see [`Args`].
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.window < MIN_WINDOW || args.window > args.duration {
@@ -64,12 +51,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let model = args.shape.model();
-    let workload = args
-        .common
-        .workload(model, args.requests, Some(args.duration))?;
-    let tokenizer = load::load_tokenizer()?;
-    let run_dir = args.common.run_dir("soak");
-    let evidence_dir = run_dir.join("evidence");
+    let request = perf_soak::Request {
+        workload: args
+            .common
+            .workload(model, args.requests, Some(args.duration))?,
+        window: args.window,
+        run_dir: args.common.run_dir("soak"),
+    };
     eprintln!(
         "tokencert: soak for {} in windows of {} (Ctrl-C stops sending and reports what ran)",
         humantime::format_duration(args.duration),
@@ -77,131 +65,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
 
     let runtime = super::runtime()?;
-    let (target, run) = runtime.block_on(async {
+    let progress = LoadBar::default();
+    let report = runtime.block_on(async {
         let connection = args.common.connect().await?;
-        let run = load::drive_until(
-            &connection,
-            &workload,
-            &tokenizer,
-            &evidence_dir,
-            load::interrupt(),
+        let report = perf_soak::run(
+            &connection.target,
+            &request,
+            &|event| progress.show(event),
+            ctrl_c(),
         )
         .await;
-        let target = connection.target.clone();
         connection.close().await;
-        anyhow::Ok((target, run?))
+        anyhow::Ok(report?)
     })?;
-
-    let samples = samples(&run, &tokenizer)?;
-    let outcome = Outcome {
-        interrupted: run.interrupted,
-        plan_exhausted: run.unscheduled == 0 && run.planned == workload.requests,
-    };
-    let duration_ns = u64::try_from(args.duration.as_nanos()).unwrap_or(u64::MAX);
-    // After the last send the load only drains: its windows are not steady.
-    let last_send = run
-        .requests
-        .iter()
-        .filter_map(|r| match r.outcome {
-            LoadOutcome::Sent { sent_ns, .. } => Some(sent_ns),
-            LoadOutcome::NotSent(_) => None,
-        })
-        .max()
-        .unwrap_or(0);
-    let spec = SoakSpec {
-        window_ns: u64::try_from(args.window.as_nanos()).unwrap_or(u64::MAX),
-        sending_until_ns: if outcome.interrupted || outcome.plan_exhausted {
-            last_send.min(duration_ns)
-        } else {
-            duration_ns
-        },
-    };
-    let figures = soak(&samples, spec)?;
-    let path = run_dir.join("soak.json");
-    let json = soak_json(&workload, &target, &run, &outcome, duration_ns, &figures)?;
-    tokencert_core::bundle::write_private(&path, &json)
-        .with_context(|| format!("writing {}", path.display()))?;
-    print_table(&run, &outcome, &figures);
-    println!("evidence: {}", evidence_dir.display());
-    println!("soak: {}", path.display());
-    Ok(if outcome.interrupted {
+    print_table(&report);
+    println!("evidence: {}", report.evidence_dir.display());
+    println!("soak: {}", report.soak_file.display());
+    Ok(if report.run.interrupted {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-/// Every sent request as a soak sample, read back from its evidence.
-fn samples(
-    run: &LoadRun,
-    tokenizer: &tokencert_core::tokens::Tokenizer,
-) -> anyhow::Result<Vec<SoakSample>> {
-    let mut samples = Vec::with_capacity(run.requests.len());
-    for request in &run.requests {
-        let LoadOutcome::Sent { file, .. } = &request.outcome else {
-            continue;
-        };
-        let exchanges =
-            read_exchanges(file).with_context(|| format!("reading {}", file.display()))?;
-        let Some(exchange) = exchanges.last() else {
-            anyhow::bail!("{} holds no exchange", file.display());
-        };
-        let placed = place(std::slice::from_ref(exchange), tokenizer)
-            .with_context(|| format!("measuring {}", file.display()))?;
-        samples.extend(placed.iter().map(|p| SoakSample::of(request.index, p)));
-    }
-    Ok(samples)
-}
-
-/// `soak.json`: canonical JSON of the run's facts and its soak figures.
-fn soak_json(
-    workload: &Workload,
-    target: &Target,
-    run: &LoadRun,
-    outcome: &Outcome,
-    duration_ns: u64,
-    figures: &SoakFigures,
-) -> anyhow::Result<Vec<u8>> {
-    let mut facts: Vec<(&str, Vec<u8>)> = vec![
-        ("base_url", canonical::to_vec(&target.base_url)?),
-        ("model", canonical::to_vec(&target.model)?),
-        ("seed", canonical::to_vec(&workload.seed)?),
-        (
-            "load_model",
-            canonical::to_vec(&load::describe(&workload.load))?,
-        ),
-        ("duration_ns", canonical::to_vec(&duration_ns)?),
-        ("planned", canonical::to_vec(&run.planned)?),
-        ("sent", canonical::to_vec(&run.sent)?),
-        ("not_sent", canonical::to_vec(&run.not_sent)?),
-        ("unscheduled", canonical::to_vec(&run.unscheduled)?),
-        ("elapsed_ns", canonical::to_vec(&run.elapsed_ns)?),
-        ("interrupted", canonical::to_vec(&outcome.interrupted)?),
-        (
-            "plan_exhausted",
-            canonical::to_vec(&outcome.plan_exhausted)?,
-        ),
-    ];
-    let mut top: Vec<(&str, Vec<u8>)> = vec![
-        ("format", canonical::to_vec(&SOAK_FORMAT)?),
-        ("load", object(&mut facts)),
-        ("figures", canonical::to_vec(figures)?),
-    ];
-    let mut bytes = object(&mut top);
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-fn print_table(run: &LoadRun, outcome: &Outcome, figures: &SoakFigures) {
+fn print_table(report: &Report) {
+    let (run, figures) = (&report.run, &report.figures);
     let opt = |v: Option<u64>| v.map_or("-".to_string(), ms);
     println!(
         "requests: {} sent, {} ended, {} errors ({} ppm), {} not sent",
         run.sent, figures.requests, figures.errors, figures.error_rate_ppm, run.not_sent
     );
-    if outcome.interrupted {
+    if run.interrupted {
         println!("INTERRUPTED: no request was sent after Ctrl-C");
     }
-    if outcome.plan_exhausted {
+    if report.plan_exhausted {
         println!(
             "the {} planned requests were all sent before --duration: raise --requests for a longer soak",
             run.planned

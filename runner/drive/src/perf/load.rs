@@ -1,0 +1,270 @@
+//! `load`: a seeded workload sent to a target; its performance metrics
+//! (no verdicts) analysed and written to `summary.json`. The sending and
+//! the analysis serve `sweep` (per step) and `soak` too.
+
+use std::path::{Path, PathBuf};
+
+use tokencert_core::canonical;
+use tokencert_core::evidence::{Exchange, read_exchanges};
+use tokencert_core::metrics::{
+    ExchangeMetrics, Slo, SteadyState, Summary, TimedExchange, WindowSpec, exchange_metrics,
+    steady_state, summarize,
+};
+use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
+use tokencert_core::workload::{LoadModel, Workload};
+
+use super::files::{create_owner_only, file, object, write_owner_only};
+use super::{Event, OnEvent, PerfError, announced};
+use crate::exchange::{Client, off_the_executor};
+use crate::load::{Bounds, LoadOutcome, LoadRun, drive_load_until};
+
+/// The case id recorded on every request of a load run.
+const CASE: &str = "load";
+
+/// Where a load, sweep or soak sends its requests.
+pub struct LoadTarget {
+    /// The client: the target (base URL, model, key) and each request's
+    /// deadline and body limit.
+    pub client: Client,
+    /// The prompt tokens the target's context window leaves; presets are
+    /// clipped to it. `None`: not clipped.
+    pub context_tokens: Option<u64>,
+}
+
+/// A load to run.
+pub struct Request {
+    /// What to send: seed, requests, duration, prompts and load model.
+    pub workload: Workload,
+    /// The run directory to create (owner-only): `evidence/` and
+    /// `summary.json` go there.
+    pub run_dir: PathBuf,
+}
+
+/// What a load produced.
+pub struct Report {
+    /// The load engine's account of every request.
+    pub run: LoadRun,
+    /// Distributions and error classes over every sent request.
+    pub summary: Summary,
+    /// The steady-state window; `None` when no request was sent.
+    pub steady: Option<SteadyState>,
+    /// The evidence, one file per request.
+    pub evidence_dir: PathBuf,
+    /// `summary.json`, written owner-only.
+    pub summary_file: PathBuf,
+}
+
+/// Runs the load, sending nothing more once `stop` completes.
+///
+/// # Errors
+///
+/// When the tokenizer cannot be loaded, the workload cannot be planned,
+/// the load cannot run, or its evidence or files cannot be read or written.
+pub async fn run(
+    target: &LoadTarget,
+    request: &Request,
+    on_event: &OnEvent<'_>,
+    stop: impl Future<Output = ()>,
+) -> Result<Report, PerfError> {
+    let tokenizer = load_tokenizer()?;
+    let evidence_dir = request.run_dir.join("evidence");
+    let workload = &request.workload;
+    let stop = announced(stop, on_event);
+    let run = send(target, workload, &tokenizer, &evidence_dir, on_event, stop).await?;
+    let Analysis { summary, steady } =
+        off_the_executor(|| analyse(&run, &tokenizer, &Slo::default()))?;
+    let summary_file = request.run_dir.join("summary.json");
+    let json = summary_json(
+        workload,
+        target.client.target(),
+        &run,
+        &summary,
+        steady.as_ref(),
+    )?;
+    write_owner_only(&summary_file, &json)?;
+    Ok(Report {
+        run,
+        summary,
+        steady,
+        evidence_dir,
+        summary_file,
+    })
+}
+
+/// The o200k_base tokenizer that plans prompts and recounts outputs.
+pub(super) fn load_tokenizer() -> Result<Tokenizer, PerfError> {
+    off_the_executor(|| Tokenizer::load(&TokenizerSpec::O200kBase, Path::new(".")))
+        .map_err(PerfError::Tokenizer)
+}
+
+/// Plans `workload` and sends it to `target`, writing the evidence under
+/// `evidence_dir` (whose parent, the run directory, is created
+/// owner-only); schedules nothing more once `stop` completes (the
+/// requests in flight then end as usual).
+pub(super) async fn send(
+    target: &LoadTarget,
+    workload: &Workload,
+    tokenizer: &Tokenizer,
+    evidence_dir: &Path,
+    on_event: &OnEvent<'_>,
+    stop: impl Future<Output = ()>,
+) -> Result<LoadRun, PerfError> {
+    if let Some(run_dir) = evidence_dir.parent() {
+        create_owner_only(run_dir)?;
+    }
+    let plan = workload.plan(tokenizer, Path::new("."), target.context_tokens)?;
+    let to = target.client.target();
+    on_event(Event::LoadStarted {
+        planned: plan.len() as u64,
+        load: workload.load.clone(),
+        base_url: to.base_url.clone(),
+        model: to.model.clone(),
+        evidence_dir: evidence_dir.to_path_buf(),
+    });
+    let bounds = Bounds {
+        max_requests: Some(workload.requests),
+        duration: workload.duration,
+        ..Bounds::default()
+    };
+    let run = drive_load_until(
+        &target.client,
+        CASE,
+        &plan,
+        &workload.load,
+        bounds,
+        evidence_dir,
+        |p| on_event(Event::LoadProgress(*p)),
+        stop,
+    )
+    .await;
+    on_event(Event::LoadEnded);
+    Ok(run?)
+}
+
+/// A run's summary and its steady-state window.
+pub(super) struct Analysis {
+    /// Distributions and error classes over every sent request.
+    pub(super) summary: Summary,
+    /// The steady-state window; `None` when no request was sent.
+    pub(super) steady: Option<SteadyState>,
+}
+
+/// One request's metrics on the run's clock.
+struct Measured {
+    start_ns: u64,
+    end_ns: u64,
+    metrics: ExchangeMetrics,
+}
+
+/// The summary of a run and its steady-state window, with goodput under `slo`.
+pub(super) fn analyse(
+    run: &LoadRun,
+    tokenizer: &Tokenizer,
+    slo: &Slo,
+) -> Result<Analysis, PerfError> {
+    let measured = measure(run, tokenizer)?;
+    let metrics: Vec<ExchangeMetrics> = measured.iter().map(|m| m.metrics.clone()).collect();
+    let summary = summarize(&metrics)?;
+    let timed: Vec<TimedExchange<'_>> = measured
+        .iter()
+        .map(|m| TimedExchange {
+            start_ns: m.start_ns,
+            end_ns: m.end_ns,
+            metrics: &m.metrics,
+        })
+        .collect();
+    let steady = if timed.is_empty() {
+        None
+    } else {
+        Some(steady_state(&timed, &WindowSpec::default(), slo)?)
+    };
+    Ok(Analysis { summary, steady })
+}
+
+/// The metrics of every sent request, read back from its evidence.
+fn measure(run: &LoadRun, tokenizer: &Tokenizer) -> Result<Vec<Measured>, PerfError> {
+    let mut measured = Vec::with_capacity(run.requests.len());
+    for request in &run.requests {
+        let LoadOutcome::Sent {
+            file,
+            sent_ns,
+            end_ns,
+            ..
+        } = &request.outcome
+        else {
+            continue;
+        };
+        let exchange = last_exchange(file)?;
+        measured.push(Measured {
+            start_ns: *sent_ns,
+            end_ns: (*end_ns).max(*sent_ns),
+            metrics: exchange_metrics(&exchange, tokenizer)?,
+        });
+    }
+    Ok(measured)
+}
+
+/// The last exchange of a request's evidence file (a load request's only one).
+pub(super) fn last_exchange(file: &Path) -> Result<Exchange, PerfError> {
+    let mut exchanges = read_exchanges(file).map_err(|source| PerfError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    exchanges
+        .pop()
+        .ok_or_else(|| PerfError::NoExchange(file.to_path_buf()))
+}
+
+/// How the requests are sent, in words (`summary.json`'s `load_model`).
+pub fn describe(load: &LoadModel) -> String {
+    match load {
+        LoadModel::Closed { users, .. } => {
+            format!(
+                "closed loop, {users} user{}",
+                if *users == 1 { "" } else { "s" }
+            )
+        }
+        LoadModel::Poisson { rate } => format!("open loop, Poisson at {rate} requests/s"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Requests sent per second over the run, in milli-requests per second.
+pub fn achieved(run: &LoadRun) -> Option<u64> {
+    (run.elapsed_ns > 0).then(|| {
+        let rate = u128::from(run.sent) * 1_000_000_000_000 / u128::from(run.elapsed_ns);
+        u64::try_from(rate).unwrap_or(u64::MAX)
+    })
+}
+
+/// `summary.json`: canonical JSON of the run's facts, the summary and the
+/// steady-state window (keys sorted, integers only).
+pub(super) fn summary_json(
+    workload: &Workload,
+    target: &crate::Target,
+    run: &LoadRun,
+    summary: &Summary,
+    steady: Option<&SteadyState>,
+) -> Result<Vec<u8>, PerfError> {
+    let mut load: Vec<(&str, Vec<u8>)> = vec![
+        ("base_url", canonical::to_vec(&target.base_url)?),
+        ("model", canonical::to_vec(&target.model)?),
+        ("seed", canonical::to_vec(&workload.seed)?),
+        ("planned", canonical::to_vec(&run.planned)?),
+        ("sent", canonical::to_vec(&run.sent)?),
+        ("succeeded", canonical::to_vec(&run.succeeded)?),
+        ("errors", canonical::to_vec(&run.errors)?),
+        ("not_sent", canonical::to_vec(&run.not_sent)?),
+        ("unscheduled", canonical::to_vec(&run.unscheduled)?),
+        ("interrupted", canonical::to_vec(&run.interrupted)?),
+        ("peak_in_flight", canonical::to_vec(&run.peak_in_flight)?),
+        ("elapsed_ns", canonical::to_vec(&run.elapsed_ns)?),
+        ("achieved_rate_milli", canonical::to_vec(&achieved(run))?),
+        ("load_model", canonical::to_vec(&describe(&workload.load))?),
+    ];
+    Ok(file(&mut [
+        ("load", object(&mut load)),
+        ("summary", canonical::to_vec(summary)?),
+        ("steady_state", canonical::to_vec(&steady)?),
+    ]))
+}
