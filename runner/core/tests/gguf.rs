@@ -683,15 +683,17 @@ fn llama_cpp_counts_agree() {
     let spec = TokenizerSpec::Gguf(model.clone());
     let from_model = Tokenizer::load(&spec, Path::new(".")).expect("the model loads");
     println!("loaded {} in {:.2?}", model.display(), started.elapsed());
-    let bundle = tempfile::tempdir().expect("tempdir");
-    let copied = spec
-        .copy_into(Path::new("."), bundle.path())
-        .expect("copies");
-    let extract = bundle.path().join(BUNDLE_TOKENIZER_GGUF);
+    // TOKENCERT_GGUF_BUNDLE, if set, is a directory to leave the copy in.
+    let temp = tempfile::tempdir().expect("tempdir");
+    let bundle = std::env::var_os("TOKENCERT_GGUF_BUNDLE")
+        .map_or_else(|| temp.path().to_path_buf(), PathBuf::from);
+    std::fs::create_dir_all(&bundle).expect("bundle directory");
+    let copied = spec.copy_into(Path::new("."), &bundle).expect("copies");
+    let extract = bundle.join(BUNDLE_TOKENIZER_GGUF);
     let size = std::fs::metadata(&extract).expect("extract").len();
     let model_size = std::fs::metadata(&model).expect("model").len();
     println!("model: {model_size} bytes; extracted tokenizer.gguf: {size} bytes");
-    let from_copy = Tokenizer::load(&copied, bundle.path()).expect("the copy loads");
+    let from_copy = Tokenizer::load(&copied, &bundle).expect("the copy loads");
 
     let lines = std::fs::read_to_string(texts).expect("texts");
     let (mut compared, mut mismatches, mut bytes) = (0, 0, 0);
