@@ -14,7 +14,7 @@ use tokencert_core::metrics::{Distribution, ErrorClass, SteadyState, Summary, mi
 use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
 use tokencert_drive::load::LoadRun;
 use tokencert_drive::perf::load::{self as perf_load, achieved, describe};
-use tokencert_drive::perf::{Event, LoadTarget, ctrl_c};
+use tokencert_drive::perf::{Event, LoadTarget, Offered, ctrl_c};
 use tokencert_drive::{ApiKey, Client, Limits, Target};
 use tokencert_reference::{Config, RunningServer};
 
@@ -55,12 +55,10 @@ impl ShapeArgs {
     /// The load model the flags ask for.
     pub(crate) fn model(&self) -> LoadModel {
         match self.rate {
-            Some(rate) => LoadModel::Poisson { rate },
-            None => LoadModel::Closed {
-                users: self.users.unwrap_or(4),
-                think_time: Duration::ZERO,
-            },
+            Some(rate) => Offered::Rate(rate),
+            None => Offered::Users(self.users.unwrap_or(4)),
         }
+        .model()
     }
 }
 

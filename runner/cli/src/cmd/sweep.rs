@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use tokencert_core::metrics::{Slo, milli_to_decimal};
 use tokencert_core::workload::MAX_RATE;
-use tokencert_drive::perf::sweep::{self as perf_sweep, Mode, Offered, Step, to_milli};
-use tokencert_drive::perf::{Event, ctrl_c};
+use tokencert_drive::perf::sweep::{self as perf_sweep, Mode, Step, to_milli};
+use tokencert_drive::perf::{Event, Offered, ctrl_c};
 
 use super::load::{self, LoadBar, MAX_DURATION, MAX_USERS, RunArgs};
 

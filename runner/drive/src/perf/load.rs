@@ -3,6 +3,7 @@
 //! the analysis serve `sweep` (per step) and `soak` too.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tokencert_core::canonical;
 use tokencert_core::evidence::{Exchange, read_exchanges};
@@ -31,7 +32,32 @@ pub struct LoadTarget {
     pub context_tokens: Option<u64>,
 }
 
+/// The load a run offers: the open- and closed-loop shapes of `load`,
+/// `soak` and each `sweep` step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Offered {
+    /// A closed loop of this many users, each sending its next request
+    /// when its previous one ended.
+    Users(u64),
+    /// A Poisson open loop at this many requests per second.
+    Rate(f64),
+}
+
+impl Offered {
+    /// The load model of this shape.
+    pub fn model(self) -> LoadModel {
+        match self {
+            Offered::Users(users) => LoadModel::Closed {
+                users,
+                think_time: Duration::ZERO,
+            },
+            Offered::Rate(rate) => LoadModel::Poisson { rate },
+        }
+    }
+}
+
 /// A load to run.
+#[derive(Debug, Clone)]
 pub struct Request {
     /// What to send: seed, requests, duration, prompts and load model.
     pub workload: Workload,
@@ -41,6 +67,7 @@ pub struct Request {
 }
 
 /// What a load produced.
+#[derive(Debug)]
 pub struct Report {
     /// The load engine's account of every request.
     pub run: LoadRun,

@@ -19,7 +19,7 @@ pub mod sweep;
 
 pub use error::PerfError;
 pub use event::Event;
-pub use load::LoadTarget;
+pub use load::{LoadTarget, Offered};
 
 /// The callback given every [`Event`] of a run.
 pub type OnEvent<'a> = dyn Fn(Event) + Sync + 'a;

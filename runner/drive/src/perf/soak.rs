@@ -19,6 +19,7 @@ use crate::exchange::off_the_executor;
 use crate::load::{LoadOutcome, LoadRun};
 
 /// A soak to run.
+#[derive(Debug, Clone)]
 pub struct Request {
     /// What to send; its `duration` (required) is how long requests are
     /// sent, and its `requests` are planned up front.
@@ -32,6 +33,7 @@ pub struct Request {
 }
 
 /// What a soak produced.
+#[derive(Debug)]
 pub struct Report {
     /// The load engine's account of every request.
     pub run: LoadRun,

@@ -39,6 +39,7 @@ pub const INGEST_STEP: Duration = Duration::from_micros(50);
 pub const CREATE_PROBES: usize = 21;
 
 /// A benchmark to run.
+#[derive(Debug, Clone)]
 pub struct Request {
     /// Concurrent streams of the streams run (timing error and memory).
     pub streams: u64,

@@ -17,10 +17,10 @@ use futures_util::FutureExt;
 use futures_util::future::FusedFuture;
 use tokencert_core::metrics::{Distribution, Slo};
 use tokencert_core::tokens::Tokenizer;
-use tokencert_core::workload::{LoadModel, Workload};
+use tokencert_core::workload::Workload;
 
 use super::files::write_owner_only;
-use super::load::{self, Analysis, LoadTarget};
+use super::load::{self, Analysis, LoadTarget, Offered};
 use super::{Event, OnEvent, PerfError, announced};
 use crate::exchange::off_the_executor;
 
@@ -32,37 +32,16 @@ pub const KNEE_GAIN_PER_MILLE: u64 = 500;
 /// The longest a sweep schedules requests, all steps together.
 pub const MAX_SWEEP: Duration = Duration::from_secs(3600);
 
-/// The load of one step.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Offered {
-    /// A closed loop of this many users.
-    Users(u64),
-    /// A Poisson open loop at this many requests per second.
-    Rate(f64),
-}
-
-impl Offered {
-    /// The load model of the step.
-    pub fn model(self) -> LoadModel {
-        match self {
-            Offered::Users(users) => LoadModel::Closed {
-                users,
-                think_time: Duration::ZERO,
-            },
-            Offered::Rate(rate) => LoadModel::Poisson { rate },
-        }
-    }
-
-    /// The load as a number, for the knee's gains.
-    fn amount(self) -> f64 {
-        match self {
-            Offered::Users(users) => users as f64,
-            Offered::Rate(rate) => rate,
-        }
+/// The load as a number, for the knee's gains.
+fn amount(offered: Offered) -> f64 {
+    match offered {
+        Offered::Users(users) => users as f64,
+        Offered::Rate(rate) => rate,
     }
 }
 
 /// What a sweep does.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     /// One step per load, in this (increasing) order; the knee is marked.
     Steps(Vec<Offered>),
@@ -75,6 +54,7 @@ pub enum Mode {
 }
 
 /// A sweep to run.
+#[derive(Debug, Clone)]
 pub struct Request {
     /// What each step sends (its load model replaced by the step's):
     /// seed, prompts, and per step at most `requests` requests within
@@ -90,6 +70,7 @@ pub struct Request {
 }
 
 /// What a sweep produced.
+#[derive(Debug)]
 pub struct Report {
     /// Every step that ran, in order (with a Ctrl-C, the last one may
     /// have been cut short).
@@ -161,7 +142,7 @@ pub async fn run(
         if steps.len() > MAX_STEPS {
             return Err(PerfError::TooManySteps(steps.len()));
         }
-        if steps.windows(2).any(|w| w[1].amount() <= w[0].amount()) {
+        if steps.windows(2).any(|w| amount(w[1]) <= amount(w[0])) {
             return Err(PerfError::StepsNotIncreasing);
         }
     }
@@ -327,7 +308,7 @@ fn knee(steps: &[Step]) -> Option<usize> {
         let (Some(l0), Some(l1)) = (before.e2e_p95_ns, now.e2e_p95_ns) else {
             return false;
         };
-        let load_gain = now.offered.amount() / before.offered.amount() - 1.0;
+        let load_gain = amount(now.offered) / amount(before.offered) - 1.0;
         let throughput_gain = t1 as f64 / t0.max(1) as f64 - 1.0;
         load_gain > 0.0
             && throughput_gain < load_gain * KNEE_GAIN_PER_MILLE as f64 / 1000.0
