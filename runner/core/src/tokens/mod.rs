@@ -9,7 +9,9 @@
 //! [`Tokenizer::count`] gives the number of tokens of ordinary text: text
 //! that looks like a special token (`<|endoftext|>`, `[CLS]`, …) is counted
 //! as the text it is, never as the special token, and no special tokens are
-//! added around it.
+//! added around it. (A GGUF vocabulary's user-defined tokens, such as
+//! Gemma's runs of newlines or `<table>`, are the one exception: llama.cpp
+//! splits them out of any text, and so does the count.)
 //!
 //! The tiktoken encoders take a noticeable time to build (their vocabularies
 //! are decoded and hashed), so each is built at most once per process and
