@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::check::prompt_tokens;
-use crate::suite::{Case, ChatOverhead, Check, Limits, Request, Templates, overflows_on_purpose};
+use crate::suite::{Accounting, Case, Check, Limits, Request, Templates, overflows_on_purpose};
 use crate::tokens::Tokenizer;
 
 /// The margin added to a prompt estimate made with a tokenizer the target
@@ -25,8 +25,8 @@ pub struct Counting<'a> {
     pub tokenizer: &'a Tokenizer,
     /// Whether the target declared `tokenizer` (no margin then).
     pub declared: bool,
-    /// The declared chat-template overhead.
-    pub overhead: ChatOverhead,
+    /// The declared accounting (its chat and legacy prompt overheads).
+    pub accounting: &'a Accounting,
 }
 
 /// What the first of a case's requests that cannot fit `limits` needs, as a
@@ -77,7 +77,7 @@ fn request_misfit(request: &Request, limits: &Limits, counting: Counting<'_>) ->
         .min()
         .unwrap_or(0);
     // A prompt that cannot be counted (tool calls, non-text parts) is sized by its completion alone.
-    let counted = prompt_tokens(&body, counting.tokenizer, counting.overhead).unwrap_or(0);
+    let counted = prompt_tokens(&body, counting.tokenizer, counting.accounting).unwrap_or(0);
     let (prompt, how) = if counting.declared {
         (counted, format!("by {}", counting.tokenizer.name()))
     } else {

@@ -160,7 +160,7 @@ impl Context {
         let counting = fit::Counting {
             tokenizer: &self.tokenizer,
             declared,
-            overhead: plan.accounting.chat_overhead,
+            accounting: &plan.accounting,
         };
         claims.extend(fit::misfit(case, &plan.limits, counting));
         Unmet {

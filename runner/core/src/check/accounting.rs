@@ -10,7 +10,7 @@ use super::{Finding, View, recount, short};
 use crate::evidence::Exchange;
 use crate::judge::Context;
 use crate::price::TokenUsage;
-use crate::suite::{ChatOverhead, Kept};
+use crate::suite::{Accounting, Kept};
 use crate::tokens::Tokenizer;
 
 /// The value at `usage.<path>`, if any.
@@ -59,7 +59,7 @@ pub fn normalised_tokens(exchange: &Exchange, normaliser: &Tokenizer) -> Option<
     let view = View::single(exchange);
     let output = assemble(&view).ok()?;
     let mut total =
-        prompt_tokens(view.request.as_ref()?, normaliser, ChatOverhead::default()).ok()?;
+        prompt_tokens(view.request.as_ref()?, normaliser, &Accounting::openai_o200k()).ok()?;
     for choice in output.choices.values() {
         if !choice.tool_calls.is_empty() {
             return None;
@@ -163,19 +163,23 @@ fn prompt_recount(view: &View<'_>, context: &Context) -> Result<u64, Finding> {
     prompt_tokens(
         view.request.as_ref().unwrap_or(&empty),
         &context.tokenizer,
-        context.plan.accounting.chat_overhead,
+        &context.plan.accounting,
     )
     .map_err(Finding::error)
 }
 
 /// The prompt tokens of a request body under `tokenizer`: for chat, every
-/// message's role, content and name plus `overhead`; for legacy
-/// completions, the prompt. The error says what cannot be counted.
+/// message's role, content and name plus the declared chat overhead; for
+/// legacy completions, each prompt plus the declared legacy overhead. (The
+/// tokenizer `accounting` declares is not looked at: `tokenizer` is used.)
+/// The error says what cannot be counted.
 pub(crate) fn prompt_tokens(
     request: &serde_json::Map<String, Value>,
     tokenizer: &Tokenizer,
-    overhead: ChatOverhead,
+    accounting: &Accounting,
 ) -> Result<u64, String> {
+    let overhead = accounting.chat_overhead;
+    let legacy = accounting.legacy_prompt_overhead;
     let tokens = |text: &str| {
         tokenizer
             .count(text)
@@ -216,11 +220,11 @@ pub(crate) fn prompt_tokens(
         Ok(total)
     } else if let Some(prompt) = field("prompt") {
         match prompt {
-            Value::String(text) => tokens(text),
+            Value::String(text) => Ok(tokens(text)? + legacy),
             Value::Array(items) => items
                 .iter()
                 .map(|item| match item.as_str() {
-                    Some(text) => tokens(text),
+                    Some(text) => Ok(tokens(text)? + legacy),
                     None => Err("the prompt array holds something other than text".into()),
                 })
                 .sum(),

@@ -61,9 +61,17 @@ pub struct Accounting {
     /// Tokens the chat template adds around the messages.
     #[serde(default)]
     pub chat_overhead: ChatOverhead,
+    /// Tokens a legacy completion's prompt is billed beyond its text, each
+    /// (a BOS token the server prepends, for instance). None by default.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub legacy_prompt_overhead: u64,
     /// How far a reported count may stray from the recount.
     #[serde(default)]
     pub tolerance: Tolerance,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Accounting {
