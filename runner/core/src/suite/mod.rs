@@ -31,7 +31,7 @@ pub use template::{OVERFLOW_TEMPLATES, Templates, overflows_on_purpose};
 
 use crate::digest;
 use clause::ClauseFile;
-pub(crate) use locate::LineMap;
+pub use locate::LineMap;
 
 /// Directory under `suites/` that holds target profiles, not cases.
 pub const TARGETS_DIR: &str = "targets";
@@ -455,6 +455,17 @@ pub(crate) fn parse_yaml<'de, T: serde::Deserialize<'de>>(
             duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         },
     )
+}
+
+/// Reads a YAML file that is not part of the suite (a ledger's trust file,
+/// an observatory's config) straight into a Rust type, with the suite's
+/// limits and parser settings; a problem names the file, line and field.
+/// Returns the text's [`LineMap`] too, so that a value the type accepts but
+/// the caller refuses can be reported at its line.
+pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, LineMap), Problem> {
+    let text = read_bounded(path, path)?;
+    let value = parse_yaml(&text).map_err(|e| typed_yaml_problem(path, &text, &e))?;
+    Ok((value, LineMap::new(&text)))
 }
 
 /// The parser's error as a problem at its line, the message led by the

@@ -1,0 +1,50 @@
+CREATE TABLE bundle (
+  id TEXT PRIMARY KEY,            -- hex sha256 of manifest.json
+  run_id TEXT NOT NULL,
+  tool TEXT NOT NULL,
+  suite_digest TEXT NOT NULL,
+  target_url TEXT NOT NULL,
+  model TEXT NOT NULL,
+  observer TEXT,                  -- run.json `observation.observer`; NULL: not an observatory probe
+  location TEXT,                  -- run.json `observation.location`
+  probe TEXT,                     -- run.json `observation.probe`
+  signer TEXT,                    -- key id (tokencert_core::sign::key_id) whose signature verified; NULL: unsigned
+  signer_known INTEGER NOT NULL,  -- 1 when that key is in trust.yaml (names/roles are looked up there at display time)
+  started_at TEXT NOT NULL,       -- RFC 3339 UTC, as in run.json
+  started_unix INTEGER NOT NULL,
+  finished_unix INTEGER,
+  interrupted INTEGER NOT NULL,   -- 0/1
+  exchanges INTEGER NOT NULL,     -- exchanges recorded in the evidence
+  answered INTEGER NOT NULL,      -- of them, those with a response head: availability = answered / exchanges
+  tokens_billed INTEGER NOT NULL, -- prompt + completion tokens reported in usage, over all exchanges
+  must_pass INTEGER NOT NULL, must_fail INTEGER NOT NULL, must_error INTEGER NOT NULL,
+  should_pass INTEGER NOT NULL, should_fail INTEGER NOT NULL,
+  pinned INTEGER NOT NULL DEFAULT 0,
+  evidence_pruned INTEGER NOT NULL DEFAULT 0
+);
+-- verdict counts per clause area (the AREA of TS-AREA-..., e.g. API, ACC, PERF, REL, SEC) and level
+CREATE TABLE verdicts (
+  bundle TEXT NOT NULL REFERENCES bundle(id), area TEXT NOT NULL, level TEXT NOT NULL,
+  verdict TEXT NOT NULL, cases INTEGER NOT NULL, PRIMARY KEY (bundle, area, level, verdict));
+-- key figures of performance cases; a method = (suite_digest of the bundle, case_id, workload, slo)
+CREATE TABLE figure (
+  bundle TEXT NOT NULL REFERENCES bundle(id), case_id TEXT NOT NULL,
+  workload TEXT NOT NULL,         -- hex sha256 of the case's workload as canonical JSON
+  slo TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL,
+  low REAL, high REAL,            -- 95% confidence interval where results.json has one
+  PRIMARY KEY (bundle, case_id, metric));
+-- metric names (SI units, Prometheus style): ttft_p50_seconds, ttft_p95_seconds, ttft_p99_seconds,
+-- tpot_p50_seconds, output_speed_p50_tokens_per_second, error_ratio, goodput_requests_per_second,
+-- throughput_output_tokens_per_second, requests
+-- cost of one task of the priced workload under each price sheet (micro-units of the sheet's currency)
+CREATE TABLE cost (
+  bundle TEXT NOT NULL REFERENCES bundle(id), sheet TEXT NOT NULL, currency TEXT NOT NULL,
+  task TEXT NOT NULL, micros INTEGER, PRIMARY KEY (bundle, sheet, task));
+-- two signers' bundles of the same target, model and method in overlapping windows, compared
+-- with tokencert_core::compare (the same as `tokencert compare`)
+CREATE TABLE agreement (
+  a TEXT NOT NULL REFERENCES bundle(id), b TEXT NOT NULL REFERENCES bundle(id),
+  case_id TEXT NOT NULL, consistent INTEGER NOT NULL, summary TEXT NOT NULL,
+  PRIMARY KEY (a, b, case_id));
+CREATE INDEX bundle_target ON bundle (target_url, model, started_unix);
+CREATE INDEX figure_method ON figure (case_id, workload, slo, metric);
