@@ -14,9 +14,9 @@ use crate::metrics::ErrorClass;
 /// Width and height of every chart, pixels.
 const SIZE: (u32, u32) = (600, 320);
 /// The first series' colour, and the colour of `ok` completions.
-pub(super) const BLUE: RGBColor = RGBColor(0x1f, 0x6f, 0xb4);
+pub const BLUE: RGBColor = RGBColor(0x1f, 0x6f, 0xb4);
 /// The second series' colour.
-pub(super) const ORANGE: RGBColor = RGBColor(0xe0, 0x7b, 0x0f);
+pub const ORANGE: RGBColor = RGBColor(0xe0, 0x7b, 0x0f);
 /// Errors.
 const RED: RGBColor = RGBColor(0xc6, 0x28, 0x28);
 /// Output tokens, on a secondary axis.
@@ -29,10 +29,10 @@ const LABEL_PX: u32 = 15;
 const DESC_PX: u32 = 16;
 
 /// A chart that could not be drawn: the backend's message.
-pub(super) type ChartResult = Result<String, String>;
+pub type ChartResult = Result<String, String>;
 
 /// A named line through points, in the order given.
-pub(super) struct Line {
+pub struct Line {
     /// Its legend entry.
     pub label: String,
     /// Its colour.
@@ -103,7 +103,7 @@ fn counts_upto(max: u64, extra: u64) -> Range<u64> {
 }
 
 /// Lines on shared axes (CDFs: x a latency, y a share from 0 to 1).
-pub(super) fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Line]) -> ChartResult {
+pub fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Line]) -> ChartResult {
     let x_max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
