@@ -7,7 +7,7 @@ use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
 use tokencert_core::suite::{
     Accounting, Capability, Limits, PerformanceClaim, RateLimit, TargetProfile,
 };
-use tokencert_drive::{ApiKey, Target};
+use tokencert_drive::{ApiKey, Remote, Target};
 use tokencert_reference::{Capacity, Mutant, RunningServer};
 
 /// The bearer key the embedded reference service is started with. It is
@@ -106,35 +106,14 @@ pub enum TargetError {
     /// `TOKENCERT_PROFILE` names no valid target profile.
     #[error("TOKENCERT_PROFILE does not name a usable target profile: {0}")]
     Profile(String),
-    /// A remote target without a model name.
-    #[error(
-        "no model to test at {0}: pass --model, set TOKENCERT_MODEL, or use a --profile that names one"
-    )]
-    NoModel(String),
-    /// A base URL that is not http(s).
-    #[error(
-        "the target URL {0:?} must start with http:// or https:// and include the version prefix, e.g. http://127.0.0.1:8000/v1"
-    )]
-    BadUrl(String),
-    /// A base URL carrying credentials, a query or a fragment: credentials
-    /// would be recorded with the URL, and request paths are appended to it.
-    #[error(
-        "the target URL {0} must be a plain base URL without credentials, query or fragment: pass the key in the environment (OPENAI_API_KEY, or the variable --api-key-env names)"
-    )]
-    NotABaseUrl(String),
-    /// Plain http to another machine, not allowed explicitly.
-    #[error(
-        "the target {0} is plain http:// to a host that is not this machine: the API key and every request would cross the network unencrypted. Use https://, or pass --allow-insecure-http (TOKENCERT_ALLOW_INSECURE_HTTP=1) if that is really intended"
-    )]
-    InsecureHttp(String),
+    /// A remote target that cannot be tested as described.
+    #[error(transparent)]
+    Remote(#[from] tokencert_drive::RemoteError),
     /// Mutants only exist in the embedded service.
     #[error(
         "--mutant selects a mutant of the embedded reference service; it cannot be combined with a target URL"
     )]
     MutantWithUrl,
-    /// A declared rate limit that cannot be probed within bounds.
-    #[error("the target profile's rate_limit: {0}")]
-    RateLimit(String),
     /// The embedded service did not start.
     #[error("cannot start the embedded reference service: {0}")]
     Reference(#[from] tokencert_reference::Error),
@@ -142,66 +121,24 @@ pub enum TargetError {
 
 /// Starts the embedded service if needed and resolves model and claims.
 pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
-    let profile_claims = selection.profile.as_ref().map(|p| p.claims.clone());
-    let profile_model = selection.profile.as_ref().and_then(|p| p.model.clone());
-    let limits = selection
-        .profile
-        .as_ref()
-        .map(|p| p.limits)
-        .unwrap_or_default();
-    let accounting = selection
-        .profile
-        .as_ref()
-        .map(|p| p.accounting.clone())
-        .unwrap_or_default();
-    let rate_limit = selection
-        .profile
-        .as_ref()
-        .and_then(|p| p.rate_limit.clone());
     match selection.base_url {
-        Some(url) => {
+        Some(base_url) => {
             if selection.mutant.is_some() {
                 return Err(TargetError::MutantWithUrl);
             }
-            let parsed = url::Url::parse(&url).map_err(|_| TargetError::BadUrl(url.clone()))?;
-            if !parsed.username().is_empty()
-                || parsed.password().is_some()
-                || parsed.query().is_some()
-                || parsed.fragment().is_some()
-            {
-                return Err(TargetError::NotABaseUrl(without_secrets(&parsed)));
-            }
-            match parsed.scheme() {
-                "https" => {}
-                "http" if selection.allow_insecure_http || is_loopback(&parsed) => {}
-                "http" => return Err(TargetError::InsecureHttp(url)),
-                _ => return Err(TargetError::BadUrl(url)),
-            }
-            let model = selection
-                .model
-                .or(profile_model)
-                .ok_or_else(|| TargetError::NoModel(url.clone()))?;
-            let claims: BTreeSet<Capability> = profile_claims
-                .unwrap_or_else(|| selection.api_key.iter().map(|_| Capability::Auth).collect());
-            check_rate_limit(&claims, rate_limit.as_ref())?;
-            let info = TargetInfo {
-                base_url: url.clone(),
-                model: model.clone(),
-                reference: None,
-            };
-            let target = Target {
-                base_url: url,
-                model,
+            let remote = tokencert_drive::prepare_remote(Remote {
+                base_url,
+                model: selection.model,
                 api_key: selection.api_key,
-                limits,
-                rate_limit,
-            };
+                profile: selection.profile,
+                allow_insecure_http: selection.allow_insecure_http,
+            })?;
             Ok(Prepared {
-                target,
-                claims,
-                accounting,
-                info,
-                performance: selection.profile.and_then(|p| p.performance),
+                target: remote.target,
+                claims: remote.claims,
+                accounting: remote.accounting,
+                info: remote.info,
+                performance: remote.performance,
                 server: None,
             })
         }
@@ -274,64 +211,6 @@ fn describe_capacity(c: &Capacity) -> String {
     )
 }
 
-/// `url` with its credentials, query and fragment cut off, for messages.
-fn without_secrets(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    // Both fail only for URLs that cannot have credentials, which have none.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
-}
-
-/// Whether a URL names this machine: a loopback address or `localhost`.
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
-/// The most requests a rate-limit probe sends (twice the declared limit).
-const MAX_PROBED_REQUESTS: u32 = 1000;
-/// The longest declared window a probe waits for.
-const MAX_PROBED_WINDOW_SECONDS: u32 = 60;
-
-/// A target claiming rate limits must declare one the probe can test
-/// within bounds.
-fn check_rate_limit(
-    claims: &BTreeSet<Capability>,
-    limit: Option<&RateLimit>,
-) -> Result<(), TargetError> {
-    if !claims.contains(&Capability::RateLimits) {
-        return Ok(());
-    }
-    let Some(limit) = limit else {
-        return Err(TargetError::RateLimit(
-            "the profile claims rate_limits but declares no rate_limit".into(),
-        ));
-    };
-    if !(1..=MAX_PROBED_REQUESTS).contains(&limit.requests) {
-        return Err(TargetError::RateLimit(format!(
-            "requests is {}; a probe can test 1 to {MAX_PROBED_REQUESTS}",
-            limit.requests
-        )));
-    }
-    if !(1..=MAX_PROBED_WINDOW_SECONDS).contains(&limit.window_seconds) {
-        return Err(TargetError::RateLimit(format!(
-            "window_seconds is {}; a probe can test 1 to {MAX_PROBED_WINDOW_SECONDS}",
-            limit.window_seconds
-        )));
-    }
-    Ok(())
-}
-
 /// The rate limit the embedded service enforces on its limited model.
 fn reference_rate_limit(config: &tokencert_reference::Config) -> RateLimit {
     let limit = &config.rate_limit;
@@ -358,60 +237,6 @@ mod tests {
     /// The committed profile of the reference service says what `prepare`
     /// does, so a run with `--profile suites/targets/reference.yaml` and
     /// one without a target are the same run.
-    async fn refused(url: &str, allow: bool) -> Option<String> {
-        let selection = Selection {
-            base_url: Some(url.into()),
-            model: Some("m".into()),
-            allow_insecure_http: allow,
-            ..Selection::default()
-        };
-        prepare(selection).await.err().map(|e| e.to_string())
-    }
-
-    #[tokio::test]
-    async fn plain_http_beyond_this_machine_needs_the_flag() {
-        for local in [
-            "http://127.0.0.1:8000/v1",
-            "http://127.8.9.10/v1",
-            "http://[::1]:8000/v1",
-            "http://localhost:8000/v1",
-            "http://api.localhost/v1",
-            "https://api.example.com/v1",
-        ] {
-            assert_eq!(refused(local, false).await, None, "{local}");
-        }
-        for remote in [
-            "http://api.example.com/v1",
-            "http://10.0.0.5:8000/v1",
-            "http://[2001:db8::1]/v1",
-        ] {
-            let why = refused(remote, false).await.unwrap_or_default();
-            assert!(why.contains("--allow-insecure-http"), "{remote}: {why}");
-            assert_eq!(refused(remote, true).await, None, "{remote} with the flag");
-        }
-        let why = refused("ftp://127.0.0.1/v1", false)
-            .await
-            .unwrap_or_default();
-        assert!(why.contains("must start with http:// or https://"), "{why}");
-    }
-
-    #[tokio::test]
-    async fn credentials_query_or_fragment_in_the_url_are_refused_without_echoing_them() {
-        for url in [
-            "http://bob:s3cret-pw@127.0.0.1:8000/v1",
-            "http://s3cret-user@127.0.0.1:8000/v1",
-            "https://api.example.com/v1?key=s3cret-q",
-            "https://api.example.com/v1#s3cret-f",
-        ] {
-            let why = refused(url, false).await.unwrap_or_default();
-            assert!(
-                why.contains("without credentials, query or fragment"),
-                "{url}: {why}"
-            );
-            assert!(!why.contains("s3cret"), "{url}: {why}");
-        }
-    }
-
     #[test]
     fn the_reference_profile_matches_the_embedded_service() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -90,6 +90,7 @@ async fn run(suite: &Suite, setup: Setup, select: impl Fn(&suite::Case) -> bool)
         jobs: 4,
         performance: None,
         load_progress: None,
+        observation: None,
     };
     tokencert_drive::run(run, |_| {})
         .await

@@ -45,6 +45,7 @@ async fn run_against(suite: &Suite, mutant: Option<Mutant>, out: &Path) -> Resul
         jobs: 4,
         performance: prepared.performance.clone(),
         load_progress: None,
+        observation: None,
     };
     let report = tokencert_drive::run(config, |_| {})
         .await

@@ -55,6 +55,22 @@ pub struct RunInfo {
     /// only the cases that ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interrupted>,
+    /// Set when an observatory ran this as one of its scheduled probes;
+    /// absent for an ordinary run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+}
+
+/// Who ran a scheduled probe, from where, and which probe it was
+/// (`tokencert observe`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The observer's name (`observer` in `observatory.yaml`).
+    pub observer: String,
+    /// Where the observer runs, as it labels itself (e.g. `eu-west, home fibre`).
+    pub location: String,
+    /// The probe's name in `observatory.yaml`.
+    pub probe: String,
 }
 
 /// A run stopped early: before all its cases started, or during a

@@ -899,6 +899,7 @@ pub(crate) mod tests {
                 started_at: "2026-11-26T00:00:00Z".into(),
                 finished_at: None,
                 interrupted: None,
+                observation: None,
             },
             results: Results {
                 format: judge::RESULTS_FORMAT.into(),

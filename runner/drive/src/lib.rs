@@ -14,10 +14,12 @@ pub mod load;
 pub mod perf;
 mod record;
 mod redact;
+mod remote;
 mod run;
 mod target;
 
 pub use exchange::{Client, ClientError, Limits};
+pub use remote::{PreparedRemote, Remote, RemoteError, check_base_url, prepare_remote};
 pub use run::{
     LoadProgressFn, RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp,
 };

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use tokencert_core::bundle::{
-    self, BundleError, Interrupted, InterruptedLoad, RunInfo, TargetInfo,
+    self, BundleError, Interrupted, InterruptedLoad, Observation, RunInfo, TargetInfo,
 };
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
@@ -41,6 +41,9 @@ pub struct RunConfig<'a> {
     pub performance: Option<PerformanceClaim>,
     /// Called with the case id as each request of a performance case ends.
     pub load_progress: Option<&'a LoadProgressFn<'a>>,
+    /// The observatory probe this run is, recorded in `run.json`; `None`
+    /// for an ordinary run.
+    pub observation: Option<Observation>,
 }
 
 /// A callback given a performance case's id and its load's progress.
@@ -125,6 +128,7 @@ pub fn run_info(
         started_at: timestamp(),
         finished_at: None,
         interrupted: None,
+        observation: None,
     }
 }
 
@@ -180,6 +184,7 @@ pub async fn run_until(
         config.target.clone(),
         config.client.limits(),
     );
+    info.observation = config.observation.clone();
     bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
 
     let suite = config.suite;

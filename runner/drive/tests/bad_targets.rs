@@ -144,6 +144,7 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
         jobs: JOBS,
         performance: None,
         load_progress: None,
+        observation: None,
     };
     let progressed = Cell::new(0usize);
     let start = Instant::now();

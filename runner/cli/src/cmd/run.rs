@@ -170,6 +170,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             jobs: args.jobs,
             performance: prepared.performance.clone(),
             load_progress: Some(&show_load),
+            observation: None,
         };
         let interrupt = {
             let bar = bar.clone();

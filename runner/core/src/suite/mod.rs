@@ -468,6 +468,37 @@ pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<(T, Line
     Ok((value, LineMap::new(&text)))
 }
 
+/// Reads a YAML file that is not part of the suite (an observatory's
+/// config) with the suite's limits and parser settings, and validates it
+/// against `schema`: every violation is a problem naming the file, line
+/// and field. Returns the document as JSON with its [`LineMap`], so that a
+/// value the schema accepts but the caller refuses is reported at its line.
+pub fn load_yaml_with_schema(
+    path: &Path,
+    schema: &jsonschema::Validator,
+) -> Result<(serde_json::Value, LineMap), Vec<Problem>> {
+    let text = read_bounded(path, path).map_err(|p| vec![p])?;
+    let value: serde_json::Value =
+        parse_yaml(&text).map_err(|e| vec![yaml_problem(path, &e)])?;
+    let lines = LineMap::new(&text);
+    let problems: Vec<Problem> = schema
+        .iter_errors(&value)
+        .map(|error| {
+            let field = error.instance_path().as_str().to_string();
+            Problem {
+                line: lines.line_of(&field),
+                field: Some(field),
+                ..problem(path, error.to_string())
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok((value, lines))
+    } else {
+        Err(problems)
+    }
+}
+
 /// The parser's error as a problem at its line, the message led by the
 /// column and put in the suite's terms where the parser's is opaque.
 pub(crate) fn yaml_problem(rel: &Path, e: &serde_saphyr::Error) -> Problem {

@@ -394,5 +394,6 @@ pub fn run_info(plan: Plan) -> RunInfo {
         started_at: "2026-11-26T00:00:00Z".into(),
         finished_at: Some("2026-11-26T00:00:02Z".into()),
         interrupted: None,
+        observation: None,
     }
 }
