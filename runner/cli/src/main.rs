@@ -115,6 +115,10 @@ enum Command {
     /// requests), 130 when Ctrl-C stopped it (what ran is still reported),
     /// 2 on a usage or setup error.
     Soak(cmd::soak::Args),
+    /// The observatory's ledger: a store of verified bundles from any
+    /// signer, content-addressed, with an index rebuilt from the files.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::Command),
 }
 
 fn main() -> ExitCode {
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Soak(args) => cmd::soak::run(args),
+        Command::Ledger(command) => cmd::ledger::run(&cli.suite, command),
     };
     match outcome {
         Ok(code) => code,

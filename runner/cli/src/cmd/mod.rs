@@ -4,6 +4,7 @@ pub mod bench;
 pub mod capacity;
 pub mod compare;
 pub mod keygen;
+pub mod ledger;
 pub mod list;
 pub mod load;
 pub mod report;
