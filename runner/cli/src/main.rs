@@ -115,6 +115,21 @@ enum Command {
     /// requests), 130 when Ctrl-C stopped it (what ran is still reported),
     /// 2 on a usage or setup error.
     Soak(cmd::soak::Args),
+    /// Run an observatory: probe every target of --config on its probes'
+    /// schedules, within each target's budget, each probe an ordinary run
+    /// whose bundle (recording observer, location and probe) is signed
+    /// with --key and added to --ledger. One line per probe on stdout.
+    ///
+    /// At most --concurrency targets are probed at once and never two
+    /// probes of one target; every exchange has a deadline. A restart
+    /// resumes the schedule from the ledger. Evidence older than
+    /// --keep-evidence-days is pruned (unless pinned).
+    ///
+    /// Exit status: 0 when --cycles were done; 130 when stopped by Ctrl-C
+    /// or SIGTERM (no probe starts any more; the running ones stop
+    /// sending, and are sealed and added; a second Ctrl-C aborts at once);
+    /// 2 on a usage or setup error.
+    Observe(cmd::observe::Args),
     /// The observatory's ledger: a store of verified bundles from any
     /// signer, content-addressed, with an index rebuilt from the files.
     #[command(subcommand)]
@@ -137,6 +152,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Soak(args) => cmd::soak::run(args),
         Command::Ledger(command) => cmd::ledger::run(&cli.suite, command),
+        Command::Observe(args) => cmd::observe::run(&cli.suite, args),
     };
     match outcome {
         Ok(code) => code,

@@ -180,3 +180,42 @@ fn a_load_and_a_soak_leak_nothing() {
     assert!(soak.status.success(), "{}", text(&soak.stderr));
     assert_nowhere(KEY, out.path(), &[("load", &load), ("soak", &soak)]);
 }
+
+#[test]
+fn an_observatory_leaks_nothing_into_its_output_or_ledger() {
+    let (server, url) = keyed_service();
+    let out = tempfile::tempdir().expect("temp dir");
+    let config = out.path().join("observatory.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "observer: leak-probe\nlocation: loopback\ntargets:\n  - name: keyed\n    base_url: {url}\n    profile: {}\n    api_key_env: LEAK_PROBE_KEY\n    budget: {{requests_per_hour: 1000, requests_per_day: 1000, tokens_per_hour: 100000, tokens_per_day: 100000}}\nprobes:\n  - name: auth\n    cases: [api.models, sec.auth, sec.key-echo]\n    every: 1h\n",
+            path_arg(&repo_root().join("suites/targets/reference.yaml"))
+        ),
+    )
+    .expect("write the config");
+    let ledger = out.path().join("ledger");
+    let observe = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(["observe", "--config", path_arg(&config), "--cycles", "1"])
+        .args(["--ledger", path_arg(&ledger)])
+        .current_dir(repo_root())
+        .env("LEAK_PROBE_KEY", KEY)
+        .env_remove("TOKENCERT_SIGNING_KEY")
+        .env_remove("TOKENCERT_LEDGER")
+        .output()
+        .expect("tokencert runs");
+    drop(server);
+    let stdout = text(&observe.stdout);
+    assert!(
+        observe.status.success(),
+        "{stdout}{}",
+        text(&observe.stderr)
+    );
+    // One line for the one probe, with its verdicts and bundle.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].contains("keyed auth: CONFORMS"), "{stdout}");
+    assert!(lines[0].contains("bundle "), "{stdout}");
+    assert_nowhere(KEY, out.path(), &[("observe", &observe)]);
+    assert!(!files_containing(&ledger, b"[REDACTED]").is_empty());
+}

@@ -7,6 +7,7 @@ pub mod keygen;
 pub mod ledger;
 pub mod list;
 pub mod load;
+pub mod observe;
 pub mod report;
 pub mod run;
 pub mod serve;
