@@ -24,7 +24,7 @@ use tempfile::TempDir;
 use tokencert_core::bundle::{self, TargetInfo};
 use tokencert_core::evidence::{Outcome, read_exchanges};
 use tokencert_core::judge::{CaseResult, Results, Verdict};
-use tokencert_core::suite::{self, Capability, Case, Suite};
+use tokencert_core::suite::{self, Accounting, Capability, Case, Suite};
 use tokencert_drive::{ApiKey, Client, Limits, RunConfig, Target};
 use tokencert_reference::hostile::{self, Fault};
 use tokencert_reference::{Config, DEFAULT_MODEL};
@@ -114,7 +114,7 @@ impl Cases {
 }
 
 /// Runs cases of the suite against `base_url` (with [`KEY`], claiming every
-/// capability), checks the run finishes within [`RUN_BOUND`], reports
+/// capability and o200k_base accounting), checks the run finishes within [`RUN_BOUND`], reports
 /// progress for every case, and that its bundle verifies.
 async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
     let suite = the_suite();
@@ -134,7 +134,7 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
         cases,
         client: Client::new(target, limits).expect("the HTTP client is set up"),
         claims: Capability::ALL.iter().copied().collect(),
-        accounting: Default::default(),
+        accounting: Accounting::openai_o200k(),
         target: TargetInfo {
             base_url,
             model: DEFAULT_MODEL.into(),
