@@ -130,3 +130,61 @@ pub fn request_tokens(request: &Request, templates: Templates<'_>) -> u64 {
     let choices = field("n").unwrap_or(1).max(1);
     prompt.saturating_add(limit.saturating_mul(choices))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokencert_core::suite::Limits;
+
+    fn request(json: serde_json::Value) -> Request {
+        serde_json::from_value(json).expect("a request")
+    }
+
+    fn templates(max_context_tokens: u64) -> Templates<'static> {
+        Templates {
+            model: "m",
+            rate_limited_model: "m",
+            limits: Limits {
+                max_context_tokens,
+                max_request_bytes: 1 << 20,
+            },
+        }
+    }
+
+    #[test]
+    fn a_request_costs_its_prompt_bytes_over_three_and_its_completion_limit_per_choice() {
+        let body = serde_json::json!({"model": "${model}", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10, "n": 3});
+        let bytes = body.to_string().replace("${model}", "m").len() as u64;
+        let r = request(serde_json::json!({"endpoint": "chat", "body": body}));
+        assert_eq!(request_tokens(&r, templates(8192)), bytes.div_ceil(3) + 30);
+    }
+
+    #[test]
+    fn the_smaller_completion_limit_wins_and_none_is_assumed_large() {
+        let both = request(
+            serde_json::json!({"endpoint": "chat", "body": {"max_tokens": 50, "max_completion_tokens": 7}}),
+        );
+        let len = |r: &Request| r.body.as_ref().map_or(0, |b| b.to_string().len() as u64);
+        assert_eq!(
+            request_tokens(&both, templates(8192)),
+            len(&both).div_ceil(3) + 7
+        );
+        let none = request(
+            serde_json::json!({"endpoint": "completions", "raw_body": "{\"prompt\": \"x\""}),
+        );
+        assert_eq!(
+            request_tokens(&none, templates(8192)),
+            14u64.div_ceil(3) + UNLIMITED_COMPLETION_ESTIMATE
+        );
+    }
+
+    #[test]
+    fn an_overflowing_prompt_costs_at_most_the_declared_context_and_listings_nothing() {
+        let overflow = request(
+            serde_json::json!({"endpoint": "chat", "body": {"messages": [{"role": "user", "content": "${context_overflow}"}], "max_tokens": 1}}),
+        );
+        assert_eq!(request_tokens(&overflow, templates(1000)), 1000 + 1);
+        let list = request(serde_json::json!({"endpoint": "models"}));
+        assert_eq!(request_tokens(&list, templates(1000)), 0);
+    }
+}

@@ -370,3 +370,109 @@ async fn a_restarted_observatory_resumes_its_schedule_from_the_ledger() {
     assert_eq!(summary, Summary::default(), "{:#?}", events.all());
     assert_eq!(ledger.list().expect("list").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_targets_cannot_stall_the_others() {
+    use tokencert_reference::hostile::{self, Fault};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let server = reference(Duration::from_millis(1), Duration::from_micros(10)).await;
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let mut hostiles = Vec::new();
+    let mut targets = target("healthy", &server.base_url());
+    for fault in [Fault::Hang, Fault::SlowHead, Fault::Endless] {
+        let h = hostile::start(fault, loopback).await.expect("starts");
+        targets += &format!(
+            "  - name: {}\n    base_url: {}\n    model: m\n    timeout: 1s\n{BUDGET}",
+            fault.name(),
+            h.base_url()
+        );
+        hostiles.push(h);
+    }
+    let probes = "  - name: conformance\n    cases: [api.models]\n    every: 1h\n";
+    let path = write_config(dir.path(), &config_text(&targets, probes));
+    let observatory =
+        Observatory::new(load(&path, &suite).expect("loads"), suite.clone(), keys).expect("ready");
+    let mut ledger = Ledger::create(&dir.path().join("ledger")).expect("a ledger");
+    let events = Events::default();
+    let begun = Instant::now();
+    let summary = observe(&observatory, &mut ledger, 1, &events).await;
+    let took = begun.elapsed();
+    assert_eq!(summary.added, 4, "{:#?}", events.all());
+    // Two at a time, each hostile probe ends at its one-second deadlines.
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    let finished: Vec<_> = events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Finished(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished[0].target, "healthy", "{finished:#?}");
+    for f in &finished[1..] {
+        // No head (hang, slow head) is unanswered; an endless stream has
+        // one, and fails. Either way no case passes.
+        assert_eq!(f.exchanges, 4, "{f:?}");
+        assert_eq!(f.answered == 0, f.target != "endless", "{f:?}");
+        assert!(f.verdicts.pass == 0 && !f.verdicts.conforms, "{f:?}");
+    }
+    drop(hostiles);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_old_unpinned_evidence_and_keeps_the_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let server = reference(Duration::from_millis(1), Duration::from_micros(10)).await;
+    let probes = "  - name: conformance\n    cases: [api.models]\n    every: 1s\n";
+    let path = write_config(
+        dir.path(),
+        &config_text(&target("kept", &server.base_url()), probes),
+    );
+    let observatory =
+        Observatory::new(load(&path, &suite).expect("loads"), suite.clone(), keys).expect("ready");
+    let mut ledger = Ledger::create(&dir.path().join("ledger")).expect("a ledger");
+    observe(&observatory, &mut ledger, 2, &Events::default()).await;
+    let old: Vec<String> = ledger
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(old.len(), 2);
+    ledger.pin(&old[0]).expect("pinned");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let events = Events::default();
+    let sink = events.clone();
+    let on_event = move |e: Event| sink.push(e);
+    let options = Options {
+        concurrency: 2,
+        cycles: Some(1),
+        keep_evidence_days: 0,
+        signing_key: None,
+    };
+    observatory
+        .observe(&mut ledger, &options, &on_event, std::future::pending())
+        .await
+        .expect("runs");
+    assert!(
+        events
+            .all()
+            .iter()
+            .any(|e| matches!(e, Event::Pruned { bundles, .. } if *bundles >= 1)),
+        "{:#?}",
+        events.all()
+    );
+    let listed = ledger.list().expect("list");
+    assert_eq!(listed.len(), 3, "the rows stay");
+    let state = |id: &str| {
+        let l = listed.iter().find(|l| l.id == id).expect("listed");
+        (l.pinned, l.evidence_pruned)
+    };
+    assert_eq!(state(&old[0]), (true, false), "pinned: kept");
+    assert_eq!(state(&old[1]), (false, true), "old: pruned");
+    let evidence = ledger.bundle_dir(&old[1]).join(bundle::EVIDENCE_DIR);
+    let left = std::fs::read_dir(&evidence).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "no evidence left in {}", evidence.display());
+}
