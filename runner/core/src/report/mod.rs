@@ -16,7 +16,7 @@ use crate::performance::Figures;
 use crate::suite::{Level, Suite};
 use crate::workload::{LengthDist, LoadModel, Prompts};
 
-mod chart;
+pub mod chart;
 mod html;
 
 pub(crate) use html::esc;
@@ -188,8 +188,8 @@ fn summary(run: &RunInfo, results: &Results, signer: &Signer) -> [(&'static str,
 const DEFINITIONS: &str = "Definitions. **TTFB**: send → response head. **TTFT**: send → \
 the first server-sent event carrying output content (role-only events do not count). \
 **E2E**: send → end of the stream. **ITL**: gaps between content events; at token level \
-an event of k tokens (recounted with the declared tokenizer) contributes k gaps of a k-th \
-of its gap. **TPOT**: (E2E − TTFT) / (output tokens − 1); **output speed** = 1 / TPOT \
+an event of k tokens (recounted with the declared tokenizer, o200k_base when none is \
+declared) contributes k gaps of a k-th of its gap. **TPOT**: (E2E − TTFT) / (output tokens − 1); **output speed** = 1 / TPOT \
 (excludes TTFT). \"From scheduled\" times start at the instant the load model scheduled \
 the request, not when it was sent, so a client that fell behind cannot hide a slow server. \
 **Throughput** and **goodput** (requests meeting every per-request objective of the class) \
