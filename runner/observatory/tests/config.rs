@@ -227,3 +227,36 @@ fn a_missing_key_variable_stops_the_start_naming_the_variable_only() {
     assert_eq!(estimates[1].2.tokens, 6 * (100 + 3 + 3 + 16));
     let _ = reference_profile();
 }
+
+/// The example in docs/observatory.md loads against the real suite, and
+/// every probe's cost can be estimated.
+#[test]
+fn the_documented_example_loads() {
+    let doc = std::fs::read_to_string(common::repo().join("docs/observatory.md"))
+        .expect("docs/observatory.md");
+    let example = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = common::repo().join("suites/targets/reference.yaml");
+    for rel in ["profiles/vendor-a.yaml", "suites/targets/reference.yaml"] {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::copy(&profile, &path).expect("copy the profile");
+    }
+    let suite =
+        std::sync::Arc::new(tokencert_core::suite::load(&common::repo()).expect("the suite loads"));
+    let config = load(&write_config(dir.path(), example), &suite).expect("the example loads");
+    assert_eq!(config.targets.len(), 3);
+    assert_eq!(config.probes.len(), 3);
+    let observatory =
+        Observatory::new(config, suite, |_| Some("k".into())).expect("every target is ready");
+    let estimates = observatory.estimates();
+    assert_eq!(estimates.len(), 3 + 1 + 3);
+    assert!(
+        estimates.iter().all(|(_, _, cost)| cost.requests > 0),
+        "{estimates:?}"
+    );
+}
