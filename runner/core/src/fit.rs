@@ -23,9 +23,8 @@ const MODEL_NAME_ALLOWANCE: usize = 256;
 pub struct Counting<'a> {
     /// The declared tokenizer, else the normalising one.
     pub tokenizer: &'a Tokenizer,
-    /// Whether the target declared `tokenizer` (no margin then).
-    pub declared: bool,
-    /// The declared accounting (its chat and legacy prompt overheads).
+    /// The declared accounting: its overheads, and whether `tokenizer` is
+    /// the declared one (no margin then).
     pub accounting: &'a Accounting,
 }
 
@@ -78,7 +77,7 @@ fn request_misfit(request: &Request, limits: &Limits, counting: Counting<'_>) ->
         .unwrap_or(0);
     // A prompt that cannot be counted (tool calls, non-text parts) is sized by its completion alone.
     let counted = prompt_tokens(&body, counting.tokenizer, counting.accounting).unwrap_or(0);
-    let (prompt, how) = if counting.declared {
+    let (prompt, how) = if counting.accounting.tokenizer.is_some() {
         (counted, format!("by {}", counting.tokenizer.name()))
     } else {
         (

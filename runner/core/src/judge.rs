@@ -156,16 +156,15 @@ impl Context {
                 claims.push(format!("class {}", perf.slo));
             }
         }
-        let declared = plan.accounting.tokenizer.is_some();
         let counting = fit::Counting {
             tokenizer: &self.tokenizer,
-            declared,
             accounting: &plan.accounting,
         };
         claims.extend(fit::misfit(case, &plan.limits, counting));
         Unmet {
             claims,
-            tokenizer: !declared && case.checks.iter().any(Check::recounts),
+            tokenizer: plan.accounting.tokenizer.is_none()
+                && case.checks.iter().any(Check::recounts),
         }
     }
 
