@@ -16,7 +16,7 @@ use crate::trust::{SignerView, Trust};
 /// the newest bundles of a source and method.
 pub const STABILITY_BUNDLES: usize = 20;
 /// Conformance is read from at most this many verdict rows per source.
-const VERDICT_ROWS: usize = 2000;
+const VERDICT_ROWS: usize = 500;
 const DAY: i64 = 86_400;
 
 /// The leaderboard, one board per method.
@@ -257,9 +257,11 @@ struct SourceFacts {
     cost: Vec<Cost>,
 }
 
-/// Builds the leaderboard at `now_unix`, sorted by `sort`.
+/// Builds the leaderboard at `now_unix` from the newest bundle of every
+/// (method, source) pair ([`queries::latest_per_method`]), sorted by `sort`.
 pub fn leaderboard(
     conn: &Connection,
+    latest: &[queries::Latest],
     trust: &Trust,
     now_unix: i64,
     sort: SortKey,
@@ -267,9 +269,9 @@ pub fn leaderboard(
     let mut by_method: BTreeMap<Method, Vec<Entry>> = BTreeMap::new();
     let mut facts: HashMap<Source, SourceFacts> = HashMap::new();
     let mut conformance: HashMap<(Source, String), Conformance> = HashMap::new();
-    for latest in queries::latest_per_method(conn)? {
-        let source = latest.source;
-        let method = latest.method;
+    for latest in latest {
+        let source = latest.source.clone();
+        let method = latest.method.clone();
         if !facts.contains_key(&source) {
             let made = source_facts(conn, &source, now_unix)?;
             facts.insert(source.clone(), made);

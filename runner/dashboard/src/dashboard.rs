@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::board::{self, Leaderboard, SortKey};
+use crate::cache::LatestCache;
 use crate::detail::{self, BUNDLES_DIR, BundleView};
 use crate::error::DashboardError;
 use crate::queries;
@@ -16,6 +17,7 @@ pub struct Dashboard {
     ledger: PathBuf,
     trust: Trust,
     now_unix: Option<i64>,
+    latest: LatestCache,
 }
 
 impl Dashboard {
@@ -27,6 +29,7 @@ impl Dashboard {
             ledger: ledger.to_path_buf(),
             trust: Trust::load(ledger)?,
             now_unix: None,
+            latest: LatestCache::default(),
         })
     }
 
@@ -59,7 +62,8 @@ impl Dashboard {
     /// The leaderboard sorted by `sort`.
     pub fn leaderboard(&self, sort: SortKey) -> Result<Leaderboard, DashboardError> {
         let conn = queries::open(&self.ledger)?;
-        board::leaderboard(&conn, &self.trust, self.now(), sort)
+        let latest = self.latest.get(&self.ledger, &conn)?;
+        board::leaderboard(&conn, &latest, &self.trust, self.now(), sort)
     }
 
     /// A target's page over the last `days`; None when the index has no

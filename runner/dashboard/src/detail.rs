@@ -10,8 +10,7 @@ use crate::error::DashboardError;
 use crate::queries::{self, AgreementRow, BundleRow, CostRow, FigureRow, VerdictRow};
 use crate::trust::{SignerView, Trust};
 
-/// Where bundles live inside a ledger directory.
-pub const BUNDLES_DIR: &str = "bundles";
+pub use tokencert_ledger::BUNDLES_DIR;
 /// A report rendered into the bundle, linked when present.
 pub const REPORT_FILE: &str = "report.html";
 

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod board;
+mod cache;
 mod dashboard;
 pub mod detail;
 pub mod error;

@@ -65,13 +65,12 @@ impl Family {
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
                 .collect();
-            let _ = writeln!(
-                out,
-                "{}{{{}}} {}",
-                self.name,
-                labels.join(","),
-                number(*value)
-            );
+            if labels.is_empty() {
+                let _ = writeln!(out, "{} {}", self.name, number(*value));
+            } else {
+                let labels = labels.join(",");
+                let _ = writeln!(out, "{}{{{labels}}} {}", self.name, number(*value));
+            }
         }
     }
 }

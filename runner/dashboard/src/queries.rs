@@ -8,8 +8,7 @@ use serde::Serialize;
 
 use crate::error::DashboardError;
 
-/// The index file inside a ledger directory.
-pub const INDEX_FILE: &str = "index.sqlite";
+pub use tokencert_ledger::INDEX_FILE;
 
 /// The figure every performance case of a bundle has: its rows mark the
 /// (bundle, method) pairs the leaderboard ranks.
@@ -289,7 +288,9 @@ pub fn recent_values(
     limit: usize,
 ) -> Result<Vec<f64>, DashboardError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT f.value FROM bundle b JOIN figure f \
+        // CROSS JOIN: walk the source's bundles newest first (bundle_source)
+        // and look their figure up by key, stopping at `limit`.
+        "SELECT f.value FROM bundle b CROSS JOIN figure f \
            ON f.bundle = b.id AND f.case_id = ?5 AND f.metric = ?8 \
          WHERE b.target_url = ?1 AND b.model = ?2 AND b.observer IS ?3 AND b.signer IS ?4 \
            AND b.suite_digest = ?6 AND f.workload = ?7 AND f.slo = ?9 \
@@ -347,10 +348,10 @@ pub fn recent_verdicts(
 ) -> Result<Vec<(String, VerdictRow)>, DashboardError> {
     let mut stmt = conn.prepare_cached(
         "SELECT b.id, v.area, v.level, v.verdict, v.cases FROM bundle b \
-         JOIN verdicts v ON v.bundle = b.id \
+         CROSS JOIN verdicts v ON v.bundle = b.id \
          WHERE b.target_url = ?1 AND b.model = ?2 AND b.observer IS ?3 AND b.signer IS ?4 \
            AND b.suite_digest = ?5 \
-         ORDER BY b.started_unix DESC, b.id LIMIT ?6",
+         ORDER BY b.started_unix DESC LIMIT ?6",
     )?;
     let rows = stmt.query_map(
         params![
@@ -482,7 +483,7 @@ pub fn target_bundles(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {BUNDLE_COLUMNS} FROM bundle \
          WHERE target_url = ?1 AND model = ?2 AND started_unix >= ?3 \
-         ORDER BY started_unix DESC, id LIMIT ?4"
+         ORDER BY started_unix DESC, rowid DESC LIMIT ?4"
     ))?;
     let rows = stmt.query_map(params![url, model, since_unix, limit as i64], bundle_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -499,7 +500,7 @@ pub fn target_figures(
     let mut stmt = conn.prepare_cached(
         "WITH recent AS (SELECT id FROM bundle \
            WHERE target_url = ?1 AND model = ?2 AND started_unix >= ?3 \
-           ORDER BY started_unix DESC, id LIMIT ?4) \
+           ORDER BY started_unix DESC, rowid DESC LIMIT ?4) \
          SELECT f.bundle, f.case_id, f.workload, f.slo, f.metric, f.value, f.low, f.high \
          FROM recent JOIN figure f ON f.bundle = recent.id",
     )?;

@@ -166,8 +166,12 @@ pub fn target(
                 .into_iter()
                 .map(|((observer, signer), points)| {
                     let signer = trust.view(signer.as_deref());
+                    let who = match (&signer.known, &signer.key_id) {
+                        (None, Some(id)) => format!("unknown key {}", crate::fmt::short(id, 19)),
+                        _ => signer.label.clone(),
+                    };
                     SeriesLine {
-                        label: format!("{} · {}", observer.as_deref().unwrap_or("-"), signer.label),
+                        label: format!("{} · {who}", observer.as_deref().unwrap_or("-")),
                         observer,
                         signer,
                         points,

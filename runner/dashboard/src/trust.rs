@@ -1,19 +1,14 @@
-//! Names and roles of known signers, from `LEDGER/trust.yaml`: key id →
-//! (name, role). Only key ids are kept; the keys themselves are read to
-//! compute their ids and dropped, never shown.
+//! How signers are shown: name and role from the ledger's trust file
+//! (`tokencert_ledger::Trust`), "unknown key <id>", or "unsigned". Only
+//! names, roles and key ids leave this module; never a key.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use tokencert_core::sign;
+use serde::Serialize;
 
 use crate::error::DashboardError;
 
-/// The trust file inside a ledger directory.
-pub const TRUST_FILE: &str = "trust.yaml";
-
-/// A known signer.
+/// A known signer as shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Signer {
     /// Its name.
@@ -22,27 +17,11 @@ pub struct Signer {
     pub role: String,
 }
 
-/// Known signers by key id.
+/// The ledger's known signers.
 #[derive(Debug, Clone, Default)]
-pub struct Trust {
-    known: BTreeMap<String, Signer>,
-}
+pub struct Trust(tokencert_ledger::Trust);
 
-#[derive(Deserialize)]
-struct Entry {
-    name: String,
-    role: String,
-    public_key: String,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum File {
-    List(Vec<Entry>),
-    Wrapped { signers: Vec<Entry> },
-}
-
-/// How a signer is shown: name and role, an unknown key, or unsigned.
+/// How a bundle's signer is shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignerView {
     /// The key id (None: unsigned).
@@ -56,90 +35,37 @@ pub struct SignerView {
 impl Trust {
     /// Reads `LEDGER/trust.yaml`; no file means no known signers.
     pub fn load(ledger: &Path) -> Result<Trust, DashboardError> {
-        let path = ledger.join(TRUST_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Trust::default()),
-            Err(e) => return Err(DashboardError::io(path, e)),
-        };
-        let bad = |reason: String| DashboardError::Trust {
-            path: path.clone(),
-            reason,
-        };
-        let entries = match serde_saphyr::from_str::<File>(&text) {
-            Ok(File::List(entries)) | Ok(File::Wrapped { signers: entries }) => entries,
-            Err(e) => {
-                return Err(bad(format!(
-                    "{e}; expected a list of {{name, role, public_key}}"
-                )));
-            }
-        };
-        let mut known = BTreeMap::new();
-        for (n, entry) in entries.into_iter().enumerate() {
-            let pem = if entry.public_key.contains("-----BEGIN") {
-                entry.public_key
-            } else {
-                let key_path = resolve(ledger, &entry.public_key);
-                std::fs::read_to_string(&key_path).map_err(|e| {
-                    bad(format!(
-                        "signer {} ({}): reading public_key {}: {e}",
-                        n + 1,
-                        entry.name,
-                        key_path.display()
-                    ))
-                })?
-            };
-            let id = sign::verifying_key_from_pem(&pem)
-                .and_then(|key| sign::key_id(&key))
-                .map_err(|e| {
-                    bad(format!(
-                        "signer {} ({}): public_key: {e}",
-                        n + 1,
-                        entry.name
-                    ))
-                })?;
-            known.insert(
-                id,
-                Signer {
-                    name: entry.name,
-                    role: entry.role,
-                },
-            );
-        }
-        Ok(Trust { known })
+        tokencert_ledger::Trust::of_ledger(ledger)
+            .map(Trust)
+            .map_err(|e| DashboardError::Trust {
+                path: ledger.join(tokencert_ledger::TRUST_FILE),
+                reason: e.to_string(),
+            })
     }
 
-    /// How the signer of a bundle is shown.
+    /// How the signer with `key_id` is shown.
     pub fn view(&self, key_id: Option<&str>) -> SignerView {
-        match key_id {
-            None => SignerView {
+        let Some(id) = key_id else {
+            return SignerView {
                 key_id: None,
                 known: None,
                 label: "unsigned".into(),
+            };
+        };
+        match self.0.get(id) {
+            Some(s) => SignerView {
+                key_id: Some(id.into()),
+                label: format!("{} ({})", s.name, s.role.name()),
+                known: Some(Signer {
+                    name: s.name.clone(),
+                    role: s.role.name().into(),
+                }),
             },
-            Some(id) => match self.known.get(id) {
-                Some(s) => SignerView {
-                    key_id: Some(id.into()),
-                    known: Some(s.clone()),
-                    label: format!("{} ({})", s.name, s.role),
-                },
-                None => SignerView {
-                    key_id: Some(id.into()),
-                    known: None,
-                    label: format!("unknown key {id}"),
-                },
+            None => SignerView {
+                key_id: Some(id.into()),
+                known: None,
+                label: format!("unknown key {id}"),
             },
         }
-    }
-}
-
-/// A key path as written in trust.yaml: relative paths are relative to the
-/// ledger directory.
-fn resolve(ledger: &Path, path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        ledger.join(p)
     }
 }

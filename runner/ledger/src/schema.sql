@@ -48,3 +48,7 @@ CREATE TABLE agreement (
   PRIMARY KEY (a, b, case_id));
 CREATE INDEX bundle_target ON bundle (target_url, model, started_unix);
 CREATE INDEX figure_method ON figure (case_id, workload, slo, metric);
+-- the dashboard's reads: availability and the newest bundles of one source (a target and model
+-- as seen by one observer and signer) over a window; the performance cases' marker rows
+CREATE INDEX bundle_source ON bundle (target_url, model, observer, signer, started_unix, answered, exchanges);
+CREATE INDEX figure_metric ON figure (metric, bundle, case_id, workload, slo);

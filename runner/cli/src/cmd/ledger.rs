@@ -42,6 +42,15 @@ pub enum Command {
     /// List the ledger's bundles, oldest first, with their signer (known
     /// by name, unknown by key id, or unsigned) and MUST verdicts.
     List(At),
+    /// Serve the ledger's dashboard (read-only) until Ctrl-C: a
+    /// leaderboard per method, a page per target and per bundle (with its
+    /// archive and the commands that verify it offline), the same as JSON
+    /// under /api, and Prometheus text at /metrics.
+    Serve(super::dashboard::ServeArgs),
+    /// Write the dashboard as a static site into a new or empty --out
+    /// directory: the same pages with relative links, their JSON, the
+    /// Prometheus text, and the bundles (as directories and archives).
+    Export(super::dashboard::ExportArgs),
 }
 
 /// Options of `tokencert ledger add`.
@@ -68,6 +77,8 @@ pub fn run(suite: &Path, command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => super::dashboard::serve(args),
+        Command::Export(args) => super::dashboard::export(args),
         Command::List(at) => {
             let ledger = Ledger::open(&at.ledger)?;
             let trust = ledger.trust()?;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod capacity;
 pub mod compare;
+pub mod dashboard;
 pub mod keygen;
 pub mod ledger;
 pub mod list;

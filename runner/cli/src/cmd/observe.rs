@@ -48,8 +48,11 @@ pub struct Args {
     /// index rows, verdicts and figures stay.
     #[arg(long, value_name = "N", default_value_t = 30)]
     keep_evidence_days: u32,
-    // The dashboard's `--serve ADDR` belongs here: it serves the same
-    // ledger while the loop in `run` probes (see the place marked there).
+    /// Also serve the ledger's dashboard at ADDR while probing (as
+    /// `tokencert ledger serve`; e.g. 127.0.0.1:8787). It stops when the
+    /// observatory does.
+    #[arg(long, value_name = "ADDR")]
+    serve: Option<std::net::SocketAddr>,
 }
 
 /// Runs the observatory; see [`Args`].
@@ -75,8 +78,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let stopped = AtomicBool::new(false);
     let runtime = super::runtime()?;
     let summary = runtime.block_on(async {
-        // `--serve ADDR`: start the dashboard on the ledger's directory here,
-        // beside the loop, and stop it after the loop returns.
+        let served = match args.serve {
+            Some(addr) => Some(super::dashboard::start(&args.ledger, addr).await?),
+            None => None,
+        };
         let stop = async {
             signal().await;
             stopped.store(true, Ordering::SeqCst);
@@ -86,9 +91,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 std::process::exit(130);
             });
         };
-        observatory
+        let summary = observatory
             .observe(&mut ledger, &options, &print_event, stop)
-            .await
+            .await;
+        if let Some(served) = served {
+            served.stop().await?;
+        }
+        anyhow::Ok(summary?)
     })?;
     eprintln!(
         "tokencert: {} bundle(s) added to {}, {} probe(s) skipped for budget, {} failed",

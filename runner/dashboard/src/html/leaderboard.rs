@@ -41,6 +41,7 @@ struct RowHtml {
     target_href: String,
     observer: String,
     signer: String,
+    signer_full: String,
     conformance: Vec<Cell>,
     /// TTFT p50, p95, p99, output speed, availability 24 h and 7 d, stability.
     figures: Vec<Cell>,
@@ -180,7 +181,11 @@ fn row_html(e: &Entry, links: Links, ttft_max: f64, speed_max: f64) -> RowHtml {
         target: e.source.target_url.clone(),
         model: e.source.model.clone(),
         observer: e.source.observer.clone().unwrap_or_else(|| "–".into()),
-        signer: e.signer.label.clone(),
+        signer: match (&e.signer.known, &e.signer.key_id) {
+            (None, Some(id)) => format!("unknown key {}", fmt::short(id, 19)),
+            _ => e.signer.label.clone(),
+        },
+        signer_full: e.signer.label.clone(),
         conformance,
         figures: vec![
             latency(&e.ttft_p50, true),

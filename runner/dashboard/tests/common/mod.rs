@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokencert_core::sign;
 
 /// The index schema (the contract's, from the ledger crate).
-pub const SCHEMA: &str = include_str!("schema.sql");
+pub use tokencert_ledger::SCHEMA;
 
 /// 2026-12-07T09:00:00Z: the fixture's "now".
 pub const NOW: i64 = 1_796_634_000;
@@ -195,7 +195,10 @@ pub fn small_ledger(ledger: &Path) -> Small {
                         started_unix: NOW - (10 - hour) * 3600,
                         exchanges: 10,
                         answered,
-                        ttft: ttft * (1.0 + 0.02 * (hour % 3) as f64),
+                        // Observer B measures 20% slower: the lines differ.
+                        ttft: ttft
+                            * (1.0 + 0.02 * (hour % 3) as f64)
+                            * if observer == "obs-b" { 1.2 } else { 1.0 },
                         speed: 0.5 / ttft,
                         must_fail: if model == HOSTILE_MODEL { 4 } else { 0 },
                         cost_micros: Some(if model == HOSTILE_MODEL { 9_000 } else { 1_250 }),
