@@ -383,9 +383,11 @@ pub fn latest_costs(
     source: &Source,
 ) -> Result<Option<(String, Vec<CostRow>)>, DashboardError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT b.id FROM bundle b \
+        // Driven from the cost rows (priced bundles are few): a source that
+        // never priced anything must not cost a walk over all its bundles.
+        "SELECT b.id FROM (SELECT DISTINCT bundle FROM cost) c \
+         CROSS JOIN bundle b ON b.id = c.bundle \
          WHERE b.target_url = ?1 AND b.model = ?2 AND b.observer IS ?3 AND b.signer IS ?4 \
-           AND EXISTS (SELECT 1 FROM cost c WHERE c.bundle = b.id) \
          ORDER BY b.started_unix DESC LIMIT 1",
     )?;
     let id: Option<String> = stmt
