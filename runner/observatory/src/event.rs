@@ -1,5 +1,8 @@
 //! What the observatory reports as it goes; the CLI prints these.
 
+use tokencert_core::judge::{Results, Verdict};
+use tokencert_core::suite::Level;
+
 use crate::budget::Cost;
 
 /// One thing the observatory did.
@@ -82,4 +85,23 @@ pub struct Verdicts {
     pub not_claimed: u64,
     /// Every MUST case passed.
     pub conforms: bool,
+}
+
+impl Verdicts {
+    /// The cases of `results` by verdict, over all levels.
+    pub fn of(results: &Results) -> Self {
+        let count = |v| {
+            [Level::Must, Level::Should, Level::May]
+                .iter()
+                .map(|l| results.count(*l, v))
+                .sum()
+        };
+        Self {
+            pass: count(Verdict::Pass),
+            fail: count(Verdict::Fail),
+            error: count(Verdict::Error),
+            not_claimed: count(Verdict::NotClaimed),
+            conforms: results.conforms(),
+        }
+    }
 }

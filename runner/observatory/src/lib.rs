@@ -11,6 +11,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod budget;
+mod clock;
 pub mod config;
 mod error;
 pub mod estimate;

@@ -5,24 +5,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use p256::ecdsa::SigningKey;
 use tokencert_core::bundle::{self, Observation};
-use tokencert_core::judge::{Results, Verdict};
-use tokencert_core::suite::Level;
 use tokencert_drive::{RunError, RunReport};
 use tokencert_ledger::Ledger;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::budget::{self, Cost, Spent, Window};
+use crate::clock::{off_the_executor, sleep_until, unix_now};
 use crate::error::Error;
 use crate::event::{Event, Finished, Verdicts};
 use crate::history::{self, Runs};
 use crate::observatory::Observatory;
-use crate::probe::{self, Job};
+use crate::probe::{self, Job, fresh_dir};
 use crate::schedule::{Series, next_due};
 
 /// How often retention runs while probes finish (and once at the start
@@ -158,7 +157,15 @@ impl Loop<'_> {
             if running.is_empty() && (stopping || self.all_done()) {
                 return Ok(());
             }
-            let wake = if stopping { None } else { self.next_wake()? };
+            // With every slot taken only a finishing probe (or a stop) can
+            // start another: due times are not waited for, or a due probe
+            // would wake the loop over and over.
+            let full = running.len() >= self.options.concurrency.max(1);
+            let wake = if stopping || full {
+                None
+            } else {
+                self.next_wake()?
+            };
             tokio::select! {
                 Some(joined) = running.join_next_with_id() => match joined {
                     Ok((id, report)) => {
@@ -169,6 +176,10 @@ impl Loop<'_> {
                     Err(e) => {
                         // A probe task panicked: its target is free again, and it counts as a turn.
                         if let Some(probe) = self.running.remove(&e.id()) {
+                            self.unbilled[probe.t].push(Spent {
+                                started_unix: probe.started,
+                                cost: probe.estimate,
+                            });
                             self.failed(probe.t, probe.p, format!("the probe's task ended abnormally: {e}"));
                         }
                     }
@@ -353,7 +364,7 @@ impl Loop<'_> {
             bundle: added.id,
             run_id: added.run_id,
             signer,
-            verdicts: verdicts(&report.results),
+            verdicts: Verdicts::of(&report.results),
             answered,
             exchanges,
             interrupted,
@@ -461,57 +472,4 @@ impl Loop<'_> {
         }
         Ok(())
     }
-}
-
-/// Cases by verdict over all levels.
-fn verdicts(results: &Results) -> Verdicts {
-    let count = |v| {
-        [Level::Must, Level::Should, Level::May]
-            .iter()
-            .map(|l| results.count(*l, v))
-            .sum()
-    };
-    Verdicts {
-        pass: count(Verdict::Pass),
-        fail: count(Verdict::Fail),
-        error: count(Verdict::Error),
-        not_claimed: count(Verdict::NotClaimed),
-        conforms: results.conforms(),
-    }
-}
-
-/// Now, in Unix seconds.
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Sleeps until the Unix second `at` has begun.
-async fn sleep_until(at: i64) {
-    let target = UNIX_EPOCH + Duration::from_secs(at.max(0).unsigned_abs());
-    if let Ok(left) = target.duration_since(SystemTime::now()) {
-        tokio::time::sleep(left).await;
-    }
-}
-
-/// Blocking work (verifying and indexing a bundle, pruning) without
-/// stalling the probes that run on this worker thread.
-fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
-}
-
-/// A directory named `name` under `dir` that does not exist yet (`-2`,
-/// `-3`, ... appended when it does).
-fn fresh_dir(dir: &std::path::Path, name: &str) -> PathBuf {
-    let mut path = dir.join(name);
-    let mut n = 2;
-    while path.exists() {
-        path = dir.join(format!("{name}-{n}"));
-        n += 1;
-    }
-    path
 }

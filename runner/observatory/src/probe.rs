@@ -54,3 +54,15 @@ pub(crate) async fn run(job: Job, stop: impl Future<Output = ()>) -> Result<RunR
     };
     tokencert_drive::run_until(config, |_| {}, stop).await
 }
+
+/// A directory named `name` under `dir` that does not exist yet (`-2`,
+/// `-3`, ... appended when it does).
+pub(crate) fn fresh_dir(dir: &std::path::Path, name: &str) -> PathBuf {
+    let mut path = dir.join(name);
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{name}-{n}"));
+        n += 1;
+    }
+    path
+}
