@@ -17,6 +17,8 @@ use p256::ecdsa::SigningKey;
 use rusqlite::params;
 use tokencert_core::bundle;
 use tokencert_core::suite::Suite;
+use tokencert_dashboard::Dashboard;
+use tokencert_dashboard::board::SortKey;
 use tokencert_ledger::Ledger;
 use tokencert_observatory::{Event, Observatory, Options, Summary, load};
 use tokencert_reference::{Capacity, RunningServer};
@@ -200,12 +202,38 @@ async fn two_services_a_few_cycles_then_one_stopped() {
     assert_eq!(ranked.len(), 2, "{ranked:?}");
     assert_eq!(ranked[0].0, healthy_url, "{ranked:?}");
     assert!(ranked[0].1 < ranked[1].1, "{ranked:?}");
+    drop(ranking);
 
     // Nothing is left behind in the staging directory.
     let staged = std::fs::read_dir(ledger.dir().join(tokencert_observatory::STAGING_DIR))
         .expect("the staging directory")
         .count();
     assert_eq!(staged, 0);
+
+    // The dashboard's leaderboard ranks the healthy service first.
+    let ledger_dir = ledger.dir().to_path_buf();
+    let board = Dashboard::open(&ledger_dir)
+        .expect("the dashboard opens the ledger")
+        .leaderboard(SortKey::TtftP50)
+        .expect("the leaderboard renders");
+    let latency = board
+        .methods
+        .iter()
+        .find(|b| b.method.case_id == "perf.chat")
+        .expect("a leaderboard for the latency probe");
+    let order: Vec<&str> = latency
+        .rows
+        .iter()
+        .map(|r| r.source.target_url.as_str())
+        .collect();
+    assert_eq!(order, [healthy_url.as_str(), degraded_url.as_str()]);
+
+    // The index is only an index: rebuilt from the files, it is the same.
+    let dump = ledger.dump().expect("the index dumps");
+    drop(ledger);
+    let rebuilt = Ledger::rebuild(&ledger_dir).expect("the index rebuilds");
+    assert_eq!(rebuilt.dump().expect("the index dumps"), dump);
+
     drop(healthy);
     assert!(
         started.elapsed() < Duration::from_secs(60),
