@@ -182,7 +182,7 @@ fn a_load_and_a_soak_leak_nothing() {
 }
 
 #[test]
-fn an_observatory_leaks_nothing_into_its_output_or_ledger() {
+fn an_observatory_leaks_nothing_into_its_output_ledger_or_export() {
     let (server, url) = keyed_service();
     let out = tempfile::tempdir().expect("temp dir");
     let config = out.path().join("observatory.yaml");
@@ -216,6 +216,18 @@ fn an_observatory_leaks_nothing_into_its_output_or_ledger() {
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(lines[0].contains("keyed auth: CONFORMS"), "{stdout}");
     assert!(lines[0].contains("bundle "), "{stdout}");
-    assert_nowhere(KEY, out.path(), &[("observe", &observe)]);
+    // The dashboard's static export: pages, JSON, metrics and bundles.
+    let export = Command::new(env!("CARGO_BIN_EXE_tokencert"))
+        .args(["ledger", "export", "--ledger", path_arg(&ledger)])
+        .args(["--out", path_arg(&out.path().join("site"))])
+        .current_dir(repo_root())
+        .output()
+        .expect("tokencert runs");
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    assert_nowhere(
+        KEY,
+        out.path(),
+        &[("observe", &observe), ("ledger export", &export)],
+    );
     assert!(!files_containing(&ledger, b"[REDACTED]").is_empty());
 }
