@@ -58,8 +58,12 @@ pub fn billed_usage(exchange: &Exchange) -> Option<TokenUsage> {
 pub fn normalised_tokens(exchange: &Exchange, normaliser: &Tokenizer) -> Option<u64> {
     let view = View::single(exchange);
     let output = assemble(&view).ok()?;
-    let mut total =
-        prompt_tokens(view.request.as_ref()?, normaliser, &Accounting::openai_o200k()).ok()?;
+    let mut total = prompt_tokens(
+        view.request.as_ref()?,
+        normaliser,
+        &Accounting::openai_o200k(),
+    )
+    .ok()?;
     for choice in output.choices.values() {
         if !choice.tool_calls.is_empty() {
             return None;

@@ -478,8 +478,7 @@ pub fn load_yaml_with_schema(
     schema: &jsonschema::Validator,
 ) -> Result<(serde_json::Value, LineMap), Vec<Problem>> {
     let text = read_bounded(path, path).map_err(|p| vec![p])?;
-    let value: serde_json::Value =
-        parse_yaml(&text).map_err(|e| vec![yaml_problem(path, &e)])?;
+    let value: serde_json::Value = parse_yaml(&text).map_err(|e| vec![yaml_problem(path, &e)])?;
     let lines = LineMap::new(&text);
     let problems: Vec<Problem> = schema
         .iter_errors(&value)
