@@ -20,31 +20,59 @@ pub enum CanonicalError {
 pub fn to_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> {
     let value = serde_json::to_value(value)?;
     let mut out = String::new();
-    write(&value, "", &mut out)?;
+    write(&value, "", Numbers::IntegersOnly, &mut out)?;
     out.push('\n');
     Ok(out.into_bytes())
 }
 
-fn write(value: &Value, path: &str, out: &mut String) -> Result<(), CanonicalError> {
+/// `value` in the same canonical form, but admitting fractions, printed as
+/// ECMAScript prints the values a workload holds (`0.5`, and `4.0` as
+/// `4`): for digests of data that carries rates, such as a workload.
+pub fn with_fractions(value: &Value) -> String {
+    let mut out = String::new();
+    // Only the integers-only policy refuses a number.
+    let _ = write(value, "", Numbers::Fractions, &mut out);
+    out
+}
+
+/// Which numbers a canonical text holds.
+#[derive(Clone, Copy)]
+enum Numbers {
+    /// Integers; anything else is an error.
+    IntegersOnly,
+    /// Any number, a whole one printed as an integer.
+    Fractions,
+}
+
+fn write(
+    value: &Value,
+    path: &str,
+    numbers: Numbers,
+    out: &mut String,
+) -> Result<(), CanonicalError> {
     match value {
         Value::Null | Value::Bool(_) | Value::String(_) => out.push_str(&value.to_string()),
-        Value::Number(n) => {
-            if !(n.is_i64() || n.is_u64()) {
+        Value::Number(n) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
+        Value::Number(n) => match (numbers, n.as_f64()) {
+            (Numbers::IntegersOnly, _) => {
                 return Err(CanonicalError::Float(if path.is_empty() {
                     "/".into()
                 } else {
                     path.into()
                 }));
             }
-            out.push_str(&n.to_string());
-        }
+            (Numbers::Fractions, Some(f)) if f.fract() == 0.0 && f.abs() < 1e21 => {
+                out.push_str(&format!("{f:.0}"));
+            }
+            (Numbers::Fractions, _) => out.push_str(&n.to_string()),
+        },
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write(item, &format!("{path}/{i}"), out)?;
+                write(item, &format!("{path}/{i}"), numbers, out)?;
             }
             out.push(']');
         }
@@ -58,7 +86,7 @@ fn write(value: &Value, path: &str, out: &mut String) -> Result<(), CanonicalErr
                 }
                 out.push_str(&Value::String(key.clone()).to_string());
                 out.push(':');
-                write(&map[key], &format!("{path}/{key}"), out)?;
+                write(&map[key], &format!("{path}/{key}"), numbers, out)?;
             }
             out.push('}');
         }
@@ -69,6 +97,13 @@ fn write(value: &Value, path: &str, out: &mut String) -> Result<(), CanonicalErr
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn with_fractions_sorts_keys_and_prints_whole_rates_as_integers() {
+        let value = json!({"b": 4.0, "a": [0.5, 2, "x"], "é": null});
+        let text = super::with_fractions(&value);
+        assert_eq!(text, r#"{"a":[0.5,2,"x"],"b":4,"é":null}"#);
+    }
 
     #[test]
     fn keys_are_sorted_at_every_depth_and_whitespace_dropped() {

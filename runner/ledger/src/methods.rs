@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokencert_core::bundle::write_private;
 use tokencert_core::digest::sha256;
 use tokencert_core::suite::Suite;
@@ -51,8 +50,7 @@ impl Methods {
                         message: format!("its workload does not serialize: {e}"),
                     }
                 })?;
-                let mut text = String::new();
-                canonical(&value, &mut text);
+                let text = tokencert_core::canonical::with_fractions(&value);
                 workloads.insert(case.id.clone(), hex_sha256(text.as_bytes()));
             }
         }
@@ -138,59 +136,4 @@ pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
         .strip_prefix("sha256:")
         .unwrap_or(&digest)
         .to_string()
-}
-
-/// JSON in RFC 8785 form: keys sorted by UTF-16 code units, no whitespace,
-/// and numbers as ECMAScript prints them for the values workloads hold
-/// (integers, and rates such as `4.0` printed `4`). Unlike the bundle's
-/// canonical JSON it admits fractions (a load's rate may be `0.5`).
-fn canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Number(n) => match n.as_f64().filter(|_| !(n.is_i64() || n.is_u64())) {
-            Some(f) if f.fract() == 0.0 && f.abs() < 1e21 => {
-                out.push_str(&format!("{f:.0}"));
-            }
-            _ => out.push_str(&n.to_string()),
-        },
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                if let Some(item) = map.get(key) {
-                    canonical(item, out);
-                }
-            }
-            out.push('}');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonical_json_sorts_keys_and_prints_whole_rates_as_integers() {
-        let value = serde_json::json!({"b": 4.0, "a": [0.5, 2, "x"], "é": null});
-        let mut text = String::new();
-        canonical(&value, &mut text);
-        assert_eq!(text, r#"{"a":[0.5,2,"x"],"b":4,"é":null}"#);
-    }
 }
