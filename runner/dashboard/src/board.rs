@@ -9,14 +9,13 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::DashboardError;
-use crate::queries::{self, Method, Source};
+use crate::queries::{self, Method, Source, VerdictRow};
+use crate::summary;
 use crate::trust::{SignerView, Trust};
 
 /// Stability is the coefficient of variation of TTFT p50 over this many of
 /// the newest bundles of a source and method.
 pub const STABILITY_BUNDLES: usize = 20;
-/// Conformance is read from at most this many verdict rows per source.
-const VERDICT_ROWS: usize = 500;
 const DAY: i64 = 86_400;
 
 /// The leaderboard, one board per method.
@@ -250,67 +249,76 @@ impl SortKey {
     }
 }
 
-/// Per-source facts shared by every method the source was measured by.
-struct SourceFacts {
-    availability_24h: Option<Ratio>,
-    availability_7d: Option<Ratio>,
-    cost: Vec<Cost>,
-}
-
-/// Builds the leaderboard at `now_unix` from the newest bundle of every
-/// (method, source) pair ([`queries::latest_per_method`]), sorted by `sort`.
+/// Builds the leaderboard at `now_unix` from the ledger's summary tables
+/// (the newest bundle of every (method, source) pair, and per source its
+/// newest verdicts by area, newest priced bundle and hourly availability),
+/// sorted by `sort`: a handful of queries whatever the index holds.
 pub fn leaderboard(
     conn: &Connection,
-    latest: &[queries::Latest],
     trust: &Trust,
     now_unix: i64,
     sort: SortKey,
 ) -> Result<Leaderboard, DashboardError> {
+    let latest = summary::latest(conn)?;
+    let mut recent = summary::recent_values(conn, "ttft_p50_seconds", STABILITY_BUNDLES)?;
+    let conformance = conformance(summary::area_verdicts(conn)?);
+    let day = summary::availability(conn, now_unix - DAY)?;
+    let week = summary::availability(conn, now_unix - 7 * DAY)?;
+    let costs = summary::latest_costs(conn)?;
+    let ratio = |map: &HashMap<Source, (i64, i64)>, source: &Source| {
+        map.get(source)
+            .and_then(|&(part, whole)| Ratio::of(part, whole))
+    };
     let mut by_method: BTreeMap<Method, Vec<Entry>> = BTreeMap::new();
-    let mut facts: HashMap<Source, SourceFacts> = HashMap::new();
-    let mut conformance: HashMap<(Source, String), Conformance> = HashMap::new();
     for latest in latest {
-        let source = latest.source.clone();
-        let method = latest.method.clone();
-        if !facts.contains_key(&source) {
-            let made = source_facts(conn, &source, now_unix)?;
-            facts.insert(source.clone(), made);
-        }
-        let shared = &facts[&source];
-        let key = (source.clone(), method.suite_digest.clone());
-        if !conformance.contains_key(&key) {
-            let made = conformance_of(conn, &source, &method.suite_digest)?;
-            conformance.insert(key.clone(), made);
-        }
-        let figures = queries::case_figures(conn, &latest.bundle, &method.case_id)?;
+        let summary::Latest {
+            method,
+            source,
+            bundle,
+            started_unix,
+            figures,
+        } = latest;
         let figure = |metric: &str| {
             figures.iter().find(|f| f.metric == metric).map(|f| Figure {
                 value: f.value,
                 low: f.low,
                 high: f.high,
-                bundle: latest.bundle.clone(),
+                bundle: bundle.clone(),
             })
         };
-        let recent = queries::recent_values(
-            conn,
-            &source,
-            &method,
-            "ttft_p50_seconds",
-            STABILITY_BUNDLES,
-        )?;
+        let recent = recent
+            .remove(&(method.clone(), source.clone()))
+            .unwrap_or_default();
+        let cost = costs
+            .get(&source)
+            .map(|(bundle, rows)| {
+                rows.iter()
+                    .map(|c| Cost {
+                        sheet: c.sheet.clone(),
+                        currency: c.currency.clone(),
+                        task: c.task.clone(),
+                        micros: c.micros,
+                        bundle: bundle.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let entry = Entry {
             signer: trust.view(source.signer.as_deref()),
-            bundle: latest.bundle.clone(),
-            started_unix: latest.started_unix,
             ttft_p50: figure("ttft_p50_seconds"),
             ttft_p95: figure("ttft_p95_seconds"),
             ttft_p99: figure("ttft_p99_seconds"),
             output_speed: figure("output_speed_p50_tokens_per_second"),
-            conformance: conformance[&key].clone(),
-            availability_24h: shared.availability_24h.clone(),
-            availability_7d: shared.availability_7d.clone(),
+            conformance: conformance
+                .get(&(source.clone(), method.suite_digest.clone()))
+                .cloned()
+                .unwrap_or_default(),
+            availability_24h: ratio(&day, &source),
+            availability_7d: ratio(&week, &source),
             stability: stability(&recent),
-            cost: shared.cost.clone(),
+            cost,
+            bundle,
+            started_unix,
             source,
         };
         by_method.entry(method).or_default().push(entry);
@@ -330,49 +338,20 @@ pub fn leaderboard(
     })
 }
 
-fn source_facts(
-    conn: &Connection,
-    source: &Source,
-    now_unix: i64,
-) -> Result<SourceFacts, DashboardError> {
-    let (a24, e24) = queries::availability(conn, source, now_unix - DAY)?;
-    let (a7, e7) = queries::availability(conn, source, now_unix - 7 * DAY)?;
-    let cost = match queries::latest_costs(conn, source)? {
-        Some((bundle, rows)) => rows
-            .into_iter()
-            .map(|c| Cost {
-                sheet: c.sheet,
-                currency: c.currency,
-                task: c.task,
-                micros: c.micros,
-                bundle: bundle.clone(),
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(SourceFacts {
-        availability_24h: Ratio::of(a24, e24),
-        availability_7d: Ratio::of(a7, e7),
-        cost,
-    })
-}
-
-/// Pass rates by area, each area from the newest bundle of the source (and
-/// suite) that judged it.
-pub fn conformance_of(
-    conn: &Connection,
-    source: &Source,
-    suite_digest: &str,
-) -> Result<Conformance, DashboardError> {
+/// Pass rates by area of every source and suite, each area from the
+/// newest bundle (of the source and suite) that judged it.
+fn conformance(
+    rows: Vec<(Source, String, String, VerdictRow)>,
+) -> HashMap<(Source, String), Conformance> {
     // area -> (bundle, [must pass, must judged, should pass, should judged])
-    let mut areas: BTreeMap<String, (String, [i64; 4])> = BTreeMap::new();
-    for (bundle, row) in queries::recent_verdicts(conn, source, suite_digest, VERDICT_ROWS)? {
-        let slot = areas
+    type Areas = BTreeMap<String, (String, [i64; 4])>;
+    let mut by_source: HashMap<(Source, String), Areas> = HashMap::new();
+    for (source, suite, bundle, row) in rows {
+        let slot = by_source
+            .entry((source, suite))
+            .or_default()
             .entry(row.area.clone())
-            .or_insert_with(|| (bundle.clone(), [0; 4]));
-        if slot.0 != bundle {
-            continue;
-        }
+            .or_insert_with(|| (bundle, [0; 4]));
         let judged = matches!(row.verdict.as_str(), "pass" | "fail" | "error");
         let pass = row.verdict == "pass";
         let base = match row.level.to_ascii_uppercase().as_str() {
@@ -387,26 +366,32 @@ pub fn conformance_of(
             slot.1[base + 1] += row.cases;
         }
     }
-    let mut total = [0; 4];
-    let areas = areas
+    by_source
         .into_iter()
-        .map(|(area, (bundle, n))| {
-            for (t, v) in total.iter_mut().zip(n) {
-                *t += v;
-            }
-            AreaRates {
-                area,
-                must: Ratio::of(n[0], n[1]),
-                should: Ratio::of(n[2], n[3]),
-                bundle,
-            }
+        .map(|(key, areas)| {
+            let mut total = [0; 4];
+            let areas = areas
+                .into_iter()
+                .map(|(area, (bundle, n))| {
+                    for (t, v) in total.iter_mut().zip(n) {
+                        *t += v;
+                    }
+                    AreaRates {
+                        area,
+                        must: Ratio::of(n[0], n[1]),
+                        should: Ratio::of(n[2], n[3]),
+                        bundle,
+                    }
+                })
+                .collect();
+            let made = Conformance {
+                areas,
+                must: Ratio::of(total[0], total[1]),
+                should: Ratio::of(total[2], total[3]),
+            };
+            (key, made)
         })
-        .collect();
-    Ok(Conformance {
-        areas,
-        must: Ratio::of(total[0], total[1]),
-        should: Ratio::of(total[2], total[3]),
-    })
+        .collect()
 }
 
 /// Population coefficient of variation; None for fewer than two values or

@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::board::{self, Leaderboard, SortKey};
-use crate::cache::LatestCache;
 use crate::detail::{self, BUNDLES_DIR, BundleView};
 use crate::error::DashboardError;
 use crate::queries;
+use crate::summary;
 use crate::target::{self, TargetView};
 use crate::trust::Trust;
 
@@ -17,19 +17,24 @@ pub struct Dashboard {
     ledger: PathBuf,
     trust: Trust,
     now_unix: Option<i64>,
-    latest: LatestCache,
 }
 
 impl Dashboard {
     /// Opens `ledger`: checks that its index opens read-only and reads
-    /// trust.yaml (absent: no signer is known).
+    /// trust.yaml (absent: no signer is known). An index made before the
+    /// ledger kept summary tables is refused (`tokencert ledger rebuild`
+    /// recreates it).
     pub fn open(ledger: &Path) -> Result<Dashboard, DashboardError> {
-        queries::open(ledger)?;
+        let conn = queries::open(ledger)?;
+        if !summary::present(&conn)? {
+            return Err(DashboardError::Outdated {
+                path: ledger.join(queries::INDEX_FILE),
+            });
+        }
         Ok(Dashboard {
             ledger: ledger.to_path_buf(),
             trust: Trust::load(ledger)?,
             now_unix: None,
-            latest: LatestCache::default(),
         })
     }
 
@@ -62,8 +67,7 @@ impl Dashboard {
     /// The leaderboard sorted by `sort`.
     pub fn leaderboard(&self, sort: SortKey) -> Result<Leaderboard, DashboardError> {
         let conn = queries::open(&self.ledger)?;
-        let latest = self.latest.get(&self.ledger, &conn)?;
-        board::leaderboard(&conn, &latest, &self.trust, self.now(), sort)
+        board::leaderboard(&conn, &self.trust, self.now(), sort)
     }
 
     /// A target's page over the last `days`; None when the index has no

@@ -16,6 +16,16 @@ pub enum DashboardError {
         /// SQLite's reason.
         source: rusqlite::Error,
     },
+    /// The index has no summary tables: it was made before the ledger
+    /// kept them.
+    #[error(
+        "the ledger index {path} predates the summary tables the leaderboard reads: \
+         recreate it with `tokencert ledger rebuild`"
+    )]
+    Outdated {
+        /// index.sqlite
+        path: PathBuf,
+    },
     /// A query over the index failed (a schema other than the contract's?).
     #[error("querying the ledger index: {0}")]
     Query(#[from] rusqlite::Error),

@@ -71,8 +71,7 @@ pub fn export(dashboard: &Dashboard, out: &Path) -> Result<Exported, DashboardEr
     let trust = dashboard.trust();
     let now = dashboard.now();
 
-    let latest = queries::latest_per_method(&conn)?;
-    let board = board::leaderboard(&conn, &latest, trust, now, SortKey::TtftP50)?;
+    let board = board::leaderboard(&conn, trust, now, SortKey::TtftP50)?;
     write(
         &out.join("index.html"),
         html::leaderboard_page(&board, Links::Export { depth: 0 })?,

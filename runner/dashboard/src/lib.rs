@@ -7,7 +7,6 @@
 
 pub mod archive;
 pub mod board;
-mod cache;
 mod dashboard;
 pub mod detail;
 pub mod error;
@@ -19,6 +18,7 @@ pub mod metrics;
 pub mod params;
 pub mod queries;
 pub mod server;
+pub mod summary;
 pub mod target;
 pub mod trust;
 

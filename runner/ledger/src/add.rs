@@ -133,7 +133,7 @@ impl Ledger {
         let party = Party::of_rows(&copy, &rows, cases);
         let index_path = self.index_path();
         let tx = self.conn.transaction().map_err(sql(&index_path))?;
-        index::insert(&tx, &rows).map_err(sql(&index_path))?;
+        index::write_rows(&tx, &rows).map_err(sql(&index_path))?;
         for peer in peers(&tx, &self.dir, &rows.bundle).map_err(sql(&index_path))? {
             added
                 .agreements

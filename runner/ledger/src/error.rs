@@ -29,6 +29,12 @@ pub enum LedgerError {
         "{0} is not a ledger (no index.sqlite there): create one with `tokencert ledger add --ledger DIR ...` or rebuild it with `tokencert ledger rebuild DIR`"
     )]
     NotALedger(String),
+    /// The index was made before the summary tables (`latest`, ...)
+    /// existed.
+    #[error(
+        "the index {0} predates the summary tables the dashboard reads: recreate it with `tokencert ledger rebuild DIR`"
+    )]
+    Outdated(String),
     /// The bundle was not accepted: it does not verify, or cannot be read.
     #[error("{bundle} refused: {source}")]
     Refused {

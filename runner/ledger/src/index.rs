@@ -17,12 +17,22 @@ pub const SCHEMA: &str = include_str!("schema.sql");
 pub const INDEX_FILE: &str = "index.sqlite";
 
 /// The tables, in dump order, each with the columns it is sorted by.
-const TABLES: [(&str, &str); 5] = [
+const TABLES: [(&str, &str); 9] = [
     ("bundle", "id"),
     ("verdicts", "bundle, area, level, verdict"),
     ("figure", "bundle, case_id, metric"),
     ("cost", "bundle, sheet, task"),
     ("agreement", "a, b, case_id"),
+    (
+        "latest",
+        "target_url, model, observer, signer, suite_digest, case_id, workload, slo",
+    ),
+    (
+        "latest_area",
+        "target_url, model, observer, signer, suite_digest, area",
+    ),
+    ("latest_cost", "target_url, model, observer, signer"),
+    ("availability", "hour, target_url, model, observer, signer"),
 ];
 
 /// A row of `agreement`: bundles `a` and `b` (a started first) compared.
@@ -62,8 +72,16 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, LedgerError> {
     Ok(conn)
 }
 
-/// Inserts one bundle's rows.
-pub(crate) fn insert(conn: &Connection, rows: &Rows) -> rusqlite::Result<()> {
+/// Writes one bundle's rows (`bundle`, `verdicts`, `figure`, `cost`) and
+/// folds them into the summary tables (`latest`, `latest_area`,
+/// `latest_cost`, `availability`): what `add` and `rebuild` do. Public for
+/// tools and test fixtures that build an index from rows without bundle
+/// files; call it inside a transaction.
+///
+/// # Errors
+///
+/// When SQLite refuses a row (a bundle id already there, say).
+pub fn write_rows(conn: &Connection, rows: &Rows) -> rusqlite::Result<()> {
     let b = &rows.bundle;
     conn.execute(
         "INSERT INTO bundle (id, run_id, tool, suite_digest, target_url, model, observer, \
@@ -120,7 +138,18 @@ pub(crate) fn insert(conn: &Connection, rows: &Rows) -> rusqlite::Result<()> {
     for c in &rows.costs {
         cost.execute(params![b.id, c.sheet, c.currency, c.task, c.micros])?;
     }
-    Ok(())
+    crate::summary::record(conn, rows)
+}
+
+/// Whether the index has the summary tables (an index made before them
+/// has not: `rebuild` recreates it).
+pub(crate) fn has_summaries(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'latest'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
 }
 
 /// Inserts agreement rows; a row already there (the same pair and case,

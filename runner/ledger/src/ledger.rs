@@ -62,15 +62,20 @@ impl Ledger {
     ///
     /// # Errors
     ///
-    /// [`LedgerError::NotALedger`] when `dir` has no index.
+    /// [`LedgerError::NotALedger`] when `dir` has no index,
+    /// [`LedgerError::Outdated`] when it has no summary tables.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
         let path = dir.join(INDEX_FILE);
         if !path.is_file() {
             return Err(LedgerError::NotALedger(dir.display().to_string()));
         }
+        let conn = index::connect(&path)?;
+        if !index::has_summaries(&conn).map_err(sql(&path))? {
+            return Err(LedgerError::Outdated(path.display().to_string()));
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
-            conn: index::connect(&path)?,
+            conn,
         })
     }
 

@@ -18,11 +18,12 @@ pub mod methods;
 mod prune;
 mod rebuild;
 pub mod rows;
+pub mod summary;
 mod trust;
 
 pub use add::{Added, Signature};
 pub use error::LedgerError;
-pub use index::{AgreementRow, INDEX_FILE, SCHEMA};
+pub use index::{AgreementRow, INDEX_FILE, SCHEMA, write_rows};
 pub use ledger::{BUNDLES_DIR, Ledger, Listed, PINNED_DIR};
 pub use prune::{PRUNED_DIR, Pruned, PrunedRecord};
 pub use trust::{Role, Signer, TRUST_FILE, Trust};

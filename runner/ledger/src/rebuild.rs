@@ -93,7 +93,7 @@ impl Ledger {
             let tx = conn.transaction().map_err(sql(temp.path()))?;
             tx.execute_batch(index::SCHEMA).map_err(sql(temp.path()))?;
             for (rows, _, _) in &all {
-                index::insert(&tx, rows).map_err(sql(temp.path()))?;
+                index::write_rows(&tx, rows).map_err(sql(temp.path()))?;
             }
             index::insert_agreements(&tx, &agreements).map_err(sql(temp.path()))?;
             tx.commit().map_err(sql(temp.path()))?;

@@ -48,7 +48,35 @@ CREATE TABLE agreement (
   PRIMARY KEY (a, b, case_id));
 CREATE INDEX bundle_target ON bundle (target_url, model, started_unix);
 CREATE INDEX figure_method ON figure (case_id, workload, slo, metric);
--- the dashboard's reads: availability and the newest bundles of one source (a target and model
--- as seen by one observer and signer) over a window; the performance cases' marker rows
+-- the dashboard's reads: the newest bundles of one source (a target and model as seen by one
+-- observer and signer), newest first
 CREATE INDEX bundle_source ON bundle (target_url, model, observer, signer, started_unix, answered, exchanges);
-CREATE INDEX figure_metric ON figure (metric, bundle, case_id, workload, slo);
+-- summaries of the rows above, for the dashboard's leaderboard (derived: written with a bundle's rows
+-- in the same transaction by `add`, and recreated by `rebuild`; a source is (target_url, model,
+-- observer, signer), NULLs included, so each table's key is kept unique by the writer, not by SQLite;
+-- the newest bundle is the one with the greatest (started_unix, id)).
+-- the newest bundle of each source measured by each method
+CREATE TABLE latest (
+  suite_digest TEXT NOT NULL, case_id TEXT NOT NULL, workload TEXT NOT NULL, slo TEXT NOT NULL,
+  target_url TEXT NOT NULL, model TEXT NOT NULL, observer TEXT, signer TEXT,
+  bundle TEXT NOT NULL REFERENCES bundle(id), started_unix INTEGER NOT NULL);
+CREATE INDEX latest_key ON latest (target_url, model, observer, signer, suite_digest, case_id, workload, slo);
+-- the newest bundle of each source and suite with verdicts in each clause area
+CREATE TABLE latest_area (
+  suite_digest TEXT NOT NULL, target_url TEXT NOT NULL, model TEXT NOT NULL, observer TEXT,
+  signer TEXT, area TEXT NOT NULL,
+  bundle TEXT NOT NULL REFERENCES bundle(id), started_unix INTEGER NOT NULL);
+CREATE INDEX latest_area_key ON latest_area (target_url, model, observer, signer, suite_digest, area);
+-- the newest bundle of each source with cost rows
+CREATE TABLE latest_cost (
+  target_url TEXT NOT NULL, model TEXT NOT NULL, observer TEXT, signer TEXT,
+  bundle TEXT NOT NULL REFERENCES bundle(id), started_unix INTEGER NOT NULL);
+CREATE INDEX latest_cost_key ON latest_cost (target_url, model, observer, signer);
+-- bundles, answered exchanges and exchanges of each source per hour (bundles started in
+-- [hour, hour + 3600)): availability over a window ending now is these buckets plus the
+-- bundles of the part hour at the window's start (bundle_started)
+CREATE TABLE availability (
+  hour INTEGER NOT NULL, target_url TEXT NOT NULL, model TEXT NOT NULL, observer TEXT,
+  signer TEXT, bundles INTEGER NOT NULL, answered INTEGER NOT NULL, exchanges INTEGER NOT NULL);
+CREATE INDEX availability_key ON availability (hour, target_url, model, observer, signer);
+CREATE INDEX bundle_started ON bundle (started_unix);

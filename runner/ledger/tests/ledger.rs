@@ -273,6 +273,17 @@ fn rebuild_reproduces_the_rows_and_the_bytes() {
     }
     let id = ledger.list().unwrap()[0].id.clone();
     ledger.pin(&id).unwrap();
+    // The summaries are part of the dump: two signers' newest bundles of
+    // the performance case, and every bundle counted in an hourly bucket.
+    assert_eq!(count(&ledger, "SELECT count(*) FROM latest"), 2);
+    assert_eq!(
+        count(&ledger, "SELECT sum(bundles) FROM availability"),
+        count(&ledger, "SELECT count(*) FROM bundle")
+    );
+    assert_eq!(
+        count(&ledger, "SELECT sum(exchanges) FROM availability"),
+        count(&ledger, "SELECT sum(exchanges) FROM bundle")
+    );
     let dump = ledger.dump().unwrap();
     drop(ledger);
 

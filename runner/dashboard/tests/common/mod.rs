@@ -1,5 +1,7 @@
 //! A synthetic ledger: index.sqlite made from the contract schema with
-//! rows inserted by hand, a trust file, and a few bundle directories.
+//! synthetic rows written by the ledger's own row writer (so the summary
+//! tables are kept as in a real ledger), a trust file, and a few bundle
+//! directories.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -8,6 +10,7 @@ use p256::ecdsa::SigningKey;
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 use tokencert_core::sign;
+use tokencert_ledger::rows::{BundleRow, CostRow, EvidenceCounts, FigureRow, Rows, VerdictRow};
 
 /// The index schema (the contract's, from the ledger crate).
 pub use tokencert_ledger::SCHEMA;
@@ -67,34 +70,44 @@ pub struct Spec<'a> {
     pub cost_micros: Option<i64>,
 }
 
+/// Writes the bundle's rows with the ledger's own writer (which keeps its
+/// summary tables too), as `add` and `rebuild` do.
 pub fn insert(conn: &Connection, s: &Spec<'_>) {
-    let started_at = tokencert_dashboard::fmt::utc(s.started_unix);
-    conn.execute(
-        "INSERT INTO bundle (id, run_id, tool, suite_digest, target_url, model, observer, \
-         location, probe, signer, signer_known, started_at, started_unix, finished_unix, \
-         interrupted, exchanges, answered, tokens_billed, must_pass, must_fail, must_error, \
-         should_pass, should_fail) VALUES (?1, ?2, 'tokencert 0.1.0', ?3, ?4, ?5, ?6, \
-         'loopback', 'latency', ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, 1000, ?14, ?15, 0, 5, 1)",
-        params![
-            s.id,
-            format!("run-{}", &s.id[..8]),
-            SUITE,
-            s.url,
-            s.model,
-            s.observer,
-            s.signer,
-            s.signer_known as i64,
-            started_at,
-            s.started_unix,
-            s.started_unix + 60,
-            s.exchanges,
-            s.answered,
-            40 - s.must_fail,
-            s.must_fail,
-        ],
-    )
-    .unwrap();
-    for (area, level, verdict, cases) in [
+    tokencert_ledger::write_rows(conn, &rows(s)).unwrap();
+}
+
+/// The index rows of a synthetic bundle.
+pub fn rows(s: &Spec<'_>) -> Rows {
+    let bundle = BundleRow {
+        id: s.id.clone(),
+        run_id: format!("run-{}", &s.id[..8]),
+        tool: "tokencert 0.1.0".into(),
+        suite_digest: SUITE.into(),
+        target_url: s.url.into(),
+        model: s.model.into(),
+        observer: s.observer.map(Into::into),
+        location: Some("loopback".into()),
+        probe: Some("latency".into()),
+        signer: s.signer.map(Into::into),
+        signer_known: s.signer_known,
+        started_at: tokencert_dashboard::fmt::utc(s.started_unix),
+        started_unix: s.started_unix,
+        finished_unix: Some(s.started_unix + 60),
+        interrupted: false,
+        evidence: EvidenceCounts {
+            exchanges: s.exchanges,
+            answered: s.answered,
+            tokens_billed: 1000,
+        },
+        must_pass: 40 - s.must_fail,
+        must_fail: s.must_fail,
+        must_error: 0,
+        should_pass: 5,
+        should_fail: 1,
+        pinned: false,
+        evidence_pruned: false,
+    };
+    let mut verdicts: Vec<VerdictRow> = [
         ("API", "MUST", "pass", 40 - s.must_fail),
         ("API", "MUST", "fail", s.must_fail),
         ("API", "SHOULD", "pass", 5),
@@ -102,16 +115,18 @@ pub fn insert(conn: &Connection, s: &Spec<'_>) {
         ("SEC", "MUST", "pass", 8),
         ("PERF", "MUST", "pass", 1),
         ("API", "MAY", "not_claimed", 3),
-    ] {
-        if cases > 0 {
-            conn.execute(
-                "INSERT INTO verdicts VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![s.id, area, level, verdict, cases],
-            )
-            .unwrap();
-        }
-    }
-    for (metric, value, ci) in [
+    ]
+    .into_iter()
+    .filter(|&(_, _, _, cases)| cases > 0)
+    .map(|(area, level, verdict, cases)| VerdictRow {
+        area: area.into(),
+        level: level.into(),
+        verdict: verdict.into(),
+        cases,
+    })
+    .collect();
+    verdicts.sort_by(|a, b| (&a.area, &a.level, &a.verdict).cmp(&(&b.area, &b.level, &b.verdict)));
+    let mut figures: Vec<FigureRow> = [
         ("requests", 100.0, false),
         ("ttft_p50_seconds", s.ttft, true),
         ("ttft_p95_seconds", s.ttft * 1.5, true),
@@ -125,24 +140,34 @@ pub fn insert(conn: &Connection, s: &Spec<'_>) {
         ),
         ("goodput_requests_per_second", 4.0, false),
         ("throughput_output_tokens_per_second", s.speed * 4.0, false),
-    ] {
-        let (low, high) = if ci {
-            (Some(value * 0.9), Some(value * 1.1))
-        } else {
-            (None, None)
-        };
-        conn.execute(
-            "INSERT INTO figure VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![s.id, CASE, WORKLOAD, SLO, metric, value, low, high],
-        )
-        .unwrap();
-    }
-    if let Some(micros) = s.cost_micros {
-        conn.execute(
-            "INSERT INTO cost VALUES (?1, 'example-sheet', 'USD', 'summarize', ?2)",
-            params![s.id, micros],
-        )
-        .unwrap();
+    ]
+    .into_iter()
+    .map(|(metric, value, ci)| FigureRow {
+        case_id: CASE.into(),
+        workload: WORKLOAD.into(),
+        slo: SLO.into(),
+        metric: metric.into(),
+        value,
+        low: ci.then_some(value * 0.9),
+        high: ci.then_some(value * 1.1),
+    })
+    .collect();
+    figures.sort_by(|a, b| a.metric.cmp(&b.metric));
+    let costs = s
+        .cost_micros
+        .map(|micros| CostRow {
+            sheet: "example-sheet".into(),
+            currency: "USD".into(),
+            task: "summarize".into(),
+            micros: Some(micros),
+        })
+        .into_iter()
+        .collect();
+    Rows {
+        bundle,
+        verdicts,
+        figures,
+        costs,
     }
 }
 
