@@ -27,6 +27,8 @@ const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const CAPTION_PX: u32 = 20;
 const LABEL_PX: u32 = 15;
 const DESC_PX: u32 = 16;
+/// Radius of the marker of a one-point series, pixels.
+const MARKER_PX: u32 = 4;
 
 /// A chart that could not be drawn: the backend's message.
 pub type ChartResult = Result<String, String>;
@@ -102,7 +104,8 @@ fn counts_upto(max: u64, extra: u64) -> Range<u64> {
     0..(max + max * extra / 1000).max(max + 1)
 }
 
-/// Lines on shared axes (CDFs: x a latency, y a share from 0 to 1).
+/// Lines on shared axes (CDFs: x a latency, y a share from 0 to 1). A
+/// series of one point is drawn as a marker.
 pub fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Line]) -> ChartResult {
     let x_max = series
         .iter()
@@ -134,11 +137,20 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Line]) -> ChartR
             .map_err(|e| err(&e))?;
         for line in series {
             let colour = line.colour;
-            chart
-                .draw_series(LineSeries::new(
+            let drawn = if let [point] = line.points.as_slice() {
+                // A line through one point draws nothing: a marker shows it.
+                chart.draw_series(std::iter::once(Circle::new(
+                    *point,
+                    MARKER_PX,
+                    colour.filled(),
+                )))
+            } else {
+                chart.draw_series(LineSeries::new(
                     line.points.iter().copied(),
                     colour.stroke_width(2),
                 ))
+            };
+            drawn
                 .map_err(|e| err(&e))?
                 .label(line.label.as_str())
                 .legend(move |(x, y)| {
@@ -425,5 +437,29 @@ mod tests {
         assert!(svg.starts_with("<svg "), "{svg}");
         assert!(!svg.contains("http"), "{svg}");
         assert!(svg.contains("a&lt;b"), "legend text is escaped");
+    }
+
+    #[test]
+    fn a_series_of_one_point_is_drawn_as_a_marker() {
+        let draw = |points: Vec<(f64, f64)>| {
+            lines(
+                "t",
+                "x",
+                "y",
+                &[Line {
+                    label: "one".into(),
+                    colour: BLUE,
+                    points,
+                }],
+            )
+            .expect("draws")
+        };
+        let one = draw(vec![(0.5, 0.5)]);
+        assert!(one.contains("<circle"), "{one}");
+        assert!(one.contains("#1F6FB4") || one.contains("#1f6fb4"), "{one}");
+        // Two or more points: a line, no marker.
+        let two = draw(vec![(0.0, 0.0), (1.0, 1.0)]);
+        assert!(!two.contains("<circle"), "{two}");
+        assert!(two.contains("<polyline"), "{two}");
     }
 }
