@@ -109,6 +109,26 @@ fn a_ledger_is_served_on_loopback_and_exported_as_files() {
     let ledger = ledger_of_two(&suite, dir.path());
     let ledger_arg = ledger.to_str().expect("utf-8 path");
 
+    // A bundle is pinned by its id; an unknown id is refused by name.
+    let listed = tokencert(&["ledger", "list", "--ledger", ledger_arg]);
+    let id = text(&listed.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("an id in the listing: {}", text(&listed.stdout)));
+    let pinned = tokencert(&["ledger", "pin", "--ledger", ledger_arg, &id]);
+    assert!(pinned.status.success(), "{}", text(&pinned.stderr));
+    assert!(text(&pinned.stdout).contains(&format!("pinned {id}")));
+    let unknown = "not-an-id";
+    let refused = tokencert(&["ledger", "pin", "--ledger", ledger_arg, unknown]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains(unknown),
+        "{}",
+        text(&refused.stderr)
+    );
+
     let mut child = Command::new(env!("CARGO_BIN_EXE_tokencert"))
         .args(["ledger", "serve", "--ledger", ledger_arg])
         .args(["--addr", "127.0.0.1:0"])

@@ -42,6 +42,9 @@ pub enum Command {
     /// List the ledger's bundles, oldest first, with their signer (known
     /// by name, unknown by key id, or unsigned) and MUST verdicts.
     List(At),
+    /// Pin bundles by id: retention (`observe --keep-evidence-days`) keeps
+    /// their evidence whatever their age.
+    Pin(PinArgs),
     /// Serve the ledger's dashboard (read-only) until Ctrl-C: a
     /// leaderboard per method, a page per target and per bundle (with its
     /// archive and the commands that verify it offline), the same as JSON
@@ -63,6 +66,17 @@ pub struct AddArgs {
     at: At,
 }
 
+/// Options of `tokencert ledger pin`.
+#[derive(clap::Args)]
+pub struct PinArgs {
+    /// Bundle ids, or prefixes naming one bundle each (`ledger list` shows
+    /// the first 12 digits).
+    #[arg(required = true, value_name = "ID")]
+    ids: Vec<String>,
+    #[command(flatten)]
+    at: At,
+}
+
 /// Runs a `ledger` subcommand.
 pub fn run(suite: &Path, command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -79,6 +93,31 @@ pub fn run(suite: &Path, command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => super::dashboard::serve(args),
         Command::Export(args) => super::dashboard::export(args),
+        Command::Pin(args) => {
+            let mut ledger = Ledger::open(&args.at.ledger)?;
+            let listed = ledger.list()?;
+            for prefix in &args.ids {
+                let matching: Vec<&str> = listed
+                    .iter()
+                    .map(|l| l.id.as_str())
+                    .filter(|id| id.starts_with(prefix.as_str()))
+                    .collect();
+                let id = match matching.as_slice() {
+                    [id] => id.to_string(),
+                    [] => anyhow::bail!(
+                        "no bundle of {} has an id starting {prefix}",
+                        args.at.ledger.display()
+                    ),
+                    _ => anyhow::bail!(
+                        "{prefix} starts {} bundle ids; give more digits",
+                        matching.len()
+                    ),
+                };
+                ledger.pin(&id)?;
+                println!("pinned {id}: retention keeps its evidence");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::List(at) => {
             let ledger = Ledger::open(&at.ledger)?;
             let trust = ledger.trust()?;
