@@ -228,15 +228,12 @@ fn a_missing_key_variable_stops_the_start_naming_the_variable_only() {
     let _ = reference_profile();
 }
 
-/// The example in the README's "Running an observatory" loads against the
-/// real suite, and every probe's cost can be estimated.
+/// The example in docs/observatory.md loads against the real suite, and
+/// every probe's cost can be estimated.
 #[test]
 fn the_documented_example_loads() {
-    let readme = std::fs::read_to_string(common::repo().join("README.md")).expect("README.md");
-    let doc = readme
-        .split("## Running an observatory")
-        .nth(1)
-        .expect("the README's observatory section");
+    let doc = std::fs::read_to_string(common::repo().join("docs/observatory.md"))
+        .expect("docs/observatory.md");
     let example = doc
         .split("```yaml\n")
         .nth(1)
