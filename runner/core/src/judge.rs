@@ -474,10 +474,7 @@ pub fn judge(
         let billed: Vec<_> = match (case.task, &recorded) {
             (Some(_), Some(Ok(exchanges))) => exchanges
                 .iter()
-                .map(|e| {
-                    let normalised = check::normalised_tokens(e, &context.normaliser);
-                    (check::billed_usage(e), normalised)
-                })
+                .map(|e| check::priced(e, &context.normaliser))
                 .collect(),
             _ => Vec::new(),
         };

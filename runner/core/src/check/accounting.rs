@@ -41,23 +41,36 @@ fn optional_count(usage: &Value, path: &[&str]) -> Result<u64, Finding> {
 /// The token counts a successful exchange reports (from its body or its
 /// stream's usage chunk), for pricing; `None` when it reports none.
 pub fn billed_usage(exchange: &Exchange) -> Option<TokenUsage> {
-    let output = assemble(&View::single(exchange)).ok()?;
-    let usage = output.usage?;
+    reported_usage(&assemble(&View::single(exchange)).ok()?)
+}
+
+/// A priced exchange, assembled once: its [`billed_usage`], and its prompt
+/// and delivered text counted with `normaliser` (and OpenAI's chat
+/// overhead). The count is `None` when the exchange delivered no usable
+/// answer, carries tool calls, or holds text that cannot be counted.
+pub fn priced(exchange: &Exchange, normaliser: &Tokenizer) -> (Option<TokenUsage>, Option<u64>) {
+    let view = View::single(exchange);
+    let Ok(output) = assemble(&view) else {
+        return (None, None);
+    };
+    (
+        reported_usage(&output),
+        normalised_tokens(&view, &output, normaliser),
+    )
+}
+
+fn reported_usage(output: &Output) -> Option<TokenUsage> {
+    let usage = output.usage.as_ref()?;
     Some(TokenUsage {
-        prompt: count(&usage, &["prompt_tokens"]).ok()?,
-        cached: optional_count(&usage, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
-        completion: count(&usage, &["completion_tokens"]).ok()?,
-        reasoning: optional_count(&usage, &["completion_tokens_details", "reasoning_tokens"])
+        prompt: count(usage, &["prompt_tokens"]).ok()?,
+        cached: optional_count(usage, &["prompt_tokens_details", "cached_tokens"]).unwrap_or(0),
+        completion: count(usage, &["completion_tokens"]).ok()?,
+        reasoning: optional_count(usage, &["completion_tokens_details", "reasoning_tokens"])
             .unwrap_or(0),
     })
 }
 
-/// A successful exchange's prompt and delivered text counted with
-/// `normaliser` (and OpenAI's chat overhead): `None` when it delivered no
-/// usable answer, carries tool calls, or holds text that cannot be counted.
-pub fn normalised_tokens(exchange: &Exchange, normaliser: &Tokenizer) -> Option<u64> {
-    let view = View::single(exchange);
-    let output = assemble(&view).ok()?;
+fn normalised_tokens(view: &View<'_>, output: &Output, normaliser: &Tokenizer) -> Option<u64> {
     let mut total = prompt_tokens(
         view.request.as_ref()?,
         normaliser,

@@ -14,7 +14,7 @@ mod stream;
 use std::collections::BTreeMap;
 
 pub(crate) use accounting::prompt_tokens;
-pub use accounting::{billed_usage, normalised_tokens};
+pub use accounting::{billed_usage, priced};
 pub(crate) use output::choices;
 pub use rate::{RetryAfter, parse_retry_after};
 
