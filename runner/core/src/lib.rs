@@ -13,6 +13,7 @@ pub mod check;
 pub mod compare;
 pub mod digest;
 pub mod evidence;
+pub mod fingerprint;
 pub mod fit;
 pub mod judge;
 pub mod metrics;
