@@ -3,10 +3,11 @@
 
 mod cmd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use tokencert::standard;
 
 /// Conformance certification for OpenAI-compatible LLM token services.
 ///
@@ -17,9 +18,11 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "tokencert", version, about, long_about)]
 struct Cli {
-    /// Directory holding spec/ and suites/ (the tokencert checkout).
-    #[arg(long, global = true, env = "TOKENCERT_SUITE", default_value = ".")]
-    suite: PathBuf,
+    /// Directory holding spec/ and suites/ (a tokencert checkout, or what
+    /// `tokencert suite export` wrote). Default: the standard embedded in
+    /// this binary, whose digest `tokencert --version` prints.
+    #[arg(long, global = true, env = "TOKENCERT_SUITE", value_name = "DIR")]
+    suite: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -134,25 +137,56 @@ enum Command {
     /// signer, content-addressed, with an index rebuilt from the files.
     #[command(subcommand)]
     Ledger(cmd::ledger::Command),
+    /// Write a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    ///
+    /// Install it where the shell looks, e.g. bash:
+    /// `tokencert completions bash > ~/.local/share/bash-completion/completions/tokencert`;
+    /// zsh: a file `_tokencert` in a directory on $fpath; fish:
+    /// ~/.config/fish/completions/tokencert.fish.
+    Completions(cmd::completions::Args),
+    /// Write man pages into a directory: tokencert.1 and one per subcommand.
+    ///
+    /// The pages are tokencert.1, tokencert-run.1, ..., tokencert-ledger-add.1;
+    /// `man -l DIR/tokencert-run.1` reads one, and a directory on MANPATH
+    /// (under man1/) makes `man tokencert-run` find it.
+    Manpages(cmd::manpages::Args),
+    /// The standard embedded in this binary.
+    #[command(subcommand)]
+    Suite(cmd::standard::Command),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let version = format!(
+        "{} (suite {})",
+        env!("CARGO_PKG_VERSION"),
+        standard::digest()
+    );
+    let matches = Cli::command().version(version).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let mut suite = SuiteRoot::new(cli.suite);
     let outcome = match cli.command {
-        Command::Run(args) => cmd::run::run(&cli.suite, args),
-        Command::Verify(args) => cmd::verify::run(&cli.suite, args),
-        Command::Compare(args) => cmd::compare::run(&cli.suite, args),
+        Command::Run(args) => suite.path().and_then(|root| cmd::run::run(root, args)),
+        Command::Verify(args) => suite.path().and_then(|root| cmd::verify::run(root, args)),
+        Command::Compare(args) => suite.path().and_then(|root| cmd::compare::run(root, args)),
         Command::Serve(args) => cmd::serve::run(args),
-        Command::List(args) => cmd::list::run(&cli.suite, args),
-        Command::Table(args) => cmd::table::run(&cli.suite, args),
-        Command::Report(args) => cmd::report::run(&cli.suite, args),
+        Command::List(args) => suite.path().and_then(|root| cmd::list::run(root, args)),
+        Command::Table(args) => suite.path().and_then(|root| cmd::table::run(root, args)),
+        Command::Report(args) => suite.path().and_then(|root| cmd::report::run(root, args)),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Soak(args) => cmd::soak::run(args),
-        Command::Ledger(command) => cmd::ledger::run(&cli.suite, command),
-        Command::Observe(args) => cmd::observe::run(&cli.suite, args),
+        Command::Ledger(command) => suite
+            .path()
+            .and_then(|root| cmd::ledger::run(root, command)),
+        Command::Observe(args) => suite.path().and_then(|root| cmd::observe::run(root, args)),
+        Command::Completions(args) => cmd::completions::run(Cli::command(), args),
+        Command::Manpages(args) => cmd::manpages::run(Cli::command(), args),
+        Command::Suite(command) => cmd::standard::run(command),
     };
     match outcome {
         Ok(code) => code,
@@ -160,5 +194,33 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Where the suite comes from: the --suite directory, or the embedded
+/// standard unpacked into a temporary directory on first use (removed
+/// when this is dropped).
+struct SuiteRoot {
+    given: Option<PathBuf>,
+    unpacked: Option<tempfile::TempDir>,
+}
+
+impl SuiteRoot {
+    fn new(given: Option<PathBuf>) -> Self {
+        Self {
+            given,
+            unpacked: None,
+        }
+    }
+
+    fn path(&mut self) -> anyhow::Result<&Path> {
+        if let Some(dir) = &self.given {
+            return Ok(dir);
+        }
+        let dir = match self.unpacked.take() {
+            Some(dir) => dir,
+            None => standard::unpack()?,
+        };
+        Ok(self.unpacked.insert(dir).path())
     }
 }

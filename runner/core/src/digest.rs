@@ -44,25 +44,40 @@ pub fn suite_digest(root: &Path) -> std::io::Result<String> {
     for top in ["spec", "suites"] {
         collect_files(root, Path::new(top), &mut files)?;
     }
-    let mut names: Vec<String> = files
-        .iter()
-        .map(|p| {
-            p.components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/")
-        })
+    let mut named = Vec::with_capacity(files.len());
+    for path in files {
+        let name = path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let bytes = std::fs::read(root.join(&path))?;
+        named.push((name, bytes));
+    }
+    Ok(suite_digest_of(
+        named
+            .iter()
+            .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
+    ))
+}
+
+/// The suite digest of files given as (path relative to the suite root
+/// with `/` separators, content), in any order: the same value
+/// [`suite_digest`] computes from a directory holding them.
+pub fn suite_digest_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut lines: Vec<(&str, String)> = files
+        .into_iter()
+        .map(|(name, bytes)| (name, hex(&Sha256::digest(bytes))))
         .collect();
-    names.sort();
+    lines.sort_by(|a, b| a.0.cmp(b.0));
     let mut listing = String::new();
-    for name in names {
-        let bytes = std::fs::read(root.join(&name))?;
-        listing.push_str(&hex(&Sha256::digest(&bytes)));
+    for (name, digest) in lines {
+        listing.push_str(&digest);
         listing.push_str("  ");
-        listing.push_str(&name);
+        listing.push_str(name);
         listing.push('\n');
     }
-    Ok(sha256(listing.as_bytes()))
+    sha256(listing.as_bytes())
 }
 
 fn collect_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

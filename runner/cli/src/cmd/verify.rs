@@ -63,9 +63,23 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("verification FAILED for {}: {e}", args.bundle.display());
+            if let BundleError::DifferentSuite { bundle, .. } = &e {
+                eprintln!("{}", other_suite_hint(bundle));
+            }
             Ok(ExitCode::from(exit_code(&e)))
         }
     }
+}
+
+/// How to get the suite a bundle needs: the standard of the tokencert
+/// version that made it (its run.json `tool`).
+fn other_suite_hint(needed: &str) -> String {
+    format!(
+        "this bundle needs suite {needed}; this tokencert embeds {}. Get that suite from the \
+         tokencert version named in the bundle's run.json (`tool`): its checkout, or \
+         `tokencert suite export DIR` run with its binary; then pass --suite DIR",
+        tokencert::standard::digest()
+    )
 }
 
 /// Describes an unsealed bundle.
