@@ -15,6 +15,7 @@ pub mod digest;
 pub mod evidence;
 pub mod fingerprint;
 pub mod fit;
+pub mod identify;
 pub mod judge;
 pub mod metrics;
 pub mod performance;
