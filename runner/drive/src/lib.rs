@@ -10,6 +10,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod exchange;
+pub mod init;
 pub mod load;
 pub mod perf;
 mod record;
