@@ -206,6 +206,14 @@ pub enum BundleError {
     /// Re-judging gives different results.
     #[error("results.json differs from the re-judged evidence: {0}")]
     VerdictsDiffer(String),
+    /// Re-deriving the fingerprint gives a different one.
+    #[error("fingerprint.json differs from the fingerprint of the evidence: {0}")]
+    FingerprintDiffers(String),
+    /// A fingerprint bundle, but the suite has no probe set.
+    #[error(
+        "the bundle holds a fingerprint, but the suite has no probe set (suites/fingerprint/probes.yaml)"
+    )]
+    NoProbeSet,
     /// A file is larger than any file tokencert writes into a bundle.
     #[error(
         "{path} is larger than {limit} bytes, more than any bundle file tokencert writes; refused unread"
@@ -451,6 +459,7 @@ pub fn verify(
             &recorded, &rejudged,
         )));
     }
+    crate::fingerprint::verify_bundle(bundle, suite)?;
     Ok(Verified {
         run,
         results: rejudged,

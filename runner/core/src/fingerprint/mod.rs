@@ -12,9 +12,105 @@
 //! canonical files hold integers only: a fingerprint read back from its
 //! canonical JSON equals the one written to within 5·10⁻⁷ nats.
 
+mod derive;
+pub mod probes;
+
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+pub use derive::{Evidence, derive};
+pub use probes::ProbeSet;
+
+use crate::bundle::{BundleError, evidence_path, read_run};
+use crate::evidence::read_exchanges;
+use crate::suite::Suite;
+
+/// The fingerprint a fingerprint bundle holds, canonical JSON; its absence
+/// makes a bundle an ordinary run.
+pub const FILE: &str = "fingerprint.json";
+
+/// Derives the fingerprint of a bundle from its evidence, with the probe
+/// set of `suite` and the model its `run.json` names.
+///
+/// # Errors
+///
+/// [`BundleError::NoProbeSet`] when the suite has no probe set, and the
+/// errors of reading `run.json`.
+pub fn of_bundle(bundle: &Path, suite: &Suite) -> Result<Fingerprint, BundleError> {
+    let set = suite.probe_set.as_ref().ok_or(BundleError::NoProbeSet)?;
+    let run = read_run(bundle)?;
+    Ok(derive(set, &run.target.model, |case| {
+        let path = evidence_path(bundle, case);
+        path.exists().then(|| read_exchanges(&path))
+    }))
+}
+
+/// Re-derives a bundle's [`FILE`] and requires it byte-identical to the
+/// recorded one; `Ok(None)` for a bundle without one.
+///
+/// # Errors
+///
+/// [`BundleError::FingerprintDiffers`] naming the first differing probe,
+/// and the errors of [`of_bundle`].
+pub fn verify_bundle(bundle: &Path, suite: &Suite) -> Result<Option<Fingerprint>, BundleError> {
+    let path = bundle.join(FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let derived = of_bundle(bundle, suite)?;
+    let expected = crate::canonical::to_vec(&derived)?;
+    let recorded = std::fs::read(&path).map_err(|source| BundleError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if recorded != expected {
+        return Err(BundleError::FingerprintDiffers(difference(
+            &recorded, &derived,
+        )));
+    }
+    Ok(Some(derived))
+}
+
+/// Where a recorded fingerprint departs from the re-derived one.
+fn difference(recorded: &[u8], derived: &Fingerprint) -> String {
+    let Ok(recorded) = serde_json::from_slice::<Fingerprint>(recorded) else {
+        return format!("{FILE} is not a fingerprint");
+    };
+    let probes = recorded
+        .generations
+        .iter()
+        .zip(&derived.generations)
+        .filter(|(a, b)| a != b)
+        .map(|(a, _)| a.probe.clone())
+        .chain(
+            recorded
+                .tokenizer_probes
+                .iter()
+                .zip(&derived.tokenizer_probes)
+                .filter(|(a, b)| a != b)
+                .map(|(a, _)| a.probe.clone()),
+        )
+        .chain(
+            recorded
+                .tasks
+                .iter()
+                .zip(&derived.tasks)
+                .filter(|(a, b)| a != b)
+                .map(|(a, _)| a.task.clone()),
+        )
+        .collect::<Vec<_>>();
+    if probes.is_empty() {
+        "the recorded fingerprint differs from the evidence (probe set, model or probe count)"
+            .into()
+    } else {
+        format!(
+            "the evidence gives other values for probe(s) {}",
+            probes.join(", ")
+        )
+    }
+}
 
 /// What a fingerprint bundle's evidence says about the served model (a
 /// pure function of the evidence).

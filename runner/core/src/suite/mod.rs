@@ -20,8 +20,8 @@ pub use case::{
 };
 pub use clause::{Clause, Level};
 pub use profile::{
-    Accounting, ChatOverhead, Kept, Limits, PerformanceClaim, RateLimit, TargetProfile, Tolerance,
-    load_profile,
+    Accounting, ChatOverhead, Identity, Kept, Limits, PerformanceClaim, RateLimit, TargetProfile,
+    Tolerance, load_profile,
 };
 pub use slo::{
     LatencyThreshold, MaxShare, MinShare, Objectives, SLO_DIR, SloProfile, SpeedThreshold,
@@ -65,6 +65,9 @@ pub struct Suite {
     pub prices: Vec<crate::price::PriceSheet>,
     /// SLO profiles (`spec/slo/`) by name.
     pub slo_profiles: BTreeMap<String, SloProfile>,
+    /// The fingerprint probe set (`suites/fingerprint/probes.yaml`), if any;
+    /// never run as cases.
+    pub probe_set: Option<crate::fingerprint::ProbeSet>,
 }
 
 impl Suite {
@@ -174,6 +177,10 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         problems.push(p);
         Vec::new()
     });
+    let probe_set = crate::fingerprint::probes::load(root, &schemas).unwrap_or_else(|p| {
+        problems.extend(p);
+        None
+    });
     // The digest reads every file whole: only a suite already found
     // sound (no links, devices or oversized parsed files) gets that far.
     let digest = if problems.is_empty() {
@@ -202,6 +209,7 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         digest,
         prices,
         slo_profiles,
+        probe_set,
     })
 }
 
@@ -553,7 +561,7 @@ fn describe_yaml_error(text: &str, column: Option<u64>) -> String {
 }
 
 /// Every case file under `suites/` (relative paths, sorted), skipping the
-/// target profile and price sheet directories.
+/// target profile, price sheet and fingerprint probe directories.
 fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut dirs = vec![PathBuf::from("suites")];
@@ -572,7 +580,12 @@ fn case_files(root: &Path, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
             };
             if kind.is_dir() {
                 let suites = Path::new("suites");
-                if rel != suites.join(TARGETS_DIR) && rel != suites.join(PRICES_DIR) {
+                let data = [
+                    TARGETS_DIR,
+                    PRICES_DIR,
+                    crate::fingerprint::probes::PROBES_DIR,
+                ];
+                if !data.iter().any(|d| rel == suites.join(d)) {
                     dirs.push(rel);
                 }
             } else if !kind.is_file() {

@@ -35,6 +35,25 @@ pub struct TargetProfile {
     /// cases load; without it every performance case is not claimed.
     #[serde(default)]
     pub performance: Option<PerformanceClaim>,
+    /// The model the target claims to serve, for `tokencert identify`
+    /// (clause TS-ID-MODEL-FINGERPRINT).
+    #[serde(default)]
+    pub identity: Option<Identity>,
+}
+
+/// What a target declares about the identity of the model it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// The tokenizer family its billed prompt tokens should imply (a family
+    /// named in the probe set's counts: `o200k_base`, `cl100k_base`,
+    /// `gemma-3`).
+    #[serde(default)]
+    pub tokenizer_family: Option<String>,
+    /// A fingerprint bundle of the model it claims to serve (`tokencert
+    /// fingerprint --out DIR`), relative to the directory the command runs in.
+    #[serde(default)]
+    pub reference: Option<std::path::PathBuf>,
 }
 
 /// The service classes a target claims (SLO profiles in `spec/slo/`) and
