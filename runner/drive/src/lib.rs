@@ -10,6 +10,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod exchange;
+mod fingerprint;
 pub mod init;
 pub mod load;
 pub mod perf;
@@ -20,6 +21,7 @@ mod run;
 mod target;
 
 pub use exchange::{Client, ClientError, Limits};
+pub use fingerprint::{FingerprintConfig, fingerprint};
 pub use remote::{PreparedRemote, Remote, RemoteError, check_base_url, prepare_remote};
 pub use run::{
     LoadProgressFn, RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp,

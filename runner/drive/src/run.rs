@@ -89,6 +89,9 @@ pub enum RunError {
         /// Why.
         source: tokencert_core::workload::WorkloadError,
     },
+    /// `fingerprint` with a suite that has no probe set.
+    #[error("the suite has no fingerprint probe set (suites/fingerprint/probes.yaml)")]
+    NoProbeSet,
     /// A performance case's load could not run.
     #[error("case {case}: {source}")]
     Load {

@@ -150,7 +150,10 @@ fn exit_code(error: &BundleError) -> u8 {
         | BundleError::TooLarge { .. }
         | BundleError::Unlisted(_) => 3,
         BundleError::DifferentSuite { .. } => 4,
-        BundleError::VerdictsDiffer(_) | BundleError::UnknownCase(_) => 5,
+        BundleError::VerdictsDiffer(_)
+        | BundleError::UnknownCase(_)
+        | BundleError::FingerprintDiffers(_) => 5,
+        BundleError::NoProbeSet => 4,
         BundleError::Signature(_) => 6,
         BundleError::Unsigned => 7,
         BundleError::Io { .. }
