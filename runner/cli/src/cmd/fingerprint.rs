@@ -10,7 +10,7 @@ use tokencert_core::bundle;
 use tokencert_core::fingerprint::Fingerprint;
 use tokencert_core::sign;
 use tokencert_core::suite::load_profile;
-use tokencert_drive::{Client, FingerprintConfig, Limits};
+use tokencert_drive::{ApiKey, Client, FingerprintConfig, Limits};
 
 /// Options of `tokencert fingerprint`.
 #[derive(clap::Args)]
@@ -75,7 +75,16 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             p.claims
                 .contains(&tokencert_core::suite::Capability::Logprobs)
         });
-    let api_key = target::api_key_from_env(&args.api_key_env)?;
+    let api_key = std::env::var(&args.api_key_env)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(ApiKey::new);
+    if api_key.is_none() && args.api_key_env != target::env::API_KEY {
+        anyhow::bail!(
+            "--api-key-env {}: the variable is not set",
+            args.api_key_env
+        );
+    }
     let embedded = args.target.is_none();
     let selection = Selection {
         base_url: args.target.clone(),
