@@ -1,5 +1,6 @@
 //! `tokencert run`: drive the suite against a target and write a bundle.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,6 +15,8 @@ use tokencert_core::suite::{Level, load_profile};
 use tokencert_drive::load::LoadProgress;
 use tokencert_drive::{ApiKey, Client, Limits, RunConfig};
 use tokencert_reference::Mutant;
+
+use super::json_output::{self, RunOutput};
 
 /// Options of `tokencert run`.
 #[derive(clap::Args)]
@@ -69,6 +72,12 @@ pub struct Args {
     /// with. Without one the bundle is written unsigned.
     #[arg(long, value_name = "FILE", env = "TOKENCERT_SIGNING_KEY")]
     key: Option<PathBuf>,
+    /// Print one JSON document on stdout when the run ends
+    /// (spec/schemas/run-output.schema.json): the bundle, run id, suite
+    /// digest, counts per level and verdict, the failed MUST cases with
+    /// their reasons, and the exit status; the human text goes to stderr.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     capacity: super::capacity::Args,
 }
@@ -211,36 +220,56 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(report?)
     })?;
-    print_summary(&report.results);
-    println!("bundle: {}", report.bundle_dir.display());
-    match &signing_key {
+    let mut out = json_output::human(args.json);
+    print_summary(&mut out, &report.results)?;
+    writeln!(out, "bundle: {}", report.bundle_dir.display())?;
+    let signed_by = match &signing_key {
         Some(key) => {
             let keyid = bundle::sign_bundle(&report.bundle_dir, key)?;
-            println!("signed: by {keyid} ({})", sign::ENVELOPE_FILE);
+            writeln!(out, "signed: by {keyid} ({})", sign::ENVELOPE_FILE)?;
+            Some(keyid)
         }
-        None => println!("unsigned: no --key or TOKENCERT_SIGNING_KEY was given"),
-    }
-    println!("verify: tokencert verify {}", report.bundle_dir.display());
+        None => {
+            writeln!(out, "unsigned: no --key or TOKENCERT_SIGNING_KEY was given")?;
+            None
+        }
+    };
+    writeln!(
+        out,
+        "verify: tokencert verify {}",
+        report.bundle_dir.display()
+    )?;
     let run = bundle::read_run(&report.bundle_dir)?;
-    if let Some(interrupted) = run.interrupted {
-        println!(
+    let status = if let Some(interrupted) = &run.interrupted {
+        writeln!(
+            out,
             "PARTIAL: interrupted after {} of {} cases; the bundle holds those cases only",
             run.plan.cases.len(),
             interrupted.planned
-        );
+        )?;
         if let Some(load) = &interrupted.load {
-            println!(
+            writeln!(
+                out,
                 "PARTIAL: the load of {} was stopped after {} of {} planned requests; it is judged on those",
                 load.case, load.sent, load.planned
-            );
+            )?;
         }
-        return Ok(ExitCode::from(130));
-    }
-    Ok(if report.results.conforms() {
-        ExitCode::SUCCESS
+        130
+    } else if report.results.conforms() {
+        0
     } else {
-        ExitCode::from(1)
-    })
+        1
+    };
+    if args.json {
+        json_output::print(&RunOutput::new(
+            &report.bundle_dir,
+            &run,
+            &report.results,
+            signed_by,
+            status,
+        ))?;
+    }
+    Ok(ExitCode::from(status))
 }
 
 fn line(result: &CaseResult) -> String {
@@ -254,25 +283,27 @@ fn line(result: &CaseResult) -> String {
     )
 }
 
-fn print_summary(results: &Results) {
-    println!(
+fn print_summary(out: &mut dyn Write, results: &Results) -> std::io::Result<()> {
+    writeln!(
+        out,
         "{:<7} {:>5} {:>5} {:>6} {:>12}",
         "level", "pass", "fail", "error", "not claimed"
-    );
+    )?;
     for level in [Level::Must, Level::Should, Level::May] {
         let counts: Vec<u64> = Verdict::ALL
             .iter()
             .map(|v| results.count(level, *v))
             .collect();
         if counts.iter().any(|c| *c > 0) {
-            println!(
+            writeln!(
+                out,
                 "{:<7} {:>5} {:>5} {:>6} {:>12}",
                 level.keyword(),
                 counts[0],
                 counts[1],
                 counts[2],
                 counts[3]
-            );
+            )?;
         }
     }
     let verdict = if results.conforms() {
@@ -280,5 +311,5 @@ fn print_summary(results: &Results) {
     } else {
         "DOES NOT CONFORM"
     };
-    println!("{verdict}");
+    writeln!(out, "{verdict}")
 }

@@ -1,11 +1,14 @@
 //! `tokencert verify`: check a bundle offline.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use tokencert_core::bundle::{self, BundleError, Signer};
 use tokencert_core::sign;
+
+use super::json_output::{self, VerifyOutput};
 
 /// Options of `tokencert verify`.
 #[derive(clap::Args)]
@@ -22,6 +25,11 @@ pub struct Args {
     /// case by case. Exit 8: nothing in such a bundle is protected by digests.
     #[arg(long)]
     partial: bool,
+    /// Print one JSON document on stdout (spec/schemas/verify-output.schema.json):
+    /// verified or not, the check that failed (as the exit status says) and
+    /// the signer's key id; the human text goes to stderr.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Verifies; the exit status says what failed (see `tokencert verify --help`).
@@ -29,35 +37,44 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
     let key = super::read_key(args.key.as_deref(), sign::verifying_key_from_pem)?;
     if args.partial && !args.bundle.join(bundle::MANIFEST_FILE).exists() {
-        return explain_partial(&args.bundle, &suite);
+        return explain_partial(&args.bundle, &suite, args.json);
     }
+    let mut out = json_output::human(args.json);
     match bundle::verify(&args.bundle, &suite, key.as_ref()) {
         Ok(verified) => {
+            if args.json {
+                json_output::print(&VerifyOutput::verified(&args.bundle, &verified))?;
+            }
             let r = &verified.results;
-            println!(
+            writeln!(
+                out,
                 "verified {}: {} files match the manifest, suite {} matches, {} case results re-judged byte-identical",
                 args.bundle.display(),
                 verified.files,
                 r.suite_digest,
                 r.cases.len()
-            );
+            )?;
             if let Some(interrupted) = &verified.run.interrupted {
-                println!(
+                writeln!(
+                    out,
                     "partial: the run was interrupted after {} of {} planned cases",
                     verified.run.plan.cases.len(),
                     interrupted.planned
-                );
+                )?;
             }
             match verified.signer {
-                Signer::Verified { keyid } => {
-                    println!("signed by {keyid}: the signature verifies with the given key");
-                }
-                Signer::Unchecked { keyid } => println!(
+                Signer::Verified { keyid } => writeln!(
+                    out,
+                    "signed by {keyid}: the signature verifies with the given key"
+                )?,
+                Signer::Unchecked { keyid } => writeln!(
+                    out,
                     "signed by {keyid}, but not checked against a trusted key: pass --key PUB to establish who signed"
-                ),
-                Signer::Unsigned => println!(
+                )?,
+                Signer::Unsigned => writeln!(
+                    out,
                     "unsigned: this bundle carries no signature; anyone who can write it could have made it"
-                ),
+                )?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -66,7 +83,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             if let BundleError::DifferentSuite { bundle, .. } = &e {
                 eprintln!("{}", other_suite_hint(bundle));
             }
-            Ok(ExitCode::from(exit_code(&e)))
+            let code = exit_code(&e);
+            if args.json {
+                json_output::print(&VerifyOutput::failed(&args.bundle, &e, code))?;
+            }
+            Ok(ExitCode::from(code))
         }
     }
 }
@@ -83,21 +104,31 @@ fn other_suite_hint(needed: &str) -> String {
 }
 
 /// Describes an unsealed bundle.
-fn explain_partial(dir: &Path, suite: &tokencert_core::suite::Suite) -> anyhow::Result<ExitCode> {
+fn explain_partial(
+    dir: &Path,
+    suite: &tokencert_core::suite::Suite,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let (run, cases) = bundle::inspect_partial(dir, suite)
         .with_context(|| format!("reading the unsealed bundle {}", dir.display()))?;
+    if json {
+        json_output::print(&VerifyOutput::unsealed(dir, &run, &cases))?;
+    }
+    let mut out = json_output::human(json);
     for case in &cases {
         match &case.result {
-            None => println!("{:<11} {}", "not started", case.id),
+            None => writeln!(out, "{:<11} {}", "not started", case.id)?,
             Some(result) if case.load.is_some() => {
-                println!(
+                writeln!(
+                    out,
                     "{:<11} {}: {}",
                     result.verdict.name(),
                     case.id,
                     result.reason
-                );
+                )?;
                 if let Some(load) = &case.load {
-                    println!(
+                    writeln!(
+                        out,
                         "{:<11} load cut off: {} request file(s) in {}: {} ended, {} cut off in flight, {} prepared but not sent, {} unreadable; judged on the {} that ended",
                         "",
                         load.files,
@@ -107,17 +138,18 @@ fn explain_partial(dir: &Path, suite: &tokencert_core::suite::Suite) -> anyhow::
                         load.not_sent,
                         load.unreadable,
                         load.ended
-                    );
+                    )?;
                 }
             }
-            Some(result) => println!(
+            Some(result) => writeln!(
+                out,
                 "{:<11} {} ({} exchange(s){}): {}",
                 result.verdict.name(),
                 case.id,
                 case.exchanges,
                 if case.complete { "" } else { ", cut short" },
                 result.reason
-            ),
+            )?,
         }
     }
     let recorded = cases.iter().filter(|c| c.result.is_some()).count();
@@ -125,7 +157,8 @@ fn explain_partial(dir: &Path, suite: &tokencert_core::suite::Suite) -> anyhow::
         .iter()
         .filter(|c| c.result.is_some() && !c.complete)
         .count();
-    println!(
+    writeln!(
+        out,
         "partial bundle {}: run {} started {} and never finished; {} of {} planned cases have evidence ({} cut short), {} never started",
         dir.display(),
         run.run_id,
@@ -134,10 +167,11 @@ fn explain_partial(dir: &Path, suite: &tokencert_core::suite::Suite) -> anyhow::
         cases.len(),
         cut,
         cases.len() - recorded
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "not verified: without a manifest nothing here is protected by digests or a signature; the verdicts above are what the evidence shows as it stands"
-    );
+    )?;
     Ok(ExitCode::from(8))
 }
 
