@@ -216,9 +216,15 @@ fn every_command_gets_a_man_page_that_renders() {
     for page in &pages {
         let file = format!("{}.1", page.title().replace(' ', "-"));
         let roff = std::fs::read_to_string(out.join(&file)).expect("the page");
+        let title = page.title().replace(' ', "-");
+        let th = format!(".TH {title} 1 ");
         assert!(
-            roff.starts_with(".ie") || roff.contains("\n.TH "),
-            "{file} has no .TH"
+            roff.lines().any(|line| line.starts_with(&th)),
+            "{file} has no {th:?} line"
+        );
+        assert!(
+            roff.contains(&format!("tokencert {}", env!("CARGO_PKG_VERSION"))),
+            "{file} does not name the tool's version"
         );
         if page.path.len() == 1 {
             assert!(

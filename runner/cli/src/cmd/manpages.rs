@@ -31,7 +31,9 @@ pub fn run(command: clap::Command, args: Args) -> anyhow::Result<ExitCode> {
 
 /// Writes the page of `command` and, depth first, of its visible subcommands.
 fn write_pages(command: &clap::Command, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let page = clap_mangen::Man::new(command.clone());
+    // A subcommand has no version of its own: name the tool's on every page.
+    let page = clap_mangen::Man::new(command.clone())
+        .source(format!("tokencert {}", env!("CARGO_PKG_VERSION")));
     let path = dir.join(page.get_filename());
     let mut roff = Vec::new();
     page.render(&mut roff)
