@@ -60,6 +60,20 @@ enum Command {
     /// with different suites (or not with the suite at --suite); 2 a bundle
     /// does not verify or cannot be read, or a usage error.
     Compare(cmd::compare::Args),
+    /// Verify two fingerprint bundles (`tokencert fingerprint`), then decide
+    /// whether the candidate serves the reference's model: tokenizer (billed
+    /// prompt tokens, probe to probe), greedy-token agreement, log-probability
+    /// differences on the reference's top tokens (against the noise floor of
+    /// --noise A B, two fingerprints of one endpoint, or zero without it;
+    /// tolerance 0.05 nats), and task scores (exact binomial test, Clopper-Pearson
+    /// intervals); each test at 5% family-wise, Bonferroni.
+    ///
+    /// Exit status: 0 same model; 9 different model (what differs is
+    /// listed); 10 cannot tell (too little evidence to see a difference);
+    /// 4 the bundles were made with another suite or probe set; 2 a bundle
+    /// does not verify, is not a fingerprint bundle or cannot be read, or a
+    /// usage error.
+    Identify(cmd::identify::Args),
     /// Send the fingerprint probe set (suites/fingerprint/probes.yaml:
     /// greedy continuations with log-probabilities, tokenizer probes,
     /// exactly checkable tasks) to a target, one request at a time, and
@@ -180,6 +194,7 @@ fn main() -> ExitCode {
         Command::Run(args) => suite.path().and_then(|root| cmd::run::run(root, args)),
         Command::Verify(args) => suite.path().and_then(|root| cmd::verify::run(root, args)),
         Command::Compare(args) => suite.path().and_then(|root| cmd::compare::run(root, args)),
+        Command::Identify(args) => suite.path().and_then(|root| cmd::identify::run(root, args)),
         Command::Fingerprint(args) => suite
             .path()
             .and_then(|root| cmd::fingerprint::run(root, args)),

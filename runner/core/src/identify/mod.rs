@@ -41,10 +41,12 @@
 //! the noise); *cannot tell* otherwise.
 
 mod binomial;
+mod bundles;
 mod measure;
 mod outcome;
 
 pub use binomial::{clopper_pearson, sign_test};
+pub use bundles::{Bundles, IdentifyBundlesError, identify_bundles};
 pub use measure::{
     ABSENT_MICRO, CountAgreement, FamilyFit, Pair, ProbeAgreement, TaskPairs, TokenizerReading,
     measure, tokenizer_reading,
