@@ -38,6 +38,25 @@ enum Command {
     /// waits for those in flight, and a partial bundle of the cases that
     /// ran is written and signed; a second Ctrl-C aborts at once).
     Run(cmd::run::Args),
+    /// Probe an endpoint with a handful of harmless, bounded requests and
+    /// write a target profile of what it showed.
+    ///
+    /// One request at a time, each with a deadline: the model list, a
+    /// short chat, a stream, n: 2, logprobs, a forced tool call,
+    /// json_object and json_schema response formats, legacy completions,
+    /// the same seed twice, reasoning_effort, a 1,200-token prompt twice
+    /// (prompt caching), max_tokens beyond any context (streamed, closed at
+    /// the response head), a whitespace-padded 8 MiB body, and a key the
+    /// target did not issue. Each claim is marked observed (with what
+    /// showed it) or left commented; limits are observed or assumed; rate
+    /// limits, accounting and service classes are commented templates. A
+    /// claim is the vendor's statement: review the file before using it.
+    /// The key is never written.
+    ///
+    /// Exit status: 0 written; 2 on a usage or setup error, a refused URL
+    /// (plain http:// to another machine without --allow-insecure-http),
+    /// or a target that does not answer a short chat.
+    Init(cmd::init::Args),
     /// Verify a bundle offline: digests, suite identity, and re-judged
     /// results byte-identical to results.json.
     ///
@@ -192,6 +211,7 @@ fn main() -> ExitCode {
     let mut suite = SuiteRoot::new(cli.suite);
     let outcome = match cli.command {
         Command::Run(args) => suite.path().and_then(|root| cmd::run::run(root, args)),
+        Command::Init(args) => suite.path().and_then(|root| cmd::init::run(root, args)),
         Command::Verify(args) => suite.path().and_then(|root| cmd::verify::run(root, args)),
         Command::Compare(args) => suite.path().and_then(|root| cmd::compare::run(root, args)),
         Command::Identify(args) => suite.path().and_then(|root| cmd::identify::run(root, args)),

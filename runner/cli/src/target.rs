@@ -30,6 +30,25 @@ pub mod env {
     pub const ALLOW_INSECURE_HTTP: &str = "TOKENCERT_ALLOW_INSECURE_HTTP";
 }
 
+/// The bearer key from the environment variable `var`: `None` when it is
+/// unset or empty, which is an error for any variable but the default
+/// [`env::API_KEY`] (naming another variable says a key is expected).
+/// `run` and `init` take their key this way, never from an argument.
+///
+/// # Errors
+///
+/// [`TargetError::KeyUnset`] when `var` is not [`env::API_KEY`] and unset.
+pub fn api_key_from_env(var: &str) -> Result<Option<ApiKey>, TargetError> {
+    let key = std::env::var(var)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(ApiKey::new);
+    if key.is_none() && var != env::API_KEY {
+        return Err(TargetError::KeyUnset(var.to_string()));
+    }
+    Ok(key)
+}
+
 /// What the user asked to test.
 #[derive(Debug, Default)]
 pub struct Selection {
@@ -106,6 +125,9 @@ pub enum TargetError {
     /// `TOKENCERT_PROFILE` names no valid target profile.
     #[error("TOKENCERT_PROFILE does not name a usable target profile: {0}")]
     Profile(String),
+    /// `--api-key-env` names a variable that is not set.
+    #[error("--api-key-env {0}: the variable is not set")]
+    KeyUnset(String),
     /// A remote target that cannot be tested as described.
     #[error(transparent)]
     Remote(#[from] tokencert_drive::RemoteError),

@@ -5,6 +5,7 @@ pub mod capacity;
 pub mod compare;
 pub mod completions;
 pub mod dashboard;
+pub mod init;
 pub mod identify;
 pub mod json_output;
 pub mod fingerprint;

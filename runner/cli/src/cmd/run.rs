@@ -13,7 +13,7 @@ use tokencert_core::metrics::milli_to_decimal;
 use tokencert_core::sign;
 use tokencert_core::suite::{Level, load_profile};
 use tokencert_drive::load::LoadProgress;
-use tokencert_drive::{ApiKey, Client, Limits, RunConfig};
+use tokencert_drive::{Client, Limits, RunConfig};
 use tokencert_reference::Mutant;
 
 use super::json_output::{self, RunOutput};
@@ -106,16 +106,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             args.filters
         );
     }
-    let api_key = std::env::var(&args.api_key_env)
-        .ok()
-        .filter(|k| !k.is_empty())
-        .map(ApiKey::new);
-    if api_key.is_none() && args.api_key_env != target::env::API_KEY {
-        anyhow::bail!(
-            "--api-key-env {}: the variable is not set",
-            args.api_key_env
-        );
-    }
+    let api_key = target::api_key_from_env(&args.api_key_env)?;
     let selection = Selection {
         base_url: args.target.clone(),
         model: args.model.clone(),
@@ -260,6 +251,12 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         1
     };
+    if args.profile.is_none()
+        && args.target.is_some()
+        && let Some(hint) = super::init::unclaimed_hint(&suite, &run.plan.claims, &report.results)
+    {
+        eprintln!("{hint}");
+    }
     if args.json {
         json_output::print(&RunOutput::new(
             &report.bundle_dir,

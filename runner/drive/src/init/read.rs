@@ -632,7 +632,11 @@ fn message(answer: &Answer) -> String {
         })
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(&answer.body).into_owned());
-    text.chars().take(QUOTE_CHARS).collect()
+    if text.chars().count() > QUOTE_CHARS {
+        text.chars().take(QUOTE_CHARS).chain(['…']).collect()
+    } else {
+        text
+    }
 }
 
 /// `text` on one line: control characters become spaces, runs of spaces

@@ -80,13 +80,18 @@ pub fn profile_yaml(observations: &Observations, service_classes: &BTreeSet<Stri
     for capability in Capability::ALL {
         let name = capability.name();
         let entry = match o.capabilities.get(capability) {
-            Some(seen) if seen.observed => format!("  - {name:<15} # observed: {}", seen.evidence),
-            Some(seen) => format!("  # - {name:<13} # not observed: {}", seen.evidence),
+            Some(seen) if seen.observed => {
+                format!("  - {name:<15} # observed: {}", quote_line(&seen.evidence))
+            }
+            Some(seen) => format!(
+                "  # - {name:<13} # not observed: {}",
+                quote_line(&seen.evidence)
+            ),
             None => format!(
                 "  # - {name:<13} # not probed: no harmless probe can see it; declare rate_limit below, then claim it"
             ),
         };
-        line(&mut y, &quote_line(&entry));
+        line(&mut y, &entry);
     }
 
     line(&mut y, "limits:");
@@ -151,13 +156,16 @@ pub fn profile_yaml(observations: &Observations, service_classes: &BTreeSet<Stri
 /// One limit: the named value, observed; else the default, assumed.
 fn limit(y: &mut String, key: &str, seen: &SeenLimit, default: u64) {
     let entry = match seen.value {
-        Some(value) => format!("  {key}: {value}   # observed: {}", seen.evidence),
+        Some(value) => format!(
+            "  {key}: {value}   # observed: {}",
+            quote_line(&seen.evidence)
+        ),
         None => format!(
             "  {key}: {default}   # assumed (the default): {}; put the real limit here",
-            seen.evidence
+            quote_line(&seen.evidence)
         ),
     };
-    y.push_str(&quote_line(&entry));
+    y.push_str(&entry);
     y.push('\n');
 }
 
