@@ -263,11 +263,11 @@ mod tests {
     #[test]
     fn canonical_json_round_trips_with_integer_logprobs() {
         let fp = sample();
-        let bytes = crate::canonical::to_vec(&fp).unwrap();
-        let text = String::from_utf8(bytes.clone()).unwrap();
+        let bytes = crate::canonical::to_vec(&fp).expect("canonical");
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
         assert!(text.contains("\"logprob_micro\":-125000"), "{text}");
         assert!(text.contains("[\"Hi\",-2500000]"), "{text}");
-        let back: Fingerprint = serde_json::from_slice(&bytes).unwrap();
+        let back: Fingerprint = serde_json::from_slice(&bytes).expect("parses");
         assert_eq!(back, fp);
     }
 
