@@ -44,8 +44,8 @@ fn implied_family(fp: &Fingerprint) -> Option<String> {
                 billed.is_some() && billed == counted
             })
         })
-        .cloned()
         .next()
+        .cloned()
 }
 
 #[test]
