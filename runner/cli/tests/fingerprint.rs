@@ -30,7 +30,7 @@ fn implied_family(fp: &Fingerprint) -> Option<String> {
     let first = fp.tokenizer_probes.first()?;
     let families = first.expected.keys();
     families
-        .filter(|family| {
+        .find(|family| {
             fp.tokenizer_probes.iter().all(|p| {
                 let billed = p
                     .prompt_tokens
@@ -44,7 +44,6 @@ fn implied_family(fp: &Fingerprint) -> Option<String> {
                 billed.is_some() && billed == counted
             })
         })
-        .next()
         .cloned()
 }
 
