@@ -28,7 +28,7 @@ fn llama(name: &str) -> PathBuf {
 /// and the family whose differences the billed counts match exactly.
 fn implied_family(fp: &Fingerprint) -> Option<String> {
     let first = fp.tokenizer_probes.first()?;
-    let families = first.expected.keys();
+    let mut families = first.expected.keys();
     families
         .find(|family| {
             fp.tokenizer_probes.iter().all(|p| {
