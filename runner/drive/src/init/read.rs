@@ -362,19 +362,27 @@ pub(super) fn tools(answer: &Answer) -> Seen {
     }
 }
 
-/// `json_object`: the content is a JSON object.
+/// `json_object`: the content is a JSON object, or one cut short by the
+/// token limit (`finish_reason` `length`) that is valid JSON as far as it
+/// goes: a small model may ramble on inside the object it is held to.
 pub(super) fn json_object(answer: &Answer) -> Seen {
-    let object =
-        content(answer).map(|c| serde_json::from_str::<Value>(&c).is_ok_and(|v| v.is_object()));
-    match object {
-        Some(true) => seen(true, "response_format json_object gave a JSON object"),
-        Some(false) => seen(
-            false,
-            "response_format json_object: status 200, but the content is not a JSON object",
-        ),
-        None => seen(
+    let Some(content) = content(answer) else {
+        return seen(
             false,
             format!("response_format json_object: {}", status(answer)),
+        );
+    };
+    let cut = first_choice(answer)
+        .is_some_and(|c| c.get("finish_reason").and_then(Value::as_str) == Some("length"));
+    match serde_json::from_str::<Value>(&content) {
+        Ok(v) if v.is_object() => seen(true, "response_format json_object gave a JSON object"),
+        Err(e) if cut && e.is_eof() && content.trim_start().starts_with('{') => seen(
+            true,
+            "response_format json_object gave a JSON object, valid until max_tokens cut it",
+        ),
+        _ => seen(
+            false,
+            "response_format json_object: status 200, but the content is not a JSON object",
         ),
     }
 }
@@ -729,6 +737,13 @@ mod tests {
         assert!(json_object(&msg(r#"{"a": 1}"#)).observed);
         assert!(!json_object(&msg(r#"{"a": "#)).observed);
         assert!(!json_object(&msg("[1]")).observed);
+        let cut = |content: &str| {
+            choices(json!([{"message": {"content": content}, "finish_reason": "length"}]))
+        };
+        assert!(json_object(&cut("{\n  \"fruit\": \"app")).observed);
+        assert!(!json_object(&cut("Name a fruit. {")).observed);
+        assert!(!json_object(&cut("{\"a\": ]")).observed);
+        assert!(!json_object(&cut("[1, 2")).observed);
         assert!(json_schema(&msg(r#"{"colour": "red"}"#)).observed);
         assert!(!json_schema(&msg(r#"{"color": "red"}"#)).observed);
         assert!(!json_schema(&answer(500, json!({}))).observed);
