@@ -79,6 +79,15 @@ enum Command {
     /// with different suites (or not with the suite at --suite); 2 a bundle
     /// does not verify or cannot be read, or a usage error.
     Compare(cmd::compare::Args),
+    /// Send the fingerprint probe set (suites/fingerprint/probes.yaml:
+    /// greedy continuations with log-probabilities, tokenizer probes,
+    /// exactly checkable tasks) to a target, one request at a time, and
+    /// write a bundle to --out whose fingerprint.json is derived from the
+    /// evidence (`verify` re-derives it). `identify` compares two.
+    ///
+    /// Exit status: 0 the bundle was written (tasks may have failed: that
+    /// is part of the fingerprint); 2 it could not be.
+    Fingerprint(cmd::fingerprint::Args),
     /// Verify two fingerprint bundles (`tokencert fingerprint`), then decide
     /// whether the candidate serves the reference's model: tokenizer (billed
     /// prompt tokens, probe to probe), greedy-token agreement, log-probability
@@ -93,15 +102,6 @@ enum Command {
     /// does not verify, is not a fingerprint bundle or cannot be read, or a
     /// usage error.
     Identify(cmd::identify::Args),
-    /// Send the fingerprint probe set (suites/fingerprint/probes.yaml:
-    /// greedy continuations with log-probabilities, tokenizer probes,
-    /// exactly checkable tasks) to a target, one request at a time, and
-    /// write a bundle to --out whose fingerprint.json is derived from the
-    /// evidence (`verify` re-derives it). `identify` compares two.
-    ///
-    /// Exit status: 0 the bundle was written (tasks may have failed: that
-    /// is part of the fingerprint); 2 it could not be.
-    Fingerprint(cmd::fingerprint::Args),
     /// Serve the reference token service until interrupted (Ctrl-C).
     ///
     /// It serves three models: tokencert-reference (lightly paced),
@@ -214,10 +214,10 @@ fn main() -> ExitCode {
         Command::Init(args) => suite.path().and_then(|root| cmd::init::run(root, args)),
         Command::Verify(args) => suite.path().and_then(|root| cmd::verify::run(root, args)),
         Command::Compare(args) => suite.path().and_then(|root| cmd::compare::run(root, args)),
-        Command::Identify(args) => suite.path().and_then(|root| cmd::identify::run(root, args)),
         Command::Fingerprint(args) => suite
             .path()
             .and_then(|root| cmd::fingerprint::run(root, args)),
+        Command::Identify(args) => suite.path().and_then(|root| cmd::identify::run(root, args)),
         Command::Serve(args) => cmd::serve::run(args),
         Command::List(args) => suite.path().and_then(|root| cmd::list::run(root, args)),
         Command::Table(args) => suite.path().and_then(|root| cmd::table::run(root, args)),
