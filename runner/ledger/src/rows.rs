@@ -265,21 +265,11 @@ fn unix_time(text: &str) -> Result<i64, BundleError> {
     Ok(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
-/// The area of a clause id `TS-AREA-...` (the whole id when it has no
-/// such form).
-fn area(clause: &str) -> &str {
-    let mut parts = clause.split('-');
-    match (parts.next(), parts.next()) {
-        (Some("TS"), Some(area)) if !area.is_empty() => area,
-        _ => clause,
-    }
-}
-
 fn verdicts(results: &Results) -> Vec<VerdictRow> {
     let mut counts: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
     for case in &results.cases {
         let key = (
-            area(&case.clause),
+            tokencert_core::suite::area_of(&case.clause),
             case.level.keyword(),
             case.verdict.name(),
         );
@@ -402,13 +392,6 @@ fn costs(results: &Results) -> Vec<CostRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_area_is_the_second_part_of_a_clause_id() {
-        assert_eq!(area("TS-PERF-SLO"), "PERF");
-        assert_eq!(area("TS-API-CHAT-STREAM"), "API");
-        assert_eq!(area("other"), "other");
-    }
 
     #[test]
     fn run_times_are_unix_seconds() {

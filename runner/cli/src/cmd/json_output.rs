@@ -31,15 +31,6 @@ pub fn print<T: Serialize>(document: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The area of a clause id `TS-AREA-...` (`API`, `ACC`, `PERF`, ...).
-fn area(clause: &str) -> &str {
-    let mut parts = clause.split('-');
-    match (parts.next(), parts.next()) {
-        (Some("TS"), Some(area)) if !area.is_empty() => area,
-        _ => clause,
-    }
-}
-
 /// Verdict counts for every level and verdict, zeros included.
 fn counts(results: &Results) -> BTreeMap<&'static str, BTreeMap<&'static str, u64>> {
     [Level::Must, Level::Should, Level::May]
@@ -359,7 +350,7 @@ fn list_case(suite: &Suite, case: &Case) -> anyhow::Result<ListCase> {
         id: case.id.clone(),
         clause: case.clause.clone(),
         level: clause.level.keyword(),
-        area: area(&case.clause).to_string(),
+        area: tokencert_core::suite::area_of(&case.clause).to_string(),
         kind: if case.performance.is_some() {
             "performance"
         } else {
@@ -385,7 +376,7 @@ impl ListOutput {
                 .map(|clause| ListClause {
                     id: clause.id.clone(),
                     level: clause.level.keyword(),
-                    area: area(&clause.id).to_string(),
+                    area: tokencert_core::suite::area_of(&clause.id).to_string(),
                     title: clause.title.clone(),
                     cases: suite
                         .cases

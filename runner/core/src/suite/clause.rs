@@ -43,9 +43,29 @@ pub struct Clause {
     pub rationale: String,
 }
 
+/// The area of a clause id, the `AREA` of `TS-<AREA>-<NAME>` (`API`, `ACC`,
+/// `PERF`, ...); an id of another shape is its own area.
+pub fn area_of(clause_id: &str) -> &str {
+    let mut parts = clause_id.split('-');
+    match (parts.next(), parts.next()) {
+        (Some("TS"), Some(area)) if !area.is_empty() => area,
+        _ => clause_id,
+    }
+}
+
 /// The file format of `spec/clauses.yaml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClauseFile {
     pub clauses: Vec<Clause>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_area_is_the_second_part_of_a_clause_id() {
+        assert_eq!(super::area_of("TS-PERF-SLO"), "PERF");
+        assert_eq!(super::area_of("TS-API-CHAT-STREAM"), "API");
+        assert_eq!(super::area_of("other"), "other");
+    }
 }

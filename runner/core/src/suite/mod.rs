@@ -18,7 +18,7 @@ pub use case::{
     AuthMode, Capability, Case, Check, Endpoint, Method, Performance, Probe, Request, StatusSet,
     WRONG_KEY,
 };
-pub use clause::{Clause, Level};
+pub use clause::{Clause, Level, area_of};
 pub use profile::{
     Accounting, ChatOverhead, Identity, Kept, Limits, PerformanceClaim, RateLimit, TargetProfile,
     Tolerance, load_profile,
