@@ -7,7 +7,8 @@
 //! different when its log-probabilities move by more than the 0.05-nat
 //! tolerance and the same when they move by less; a quantized model that
 //! fails every task is told by its tasks alone. Same against same over 20
-//! seeded repetitions gives the false-alarm rate.
+//! seeded repetitions of a reference service with same-model noise gives
+//! the false-alarm rate.
 
 mod common;
 
@@ -16,9 +17,8 @@ use std::time::Duration;
 
 use common::{text, tokencert};
 use serde_json::Value;
-use tokencert::target::{self, Selection};
 use tokencert_core::identify::{Bundles, Decision, identify_bundles};
-use tokencert_drive::{Client, FingerprintConfig, Limits};
+use tokencert_drive::{Client, FingerprintConfig, Limits, Remote};
 use tokencert_reference::{Config, QUANTIZED_MODEL, Quantization, SUBSTITUTED_MODEL};
 
 fn root() -> PathBuf {
@@ -189,10 +189,17 @@ fn the_reference_variants_are_identified() {
     assert_eq!(code, 2, "{said}");
 }
 
+/// Same-model noise of the reference services below: every
+/// log-probability moves by up to 0.005 nats, per request.
+const SAME_MODEL_NOISE_MICRO: u64 = 5_000;
+
 /// Same against same, 20 seeded repetitions: each seed a reference service
-/// of its own (in-process, on loopback), fingerprinted three times
-/// (reference, second noise fingerprint, candidate), every bundle verified
-/// by `identify_bundles`. The stated level is 5%: at most 1 of 20.
+/// of its own (in-process, on loopback) with [`SAME_MODEL_NOISE_MICRO`] of
+/// noise, so that no two of its fingerprints are alike (as a real server's
+/// batching makes them), fingerprinted three times: A and B (the noise
+/// pair) and C, the candidate, identified against A with the noise floor
+/// of A and B, every bundle verified by `identify_bundles`. The stated
+/// level is 5%: at most 1 of 20.
 #[test]
 fn same_versus_same_false_alarms_over_20_seeded_repetitions() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -206,18 +213,28 @@ fn same_versus_same_false_alarms_over_20_seeded_repetitions() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut decisions = Vec::new();
+    let mut outcomes = Vec::new();
     for seed in 0..20u64 {
         let bundles = runtime.block_on(async {
-            let selection = Selection {
+            let config = Config {
                 seed,
-                ..Selection::default()
+                logprob_noise_micro: SAME_MODEL_NOISE_MICRO,
+                ..Config::default()
             };
-            let prepared = target::prepare(selection)
-                .await
-                .expect("the reference starts");
+            let server =
+                tokencert_reference::start(config, "127.0.0.1:0".parse().expect("address"))
+                    .await
+                    .expect("the reference starts");
+            let prepared = tokencert_drive::prepare_remote(Remote {
+                base_url: server.base_url(),
+                model: Some(tokencert_reference::DEFAULT_MODEL.to_owned()),
+                api_key: None,
+                profile: None,
+                allow_insecure_http: false,
+            })
+            .expect("a loopback target");
             let mut bundles = Vec::new();
-            for name in ["reference", "again", "candidate"] {
+            for name in ["a", "b", "c"] {
                 let bundle_dir = dir.path().join(format!("{seed}-{name}"));
                 let client = Client::new(prepared.target.clone(), limits).expect("client");
                 tokencert_drive::fingerprint(FingerprintConfig {
@@ -231,33 +248,51 @@ fn same_versus_same_false_alarms_over_20_seeded_repetitions() {
                 .expect("fingerprinted");
                 bundles.push(bundle_dir);
             }
-            if let Some(server) = prepared.server {
-                server.shutdown().await;
-            }
+            server.shutdown().await;
             bundles
         });
-        let [reference, again, candidate] = [&bundles[0], &bundles[1], &bundles[2]];
+        let [a, b, c] = [&bundles[0], &bundles[1], &bundles[2]];
         let identification = identify_bundles(
             Bundles {
-                candidate,
-                reference,
-                noise: Some([reference, again]),
+                candidate: c,
+                reference: a,
+                noise: Some([a, b]),
                 candidate_key: None,
                 reference_key: None,
             },
             &suite,
         )
         .expect("identified");
-        decisions.push(identification.decision);
+        let floor = &identification.noise;
+        assert!(
+            floor.median_micro.is_some_and(|m| m > 0),
+            "seed {seed}: two fingerprints of a noisy service differ: {floor:?}"
+        );
+        outcomes.push((
+            identification.decision,
+            floor.median_micro.unwrap_or(0),
+            identification.logprobs.median_micro.unwrap_or(0),
+        ));
     }
-    let alarms = decisions
+    let alarms = outcomes
         .iter()
-        .filter(|d| **d != Decision::SameModel)
+        .filter(|(d, _, _)| *d != Decision::SameModel)
         .count();
+    let mut floors: Vec<u64> = outcomes.iter().map(|(_, f, _)| *f).collect();
+    floors.sort_unstable();
+    let mut candidates: Vec<u64> = outcomes.iter().map(|(_, _, c)| *c).collect();
+    candidates.sort_unstable();
     println!(
-        "same vs same, reference service, 20 seeds: {alarms} false alarms ({}%)",
-        alarms * 5
+        "same vs same, reference service with ±{} nats of noise, 20 seeds: {alarms} false \
+         alarms ({}%); noise floor (median |A − B|) {:.6} to {:.6} nats, candidate's median \
+         |C − A| {:.6} to {:.6} nats",
+        SAME_MODEL_NOISE_MICRO as f64 / 1e6,
+        alarms * 5,
+        floors[0] as f64 / 1e6,
+        floors[19] as f64 / 1e6,
+        candidates[0] as f64 / 1e6,
+        candidates[19] as f64 / 1e6,
     );
-    assert_eq!(decisions.len(), 20);
-    assert!(alarms <= 1, "{alarms} of 20: {decisions:?}");
+    assert_eq!(outcomes.len(), 20);
+    assert!(alarms <= 1, "{alarms} of 20: {outcomes:?}");
 }
