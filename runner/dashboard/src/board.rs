@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::DashboardError;
+use crate::identity::IdentityPoint;
 use crate::queries::{self, Method, Source, VerdictRow};
 use crate::summary;
 use crate::trust::{SignerView, Trust};
@@ -29,6 +30,9 @@ pub struct Leaderboard {
     pub bundles: i64,
     /// One board per method, by method.
     pub methods: Vec<Board>,
+    /// The newest identification of each target, model and probe set
+    /// (fingerprint bundles against the target's baseline).
+    pub identity: Vec<IdentityPoint>,
 }
 
 /// The sources measured by one method.
@@ -335,6 +339,7 @@ pub fn leaderboard(
         sort,
         bundles: queries::bundle_count(conn)?,
         methods,
+        identity: crate::identity::latest(conn)?,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod fmt;
 pub mod html;
+pub mod identity;
 pub mod links;
 pub mod metrics;
 pub mod params;

@@ -1,7 +1,8 @@
 //! The leaderboard in the Prometheus text exposition format (version
 //! 0.0.4): one gauge family per figure, labelled by target, model,
 //! observer, signer and method, so operators can scrape it into the
-//! monitoring they already run.
+//! monitoring they already run; and the identity of each target's newest
+//! fingerprint, labelled by target, model and probe set.
 
 use std::fmt::Write as _;
 
@@ -206,6 +207,7 @@ pub fn render(board: &Leaderboard) -> String {
             }
         }
     }
+    let (same, logprob, greedy, fingerprinted) = identity_families(board);
     let mut out = String::new();
     for f in [
         &bundles,
@@ -216,10 +218,57 @@ pub fn render(board: &Leaderboard) -> String {
         &availability,
         &conformance,
         &cost,
+        &same,
+        &logprob,
+        &greedy,
+        &fingerprinted,
     ] {
         f.write(&mut out);
     }
     out
+}
+
+/// The newest identification of each target, model and probe set.
+fn identity_families(board: &Leaderboard) -> (Family, Family, Family, Family) {
+    let mut same = Family::new(
+        "tokencert_identity_same",
+        "1 when the newest fingerprint is the same model as the target's baseline, 0 when a different one (absent: cannot tell).",
+    );
+    let mut logprob = Family::new(
+        "tokencert_identity_logprob_median_difference_nats",
+        "Median absolute log-probability difference of the newest fingerprint from the target's baseline, nats.",
+    );
+    let mut greedy = Family::new(
+        "tokencert_identity_greedy_divergent_ratio",
+        "Share of generation probes of the newest fingerprint whose greedy output differs from the baseline's.",
+    );
+    let mut fingerprinted = Family::new(
+        "tokencert_identity_last_fingerprint_timestamp_seconds",
+        "Start of the newest fingerprint bundle, Unix seconds.",
+    );
+    for point in &board.identity {
+        let r = &point.row;
+        let labels = || {
+            vec![
+                ("target", r.target_url.clone()),
+                ("model", r.model.clone()),
+                ("probe_set", r.probe_set.clone()),
+            ]
+        };
+        if let Some(v) = point.same() {
+            same.samples.push((labels(), v));
+        }
+        if let Some(v) = point.logprob_median_nats {
+            logprob.samples.push((labels(), v));
+        }
+        if let Some(v) = point.greedy_divergent_ratio {
+            greedy.samples.push((labels(), v));
+        }
+        fingerprinted
+            .samples
+            .push((labels(), r.started_unix as f64));
+    }
+    (same, logprob, greedy, fingerprinted)
 }
 
 #[cfg(test)]

@@ -204,11 +204,11 @@ pub fn latest_costs(
 pub fn present(conn: &Connection) -> Result<bool, DashboardError> {
     let n: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
-         AND name IN ('latest', 'latest_area', 'latest_cost', 'availability')",
+         AND name IN ('latest', 'latest_area', 'latest_cost', 'availability', 'identity')",
         [],
         |r| r.get(0),
     )?;
-    Ok(n == 4)
+    Ok(n == 5)
 }
 
 #[cfg(test)]

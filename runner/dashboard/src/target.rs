@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::DashboardError;
+use crate::identity::{self, IdentityPoint};
 use crate::queries::{self, AgreementRow, BundleRow, Method};
 use crate::trust::{SignerView, Trust};
 
@@ -50,6 +51,10 @@ pub struct TargetView {
     pub series: Vec<Series>,
     /// Signer agreement among the target's bundles.
     pub agreements: Vec<AgreementRow>,
+    /// Its fingerprint bundles in the window, each identified against the
+    /// target's baseline, oldest first (at most
+    /// [`crate::identity::MAX_POINTS`], the newest).
+    pub identity: Vec<IdentityPoint>,
 }
 
 /// A bundle as listed on a target's page.
@@ -204,5 +209,6 @@ pub fn target(
         truncated,
         series,
         agreements: queries::target_agreements(conn, url, model, MAX_AGREEMENTS)?,
+        identity: identity::of_target(conn, url, model, since, identity::MAX_POINTS)?,
     }))
 }

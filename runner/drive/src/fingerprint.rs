@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use tokencert_core::bundle::{self, TargetInfo};
+use tokencert_core::bundle::{self, Observation, TargetInfo};
 use tokencert_core::fingerprint::{self, Fingerprint};
 use tokencert_core::judge::Plan;
 use tokencert_core::suite::Suite;
@@ -42,6 +42,20 @@ pub struct FingerprintConfig<'a> {
 /// [`RunError::NoProbeSet`] when the suite has no probe set, and the
 /// errors of writing evidence or the bundle.
 pub async fn fingerprint(config: FingerprintConfig<'_>) -> Result<Fingerprint, RunError> {
+    fingerprint_observed(config, None).await
+}
+
+/// [`fingerprint`], with `observation` (the observatory's observer,
+/// location and probe) recorded in `run.json`, as an observatory probe's
+/// run records it.
+///
+/// # Errors
+///
+/// As [`fingerprint`].
+pub async fn fingerprint_observed(
+    config: FingerprintConfig<'_>,
+    observation: Option<Observation>,
+) -> Result<Fingerprint, RunError> {
     let set = config
         .suite
         .probe_set
@@ -65,6 +79,7 @@ pub async fn fingerprint(config: FingerprintConfig<'_>) -> Result<Fingerprint, R
         config.target.clone(),
         config.client.limits(),
     );
+    info.observation = observation;
     bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
     for case in set.cases(config.logprobs) {
         config

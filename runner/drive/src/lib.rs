@@ -21,7 +21,7 @@ mod run;
 mod target;
 
 pub use exchange::{Client, ClientError, Limits};
-pub use fingerprint::{FingerprintConfig, fingerprint};
+pub use fingerprint::{FingerprintConfig, fingerprint, fingerprint_observed};
 pub use remote::{PreparedRemote, Remote, RemoteError, check_base_url, prepare_remote};
 pub use run::{
     LoadProgressFn, RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp,

@@ -9,6 +9,7 @@ use tokencert_core::suite::Suite;
 
 use crate::agreement::{self, Party};
 use crate::error::{LedgerError, io};
+use crate::identity::{self, IdentityRow, Member};
 use crate::index::{self, AgreementRow, sql};
 use crate::ledger::{BUNDLES_DIR, Ledger};
 use crate::methods::{Methods, hex_sha256};
@@ -58,6 +59,9 @@ pub struct Added {
     pub signature: Signature,
     /// The comparisons with other signers' bundles that adding it made.
     pub agreements: Vec<AgreementRow>,
+    /// For a fingerprint bundle, its identification against its target's
+    /// baseline (see [`crate::identity`]).
+    pub identity: Option<IdentityRow>,
 }
 
 impl Ledger {
@@ -70,7 +74,9 @@ impl Ledger {
     /// signer is known, see [`Signature`] — the suite digest, and
     /// byte-identical re-judging), indexed in one transaction, compared
     /// with other signers' bundles of the same method (see
-    /// [`crate::agreement`]), and only then moved to `bundles/<id>/`.
+    /// [`crate::agreement`]), a fingerprint bundle identified against its
+    /// target's baseline (see [`crate::identity`]), and only then moved to
+    /// `bundles/<id>/`.
     /// Adding a bundle the ledger holds changes nothing.
     ///
     /// # Errors
@@ -114,6 +120,7 @@ impl Ledger {
             run_id: verified.run.run_id.clone(),
             signature,
             agreements: Vec::new(),
+            identity: None,
         };
         let target = self.bundle_dir(&id);
         if target.exists() {
@@ -140,6 +147,11 @@ impl Ledger {
                 .extend(agreement::compare_pair(&party, &peer)?);
         }
         index::insert_agreements(&tx, &added.agreements).map_err(sql(&index_path))?;
+        if let Some(member) = Member::of_bundle(&copy, &rows.bundle).map_err(refused)? {
+            let store = self.dir.join(BUNDLES_DIR);
+            let rows = identity::add(&tx, member, &|id| store.join(id))?;
+            added.identity = rows.into_iter().find(|r| r.bundle == id);
+        }
         std::fs::rename(&copy, &target).map_err(io(&target))?;
         if let Err(e) = tx.commit() {
             // The index did not take it: neither does the store.

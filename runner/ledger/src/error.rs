@@ -29,10 +29,10 @@ pub enum LedgerError {
         "{0} is not a ledger (no index.sqlite there): create one with `tokencert ledger add --ledger DIR ...` or rebuild it with `tokencert ledger rebuild DIR`"
     )]
     NotALedger(String),
-    /// The index was made before the summary tables (`latest`, ...)
-    /// existed.
+    /// The index was made before the summary tables (`latest`, ...) or
+    /// `identity` existed.
     #[error(
-        "the index {0} predates the summary tables the dashboard reads: recreate it with `tokencert ledger rebuild DIR`"
+        "the index {0} predates the summary and identity tables the dashboard reads: recreate it with `tokencert ledger rebuild DIR`"
     )]
     Outdated(String),
     /// The bundle was not accepted: it does not verify, or cannot be read.
@@ -73,6 +73,9 @@ pub enum LedgerError {
     /// No bundle of that id in the ledger.
     #[error("no bundle {0} in the ledger")]
     Unknown(String),
+    /// Two fingerprints could not be identified.
+    #[error(transparent)]
+    Identify(#[from] tokencert_core::identify::IdentifyError),
     /// A value could not be written canonically.
     #[error(transparent)]
     Canonical(#[from] tokencert_core::canonical::CanonicalError),

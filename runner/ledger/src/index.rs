@@ -17,7 +17,7 @@ pub const SCHEMA: &str = include_str!("schema.sql");
 pub const INDEX_FILE: &str = "index.sqlite";
 
 /// The tables, in dump order, each with the columns it is sorted by.
-const TABLES: [(&str, &str); 9] = [
+const TABLES: [(&str, &str); 10] = [
     ("bundle", "id"),
     ("verdicts", "bundle, area, level, verdict"),
     ("figure", "bundle, case_id, metric"),
@@ -33,6 +33,7 @@ const TABLES: [(&str, &str); 9] = [
     ),
     ("latest_cost", "target_url, model, observer, signer"),
     ("availability", "hour, target_url, model, observer, signer"),
+    ("identity", "bundle"),
 ];
 
 /// A row of `agreement`: bundles `a` and `b` (a started first) compared.
@@ -141,15 +142,15 @@ pub fn write_rows(conn: &Connection, rows: &Rows) -> rusqlite::Result<()> {
     crate::summary::record(conn, rows)
 }
 
-/// Whether the index has the summary tables (an index made before them
-/// has not: `rebuild` recreates it).
+/// Whether the index has the summary tables and `identity` (an index made
+/// before them has not: `rebuild` recreates it).
 pub(crate) fn has_summaries(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'latest'",
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('latest', 'identity')",
         [],
         |r| r.get::<_, i64>(0),
     )
-    .map(|n| n > 0)
+    .map(|n| n == 2)
 }
 
 /// Inserts agreement rows; a row already there (the same pair and case,

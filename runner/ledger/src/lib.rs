@@ -6,12 +6,14 @@
 //! `schema.sql`) that is only an index: [`Ledger::rebuild`] recreates it
 //! from the files, byte for byte. Bundles of different signers of the same
 //! target and method in overlapping windows are compared, and whether they
-//! agree is indexed too ([`agreement`]).
+//! agree is indexed too ([`agreement`]); fingerprint bundles are
+//! identified against their target's first fingerprints ([`identity`]).
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod add;
 pub mod agreement;
 mod error;
+pub mod identity;
 mod index;
 mod ledger;
 pub mod methods;

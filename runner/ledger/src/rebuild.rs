@@ -8,6 +8,7 @@ use tokencert_core::bundle;
 
 use crate::agreement::{self, Party};
 use crate::error::{LedgerError, io};
+use crate::identity::{self, Member};
 use crate::index::{self, INDEX_FILE, sql};
 use crate::ledger::{BUNDLES_DIR, Ledger, PINNED_DIR};
 use crate::methods::Methods;
@@ -33,7 +34,8 @@ pub(crate) fn is_id(name: &str) -> bool {
 impl Ledger {
     /// Recreates `dir/index.sqlite` from the bundles under `dir/bundles/`
     /// (by id), the trust file, and the records of methods, pins and pruned
-    /// evidence; agreements are compared again. The index is written to a
+    /// evidence; agreements are compared again and fingerprint bundles
+    /// identified again. The index is written to a
     /// temporary file and renamed over the old one, so a failed rebuild
     /// leaves the old index. The same files give the same rows
     /// ([`Ledger::dump`]) and a byte-identical index file.
@@ -62,6 +64,7 @@ impl Ledger {
         ids.sort();
         let mut methods: BTreeMap<String, Methods> = BTreeMap::new();
         let mut all: Vec<(Rows, Party, Option<PrunedRecord>)> = Vec::new();
+        let mut members = Vec::new();
         for id in &ids {
             let bundle_dir = store.join(id);
             let stored = |source| LedgerError::Stored {
@@ -82,11 +85,13 @@ impl Ledger {
                 pruned: pruned.as_ref().map(|p| p.evidence),
             };
             let rows = rows::extract(&bundle_dir, standing).map_err(stored)?;
+            members.extend(Member::of_bundle(&bundle_dir, &rows.bundle).map_err(stored)?);
             let cases: BTreeSet<String> = run.plan.cases.into_iter().collect();
             let party = Party::of_rows(&bundle_dir, &rows, cases);
             all.push((rows, party, pruned));
         }
         let agreements = agreements(&all)?;
+        let identities = identity::identify_all(members)?;
         let temp = temp_index(dir)?;
         {
             let mut conn = index::connect(temp.path())?;
@@ -96,6 +101,7 @@ impl Ledger {
                 index::write_rows(&tx, rows).map_err(sql(temp.path()))?;
             }
             index::insert_agreements(&tx, &agreements).map_err(sql(temp.path()))?;
+            identity::insert(&tx, &identities).map_err(sql(temp.path()))?;
             tx.commit().map_err(sql(temp.path()))?;
         }
         let path = dir.join(INDEX_FILE);

@@ -220,15 +220,24 @@ pub fn signer_key_id(dir: &Path) -> Result<Option<String>, BundleError> {
 }
 
 /// Exchanges, answered ones and billed tokens over the evidence of every
-/// planned case.
+/// planned case, or, in a fingerprint bundle (which plans no case), of
+/// every probe: what the target was sent, which budgets count.
 ///
 /// # Errors
 ///
 /// When an evidence file cannot be read.
 pub fn count_evidence(dir: &Path, run: &RunInfo) -> Result<EvidenceCounts, BundleError> {
     let mut counts = EvidenceCounts::default();
-    for case in &run.plan.cases {
-        let path = bundle::evidence_path(dir, case);
+    let mut files: Vec<std::path::PathBuf> = run
+        .plan
+        .cases
+        .iter()
+        .map(|case| bundle::evidence_path(dir, case))
+        .collect();
+    if files.is_empty() && dir.join(tokencert_core::fingerprint::FILE).is_file() {
+        files = probe_evidence(dir)?;
+    }
+    for path in files {
         if !path.exists() {
             continue;
         }
@@ -249,6 +258,34 @@ pub fn count_evidence(dir: &Path, run: &RunInfo) -> Result<EvidenceCounts, Bundl
         }
     }
     Ok(counts)
+}
+
+/// The evidence files of a fingerprint bundle's probes, sorted.
+fn probe_evidence(dir: &Path) -> Result<Vec<std::path::PathBuf>, BundleError> {
+    let evidence = dir.join(bundle::EVIDENCE_DIR);
+    let io = |source| BundleError::Io {
+        path: evidence.display().to_string(),
+        source,
+    };
+    let mut files = Vec::new();
+    let entries = match std::fs::read_dir(&evidence) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(io(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        let probe = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(tokencert_core::fingerprint::probes::CASE_PREFIX))
+            .is_some_and(|n| n.starts_with('.') && n.ends_with(".jsonl"));
+        if probe {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 UTC time.

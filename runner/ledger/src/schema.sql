@@ -80,3 +80,25 @@ CREATE TABLE availability (
   signer TEXT, bundles INTEGER NOT NULL, answered INTEGER NOT NULL, exchanges INTEGER NOT NULL);
 CREATE INDEX availability_key ON availability (hour, target_url, model, observer, signer);
 CREATE INDEX bundle_started ON bundle (started_unix);
+-- identity over time: each fingerprint bundle (one with fingerprint.json) identified with
+-- tokencert_core::identify against its target's baseline, the earliest fingerprint bundle of the
+-- same target_url, model and probe set (by started_unix, then id); the noise floor is the first two
+-- of them (noise_a, noise_b; NULL while there is one). Derived from the fingerprint.json files alone.
+CREATE TABLE identity (
+  bundle TEXT PRIMARY KEY REFERENCES bundle(id),
+  target_url TEXT NOT NULL, model TEXT NOT NULL,
+  probe_set TEXT NOT NULL,        -- fingerprint.json `probe_set`, e.g. fp-1
+  started_unix INTEGER NOT NULL,
+  baseline TEXT NOT NULL REFERENCES bundle(id),
+  noise_a TEXT, noise_b TEXT,
+  decision TEXT NOT NULL,         -- same_model, different_model, cannot_tell
+  greedy_compared INTEGER NOT NULL, greedy_divergent INTEGER NOT NULL, -- generation probes; of them, greedy output differing
+  logprob_differences INTEGER NOT NULL,
+  logprob_median_micro INTEGER,   -- median |bundle - baseline| log-probability, micro-nats
+  noise_median_micro INTEGER,     -- the noise floor's, micro-nats
+  tokenizer_implied TEXT NOT NULL, baseline_tokenizer_implied TEXT NOT NULL,
+  tokenizer_finding TEXT NOT NULL, -- agrees, differs, inconclusive
+  tasks_passed INTEGER NOT NULL, tasks_total INTEGER NOT NULL,
+  reasons TEXT NOT NULL           -- the identification's reasons, one a line
+);
+CREATE INDEX identity_group ON identity (target_url, model, probe_set, started_unix, bundle);

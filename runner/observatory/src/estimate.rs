@@ -81,6 +81,26 @@ pub fn estimate(suite: &Suite, cases: &[&Case], target: &PreparedRemote) -> Resu
     Ok(total)
 }
 
+/// The cost of a fingerprint of `target`: one request per probe of the
+/// suite's probe set (as [`tokencert_drive::fingerprint`] sends them),
+/// each costing [`request_tokens`]. Nothing without a probe set (the
+/// config refuses a fingerprint probe then).
+pub fn fingerprint_estimate(suite: &Suite, logprobs: bool, target: &PreparedRemote) -> Cost {
+    let Some(set) = &suite.probe_set else {
+        return Cost::default();
+    };
+    let templates = target.target.templates();
+    set.cases(logprobs)
+        .iter()
+        .filter_map(|case| case.request.as_ref())
+        .fold(Cost::default(), |total, request| Cost {
+            requests: total.requests.saturating_add(1),
+            tokens: total
+                .tokens
+                .saturating_add(request_tokens(request, templates)),
+        })
+}
+
 /// A conformance case: its `before` requests, its probe's requests (sent
 /// with the judged request's body) and the judged request.
 fn conformance_cost(case: &Case, context: &Context, templates: Templates<'_>) -> Cost {

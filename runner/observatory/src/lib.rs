@@ -22,7 +22,7 @@ mod observe;
 mod probe;
 pub mod schedule;
 
-pub use config::{Config, ProbeConfig, TargetConfig, load};
+pub use config::{Config, FingerprintProbe, ProbeConfig, TargetConfig, load};
 pub use error::Error;
 pub use event::{Event, Finished, Verdicts};
 pub use observatory::Observatory;

@@ -11,7 +11,7 @@ use tokencert_drive::{ApiKey, PreparedRemote, Remote, prepare_remote};
 use crate::budget::{Budget, Cost};
 use crate::config::Config;
 use crate::error::Error;
-use crate::estimate::estimate;
+use crate::estimate::{estimate, fingerprint_estimate};
 
 /// A config made ready to probe.
 pub struct Observatory {
@@ -74,6 +74,10 @@ impl Observatory {
                 .probes
                 .iter()
                 .map(|&p| {
+                    if let Some(fingerprint) = &config.probes[p].fingerprint {
+                        let logprobs = fingerprint.logprobs_for(t);
+                        return Ok((p, fingerprint_estimate(&suite, logprobs, &target)));
+                    }
                     let cases = config.probes[p].select(&suite);
                     let cost = estimate(&suite, &cases, &target).map_err(|e| {
                         Error::Estimate(format!(

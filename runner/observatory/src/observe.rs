@@ -247,9 +247,14 @@ impl Loop<'_> {
                 &self.staging,
                 &format!("{}-{}-{probe_name}", tokencert_drive::run_id(), ready.name),
             );
+            let probe_config = &self.obs.config.probes[probe_index];
+            let fingerprint = probe_config
+                .fingerprint
+                .map(|f| f.logprobs_for(&self.obs.config.targets[t]));
             let job = Job {
+                fingerprint,
                 suite: self.obs.suite.clone(),
-                cases: self.obs.config.probes[probe_index]
+                cases: probe_config
                     .select(&self.obs.suite)
                     .iter()
                     .map(|c| c.id.clone())

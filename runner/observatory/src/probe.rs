@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokencert_core::bundle::Observation;
+use tokencert_core::bundle::{self, Observation};
 use tokencert_core::suite::Suite;
-use tokencert_drive::{Client, Limits, PreparedRemote, RunConfig, RunError, RunReport};
+use tokencert_drive::{
+    Client, FingerprintConfig, Limits, PreparedRemote, RunConfig, RunError, RunReport,
+};
 
 /// Requests in flight at once within one probe (as `tokencert run`'s default).
 pub const JOBS: usize = 4;
@@ -27,11 +29,14 @@ pub(crate) struct Job {
     /// The bundle directory to create.
     pub bundle_dir: PathBuf,
     pub observation: Observation,
+    /// `Some(logprobs)` for a fingerprint probe: the suite's probe set is
+    /// sent instead of cases.
+    pub fingerprint: Option<bool>,
 }
 
 /// Runs the probe until it ends or `stop` completes (then the cases in
 /// flight finish, a load sends nothing more, and the bundle is sealed with
-/// what ran).
+/// what ran). A fingerprint probe runs to its end.
 pub(crate) async fn run(job: Job, stop: impl Future<Output = ()>) -> Result<RunReport, RunError> {
     let suite = &*job.suite;
     let limits = Limits {
@@ -39,6 +44,23 @@ pub(crate) async fn run(job: Job, stop: impl Future<Output = ()>) -> Result<RunR
         body_limit: BODY_LIMIT,
         polite_retries: 0,
     };
+    if let Some(logprobs) = job.fingerprint {
+        // A fingerprint is a few short requests, each with its deadline: it
+        // is not interrupted, so its bundle is whole or not written.
+        let config = FingerprintConfig {
+            suite,
+            client: Client::new(job.target.target.clone(), limits)?,
+            target: job.target.info.clone(),
+            bundle_dir: job.bundle_dir.clone(),
+            logprobs,
+        };
+        tokencert_drive::fingerprint_observed(config, Some(job.observation)).await?;
+        let results = bundle::read_results(&job.bundle_dir)?;
+        return Ok(RunReport {
+            bundle_dir: job.bundle_dir,
+            results,
+        });
+    }
     let config = RunConfig {
         suite,
         cases: job.cases.iter().filter_map(|id| suite.case(id)).collect(),

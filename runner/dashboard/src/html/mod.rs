@@ -3,6 +3,7 @@
 //! charts' SVG, which plotters escapes itself.
 
 mod bundle;
+mod identity;
 mod leaderboard;
 mod target;
 

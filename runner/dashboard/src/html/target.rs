@@ -41,6 +41,7 @@ struct Page {
     truncated: bool,
     series: Vec<SeriesHtml>,
     agreements: Vec<super::bundle::AgreementHtml>,
+    identity: Option<super::identity::IdentityHtml>,
     bundles: Vec<BundleLine>,
     hidden_bundles: usize,
 }
@@ -191,6 +192,7 @@ pub fn target_page(view: &TargetView, links: Links) -> Result<String, DashboardE
         truncated: view.truncated,
         series,
         agreements: super::bundle::agreements_html(&view.agreements, links),
+        identity: super::identity::identity_html(&view.identity, links)?,
         bundles,
         hidden_bundles: view.bundles.len().saturating_sub(TABLE_ROWS),
     };

@@ -8,8 +8,8 @@ use tokencert_core::suite::{LineMap, Problem, Suite, load_profile};
 use tokencert_drive::{Remote, RemoteError, prepare_remote};
 
 use super::{
-    Config, DEFAULT_TIMEOUT, ProbeConfig, RawConfig, RawProbe, RawTarget, TargetConfig, percent,
-    seconds, time_of_day,
+    Config, DEFAULT_TIMEOUT, FingerprintProbe, ProbeConfig, RawConfig, RawProbe, RawTarget,
+    TargetConfig, percent, seconds, time_of_day,
 };
 use crate::schedule::Schedule;
 
@@ -123,6 +123,16 @@ fn unique<'a>(names: impl Iterator<Item = &'a str>, list: &str, what: &str, foun
 
 fn probe(i: usize, raw: RawProbe, suite: &Suite, found: &mut Found) -> Option<ProbeConfig> {
     let before = found.problems.len();
+    if raw.fingerprint && suite.probe_set.is_none() {
+        found.at(
+            format!("/probes/{i}/fingerprint"),
+            format!(
+                "the suite at {} has no fingerprint probe set ({})",
+                suite.root.display(),
+                tokencert_core::fingerprint::probes::PROBES_FILE
+            ),
+        );
+    }
     for (j, filter) in raw.cases.iter().enumerate() {
         if !suite.cases.iter().any(|c| c.id.contains(filter.as_str())) {
             found.at(
@@ -188,6 +198,9 @@ fn probe(i: usize, raw: RawProbe, suite: &Suite, found: &mut Found) -> Option<Pr
     Some(ProbeConfig {
         name: raw.name,
         cases: raw.cases,
+        fingerprint: raw.fingerprint.then_some(FingerprintProbe {
+            logprobs: raw.logprobs,
+        }),
         schedule: schedule?,
     })
 }

@@ -62,20 +62,50 @@ pub struct TargetConfig {
     pub budget: Budget,
 }
 
-/// One probe: an ordinary run of the cases its filters select.
+/// One probe: an ordinary run of the cases its filters select, or an
+/// identity fingerprint of the target's model.
 #[derive(Debug, Clone)]
 pub struct ProbeConfig {
     /// Its name in the config, recorded in `run.json`.
     pub name: String,
-    /// Case filters: a case runs when its id contains one of them.
+    /// Case filters: a case runs when its id contains one of them (empty
+    /// for a fingerprint probe).
     pub cases: Vec<String>,
+    /// `Some` for a fingerprint probe (`fingerprint: true`): it sends the
+    /// suite's probe set as `tokencert fingerprint` does, not cases.
+    pub fingerprint: Option<FingerprintProbe>,
     /// When it runs.
     pub schedule: Schedule,
 }
 
+/// How a fingerprint probe asks for its probe set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FingerprintProbe {
+    /// The probe's `logprobs`: `Some(false)` turns log-probabilities off;
+    /// `None` asks for them unless the target's profile does not claim
+    /// `logprobs` (as `tokencert fingerprint` decides).
+    pub logprobs: Option<bool>,
+}
+
+impl FingerprintProbe {
+    /// Whether generation probes ask `target` for log-probabilities.
+    pub fn logprobs_for(&self, target: &TargetConfig) -> bool {
+        self.logprobs.unwrap_or_else(|| {
+            target.profile.as_ref().is_none_or(|p| {
+                p.claims
+                    .contains(&tokencert_core::suite::Capability::Logprobs)
+            })
+        })
+    }
+}
+
 impl ProbeConfig {
-    /// The suite's cases its filters select, in suite order.
+    /// The suite's cases its filters select, in suite order (none for a
+    /// fingerprint probe).
     pub fn select<'s>(&self, suite: &'s Suite) -> Vec<&'s tokencert_core::suite::Case> {
+        if self.fingerprint.is_some() {
+            return Vec::new();
+        }
         suite
             .cases
             .iter()
@@ -120,7 +150,12 @@ struct RawTarget {
 #[serde(deny_unknown_fields)]
 struct RawProbe {
     name: String,
+    #[serde(default)]
     cases: Vec<String>,
+    #[serde(default)]
+    fingerprint: bool,
+    #[serde(default)]
+    logprobs: Option<bool>,
     #[serde(default)]
     every: Option<String>,
     #[serde(default)]
