@@ -70,6 +70,9 @@ pub struct Finished {
     pub exchanges: u64,
     /// Whether a stop cut the run short (the bundle holds what ran).
     pub interrupted: bool,
+    /// For a fingerprint probe, its identification against the target's
+    /// baseline, as the ledger indexed it.
+    pub identity: Option<Box<tokencert_ledger::identity::IdentityRow>>,
 }
 
 /// Cases by verdict.

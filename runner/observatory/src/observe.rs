@@ -366,13 +366,14 @@ impl Loop<'_> {
         (self.on_event)(Event::Finished(Finished {
             target: ready.name.clone(),
             probe: self.obs.config.probes[ready.probes[p].0].name.clone(),
-            bundle: added.id,
-            run_id: added.run_id,
+            bundle: added.id.clone(),
+            run_id: added.run_id.clone(),
             signer,
             verdicts: Verdicts::of(&report.results),
             answered,
             exchanges,
             interrupted,
+            identity: added.identity.map(Box::new),
         }));
         self.prune(false)
     }

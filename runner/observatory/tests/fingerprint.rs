@@ -83,7 +83,12 @@ fn config_text(url: &str, probe: &str) -> String {
 
 const FINGERPRINT_PROBE: &str = "  - name: identity\n    fingerprint: true\n    every: 1s\n";
 
-async fn observe(observatory: &Observatory, ledger: &mut Ledger, cycles: u32) -> Summary {
+/// Runs `cycles` cycles; the decisions the `Finished` events carried.
+async fn observe(
+    observatory: &Observatory,
+    ledger: &mut Ledger,
+    cycles: u32,
+) -> (Summary, Vec<String>) {
     let options = Options {
         concurrency: 1,
         cycles: Some(cycles),
@@ -100,12 +105,19 @@ async fn observe(observatory: &Observatory, ledger: &mut Ledger, cycles: u32) ->
     .await
     .expect("the cycles end in time")
     .expect("the observatory runs");
+    let mut decisions = Vec::new();
     for e in events.all() {
-        if let Event::Failed { error, .. } | Event::Skipped { reason: error, .. } = e {
-            panic!("a probe did not add its bundle: {error}");
+        match e {
+            Event::Failed { error, .. } | Event::Skipped { reason: error, .. } => {
+                panic!("a probe did not add its bundle: {error}")
+            }
+            Event::Finished(f) => {
+                decisions.push(f.identity.expect("a fingerprint's identity").decision)
+            }
+            _ => {}
         }
     }
-    summary
+    (summary, decisions)
 }
 
 /// The identity rows, oldest first.
@@ -171,8 +183,9 @@ async fn fingerprints_over_time_tell_a_substituted_model_apart() {
     let mut ledger = Ledger::create(&ledger_dir).expect("a ledger");
 
     // The model as served: three fingerprints, all the same model.
-    let summary = observe(&observatory, &mut ledger, 3).await;
+    let (summary, told) = observe(&observatory, &mut ledger, 3).await;
     assert_eq!(summary.added, 3, "{summary:?}");
+    assert_eq!(told, ["same_model"; 3]);
     let rows = identities(&ledger);
     assert_eq!(rows.len(), 3);
     let baseline = rows[0].bundle.clone();
@@ -196,8 +209,9 @@ async fn fingerprints_over_time_tell_a_substituted_model_apart() {
     server.shutdown().await;
     let mutant = reference(addr, Some(Mutant::ModelSubstituted)).await;
     assert_eq!(mutant.base_url(), url);
-    let summary = observe(&observatory, &mut ledger, 2).await;
+    let (summary, told) = observe(&observatory, &mut ledger, 2).await;
     assert_eq!(summary.added, 2, "{summary:?}");
+    assert_eq!(told, ["different_model"; 2]);
     let rows = identities(&ledger);
     let decisions: Vec<&str> = rows.iter().map(|r| r.decision.as_str()).collect();
     assert_eq!(

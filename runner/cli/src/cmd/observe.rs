@@ -166,6 +166,31 @@ fn print_event(event: Event) {
 }
 
 fn finished(f: &Finished) -> String {
+    if let Some(id) = &f.identity {
+        let nats = |m: Option<i64>| m.map_or("-".into(), |m| format!("{:.3}", m as f64 / 1e6));
+        let decision = match id.decision.as_str() {
+            "same_model" => "SAME MODEL",
+            "different_model" => "DIFFERENT MODEL",
+            _ => "CANNOT TELL",
+        };
+        return format!(
+            "{} {}: {decision} as the baseline {} (greedy outputs differing {}/{}, median |logprob difference| {} nats, noise floor {}; tokenizer {}; tasks {}/{}), answered {}/{}, bundle {} ({})",
+            f.target,
+            f.probe,
+            id.baseline.chars().take(12).collect::<String>(),
+            id.greedy_divergent,
+            id.greedy_compared,
+            nats(id.logprob_median_micro),
+            nats(id.noise_median_micro),
+            id.tokenizer_implied,
+            id.tasks_passed,
+            id.tasks_total,
+            f.answered,
+            f.exchanges,
+            f.bundle,
+            f.run_id
+        );
+    }
     let v = &f.verdicts;
     let verdict = if v.conforms {
         "CONFORMS"
