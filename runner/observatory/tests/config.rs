@@ -250,13 +250,30 @@ fn the_documented_example_loads() {
         std::sync::Arc::new(tokencert_core::suite::load(&common::repo()).expect("the suite loads"));
     let config = load(&write_config(dir.path(), example), &suite).expect("the example loads");
     assert_eq!(config.targets.len(), 3);
-    assert_eq!(config.probes.len(), 3);
+    assert_eq!(config.probes.len(), 4);
+    assert!(config.probes[3].fingerprint.is_some(), "the identity probe");
     let observatory =
         Observatory::new(config, suite, |_| Some("k".into())).expect("every target is ready");
     let estimates = observatory.estimates();
-    assert_eq!(estimates.len(), 3 + 1 + 3);
+    assert_eq!(estimates.len(), 4 + 1 + 4);
+    let probes = suite_probes(&common::repo());
+    assert!(
+        estimates
+            .iter()
+            .filter(|(_, probe, _)| *probe == "identity")
+            .all(|(_, _, cost)| cost.requests == probes),
+        "a fingerprint costs one request per probe: {estimates:?}"
+    );
     assert!(
         estimates.iter().all(|(_, _, cost)| cost.requests > 0),
         "{estimates:?}"
     );
+}
+
+/// Requests in the suite's fingerprint probe set (with logprobs).
+fn suite_probes(root: &Path) -> u64 {
+    tokencert_core::suite::load(root)
+        .expect("the suite loads")
+        .probe_set
+        .map_or(0, |set| set.cases(true).len() as u64)
 }

@@ -174,7 +174,7 @@ fn finished(f: &Finished) -> String {
             _ => "CANNOT TELL",
         };
         return format!(
-            "{} {}: {decision} as the baseline {} (greedy outputs differing {}/{}, median |logprob difference| {} nats, noise floor {}; tokenizer {}; tasks {}/{}), answered {}/{}, bundle {} ({})",
+            "{} {}: {decision} (against the baseline {}: greedy outputs differing {}/{}, median |logprob difference| {} nats, noise floor {}; tokenizer {}; tasks {}/{}), answered {}/{}, bundle {} ({})",
             f.target,
             f.probe,
             id.baseline.chars().take(12).collect::<String>(),
