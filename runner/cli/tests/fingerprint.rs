@@ -177,7 +177,7 @@ fn the_reference_variants_leave_the_marks_they_are_made_with() {
     assert_eq!(implied_family(&same).as_deref(), Some("o200k_base"));
     assert_eq!(implied_family(&substituted).as_deref(), Some("cl100k_base"));
     assert_ne!(same.generations, substituted.generations);
-    // Quantized: the same greedy tokens, every logprob 0.05 nats away.
+    // Quantized: the same greedy tokens, every logprob 0.2 nats away.
     let pairs = same
         .generations
         .iter()
@@ -186,9 +186,11 @@ fn the_reference_variants_leave_the_marks_they_are_made_with() {
     for (a, b) in pairs {
         assert_eq!(a.token, b.token);
         let gap = (a.logprob.expect("logprob") - b.logprob.expect("logprob")).abs();
-        assert!((gap - 0.05).abs() < 2e-6, "{gap}");
+        assert!((gap - 0.2).abs() < 2e-6, "{gap}");
     }
-    assert!(quantized.tasks.iter().any(|t| !t.passed));
+    // A quarter of 16 tasks failed, by a hash of each request.
+    let failed = quantized.tasks.iter().filter(|t| !t.passed).count();
+    assert!((2..=8).contains(&failed), "{failed} of 16 failed");
     assert_eq!(implied_family(&quantized).as_deref(), Some("o200k_base"));
 }
 
@@ -202,4 +204,69 @@ fn run_never_sends_the_probe_set() {
             .iter()
             .all(|c| !c.id.starts_with(fingerprint::probes::CASE_PREFIX))
     );
+}
+
+/// A fingerprint bundle runs no cases, so it is identified against any
+/// suite of its probe set: a change elsewhere in the suite does not make
+/// the committed llama.cpp fingerprints stale, another probe-set version
+/// does, and so does a bundle of another suite that holds no fingerprint.
+#[test]
+fn a_fingerprint_is_identified_with_any_suite_of_its_probe_set() {
+    use tokencert_core::identify::{Bundles, Decision, IdentifyBundlesError, identify_bundles};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("standard");
+    for top in ["spec", "suites"] {
+        copy_dir(&self::root().join(top), &root.join(top));
+    }
+    let case = root.join("suites/api/chat/basic.yaml");
+    let text = std::fs::read_to_string(&case).expect("case");
+    std::fs::write(&case, text.replace("returns a", "answers with a")).expect("edit");
+    let edited = suite::load(&root).expect("the edited suite loads");
+    assert_ne!(edited.digest, suite().digest);
+    let (a, b) = (llama("fingerprint-a"), llama("fingerprint-b"));
+    assert!(matches!(
+        bundle::verify(&a, &edited, None),
+        Err(BundleError::DifferentSuite { .. })
+    ));
+    let identify = |candidate: &Path, suite: &Suite| {
+        identify_bundles(
+            Bundles {
+                candidate,
+                reference: &a,
+                noise: None,
+                candidate_key: None,
+                reference_key: None,
+            },
+            suite,
+        )
+    };
+    let same = identify(&b, &edited).expect("identified across suites");
+    assert_eq!(same.decision, Decision::SameModel);
+
+    let no_fingerprint = tmp.path().join("plain");
+    copy_dir(&b, &no_fingerprint);
+    std::fs::remove_file(no_fingerprint.join(fingerprint::FILE)).expect("remove");
+    bundle::write_manifest(&no_fingerprint).expect("manifest");
+    match identify(&no_fingerprint, &edited) {
+        Err(IdentifyBundlesError::Bundle {
+            source: BundleError::DifferentSuite { .. },
+            ..
+        }) => {}
+        other => panic!("expected DifferentSuite, got {other:?}"),
+    }
+
+    let probes = root.join("suites/fingerprint/probes.yaml");
+    let text = std::fs::read_to_string(&probes).expect("probes");
+    std::fs::write(&probes, text.replace("version: 2\n", "version: 3\n")).expect("bump");
+    let bumped = suite::load(&root).expect("the bumped suite loads");
+    match identify(&b, &bumped) {
+        Err(IdentifyBundlesError::Bundle {
+            source: BundleError::DifferentSuite { bundle, disk, .. },
+            ..
+        }) => {
+            assert!(bundle.contains("probe set fp-2"), "{bundle}");
+            assert!(disk.contains("probe set fp-3"), "{disk}");
+        }
+        other => panic!("expected DifferentSuite, got {other:?}"),
+    }
 }

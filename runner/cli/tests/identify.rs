@@ -296,3 +296,39 @@ fn same_versus_same_false_alarms_over_20_seeded_repetitions() {
     assert_eq!(outcomes.len(), 20);
     assert!(alarms <= 1, "{alarms} of 20: {outcomes:?}");
 }
+
+/// llama.cpp identified from its committed fingerprints (re-judged from
+/// their evidence, whatever suite they were recorded with, as long as its
+/// probe set is this one): two fingerprints of it are the same model, the
+/// reference service is a different model, and its billed prompt tokens
+/// imply Gemma 3's tokenizer, not o200k_base.
+#[test]
+fn llama_cpp_is_identified_from_its_committed_fingerprints() {
+    let llama = |name: &str| root().join("fixtures/llama-cpp").join(name);
+    let (a, b) = (llama("fingerprint-a"), llama("fingerprint-b"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let read = |path: &Path| -> Value {
+        serde_json::from_slice(&std::fs::read(path).expect("--out written")).expect("JSON")
+    };
+
+    let out = dir.path().join("self.json");
+    let (code, said) = identify(&b, &a, [&a, &b], &["--out", arg(&out)]);
+    assert_eq!(code, 0, "{said}");
+    let itself = read(&out);
+    assert_eq!(itself["decision"], "same_model", "{said}");
+    assert_eq!(itself["greedy"]["finding"], "agrees", "{said}");
+    assert_eq!(itself["tokenizer"]["candidate"]["implied"], "gemma-3");
+    assert_eq!(itself["tokenizer"]["reference"]["implied"], "gemma-3");
+
+    let reference = fingerprint(&dir.path().join("reference"), &[]);
+    let again = fingerprint(&dir.path().join("again"), &[]);
+    let out = dir.path().join("against-reference.json");
+    let (code, said) = identify(&a, &reference, [&reference, &again], &["--out", arg(&out)]);
+    assert_eq!(code, 9, "{said}");
+    let against = read(&out);
+    assert_eq!(against["decision"], "different_model", "{said}");
+    assert_eq!(against["tokenizer"]["finding"], "differs", "{said}");
+    assert_eq!(against["tokenizer"]["candidate"]["implied"], "gemma-3");
+    assert_eq!(against["tokenizer"]["reference"]["implied"], "o200k_base");
+    assert_eq!(against["greedy"]["finding"], "differs", "{said}");
+}

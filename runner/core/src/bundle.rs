@@ -616,7 +616,7 @@ pub fn sign_bundle(bundle: &Path, key: &SigningKey) -> Result<String, BundleErro
 /// Checks the envelope, if any: with `key` when given (required then);
 /// otherwise against the public key the statement names, which shows the
 /// envelope is intact but not who made it.
-fn verify_signature(
+pub(crate) fn verify_signature(
     bundle: &Path,
     manifest: &Manifest,
     key: Option<&VerifyingKey>,

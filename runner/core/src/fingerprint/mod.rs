@@ -14,6 +14,7 @@
 
 mod derive;
 pub mod probes;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use derive::{Evidence, derive};
 pub use probes::ProbeSet;
+pub use verify::verify_across_suites;
 
 use crate::bundle::{BundleError, evidence_path, read_run};
 use crate::evidence::read_exchanges;

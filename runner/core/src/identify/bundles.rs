@@ -7,7 +7,7 @@ use std::path::Path;
 use p256::ecdsa::VerifyingKey;
 
 use super::{Identification, IdentifyError, RunSummary, identify};
-use crate::bundle::{self, BundleError, Signer};
+use crate::bundle::{BundleError, Signer};
 use crate::fingerprint::{self, Fingerprint};
 use crate::suite::Suite;
 
@@ -101,10 +101,12 @@ fn read(
         bundle: name(),
         source,
     };
-    let verified = bundle::verify(dir, suite, key).map_err(failed)?;
-    let fingerprint = fingerprint::verify_bundle(dir, suite)
-        .map_err(failed)?
-        .ok_or_else(|| IdentifyBundlesError::NotAFingerprint { bundle: name() })?;
+    // A fingerprint made with another suite of the same probe set is
+    // still comparable (see `fingerprint::verify_across_suites`).
+    let (verified, fingerprint) =
+        fingerprint::verify_across_suites(dir, suite, key).map_err(failed)?;
+    let fingerprint =
+        fingerprint.ok_or_else(|| IdentifyBundlesError::NotAFingerprint { bundle: name() })?;
     let run = &verified.run;
     Ok((
         fingerprint,
