@@ -292,6 +292,18 @@ async fn fingerprints_over_time_tell_a_substituted_model_apart() {
         String::from_utf8_lossy(&before)
     );
     assert_eq!(identities(&rebuilt), rows);
+
+    // Imported newest first, each older bundle moves the baseline and its
+    // group is identified again: the same rows in the end.
+    let imported_dir = dir.path().join("imported");
+    let mut imported = Ledger::create(&imported_dir).expect("a ledger");
+    let trust = imported.trust().expect("trust");
+    for r in rows.iter().rev() {
+        imported
+            .add(&rebuilt.bundle_dir(&r.bundle), &suite, &trust)
+            .expect("added");
+    }
+    assert_eq!(identities(&imported), rows);
     eprintln!(
         "5 fingerprints observed, identified, served and rebuilt in {:.1} s",
         started.elapsed().as_secs_f64()
