@@ -50,10 +50,12 @@ pub struct Identity {
     /// `gemma-3`).
     #[serde(default)]
     pub tokenizer_family: Option<String>,
-    /// A fingerprint bundle of the model it claims to serve (`tokencert
-    /// fingerprint --out DIR`), relative to the directory the command runs in.
+    /// Two fingerprint bundles of the model it claims to serve (`tokencert
+    /// fingerprint --out DIR`, twice, at its reference endpoint): the
+    /// reference and its noise pair. A relative path is taken relative to
+    /// the profile's directory, as the tokenizer's is.
     #[serde(default)]
-    pub reference: Option<std::path::PathBuf>,
+    pub reference: Option<[std::path::PathBuf; 2]>,
 }
 
 /// The service classes a target claims (SLO profiles in `spec/slo/`) and
@@ -229,14 +231,20 @@ impl Default for Limits {
 }
 
 /// Reads a target profile; the problem names file and line. A relative
-/// tokenizer path is taken relative to the profile's directory.
+/// tokenizer path, and relative reference fingerprint paths, are taken
+/// relative to the profile's directory.
 pub fn load_profile(path: &Path) -> Result<TargetProfile, Problem> {
     let text = super::read_bounded(path, path)?;
     let mut profile: TargetProfile =
         super::parse_yaml(&text).map_err(|e| super::typed_yaml_problem(path, &text, &e))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
     if let Some(spec) = profile.accounting.tokenizer.take() {
-        let dir = path.parent().unwrap_or(Path::new(""));
         profile.accounting.tokenizer = Some(beside(spec, dir));
+    }
+    if let Some(reference) = profile.identity.as_mut().and_then(|i| i.reference.as_mut()) {
+        for bundle in reference {
+            *bundle = dir.join(&*bundle);
+        }
     }
     Ok(profile)
 }
@@ -247,5 +255,36 @@ fn beside(spec: TokenizerSpec, dir: &Path) -> TokenizerSpec {
         TokenizerSpec::HuggingFace(path) => TokenizerSpec::HuggingFace(dir.join(path)),
         TokenizerSpec::Gguf(path) => TokenizerSpec::Gguf(dir.join(path)),
         builtin => builtin,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_declares_two_reference_fingerprints_beside_the_profile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("target.yaml");
+        let write = |identity: &str| {
+            std::fs::write(
+                &path,
+                format!("name: t\ndescription: d\nidentity: {identity}\n"),
+            )
+            .expect("write")
+        };
+        write("{tokenizer_family: gemma-3, reference: [fp/a, /abs/b]}");
+        let identity = load_profile(&path)
+            .expect("loads")
+            .identity
+            .expect("identity");
+        assert_eq!(identity.tokenizer_family.as_deref(), Some("gemma-3"));
+        assert_eq!(
+            identity.reference,
+            Some([dir.path().join("fp/a"), "/abs/b".into()])
+        );
+        write("{reference: [only-one]}");
+        let problem = load_profile(&path).expect_err("one bundle is not a pair");
+        assert!(problem.to_string().contains("target.yaml"), "{problem}");
     }
 }
