@@ -275,6 +275,11 @@ async fn fingerprints_over_time_tell_a_substituted_model_apart() {
     assert!(page.contains(&format!("href=\"/bundle/{newest}\"")));
     assert!(page.contains("different model") && page.contains("same model"));
     let board = dashboard.leaderboard(SortKey::Target).expect("leaderboard");
+    let home = tokencert_dashboard::html::leaderboard_page(&board, Links::Server)
+        .expect("the leaderboard renders");
+    assert!(home.contains("<h2>Identity</h2>"), "{home}");
+    assert!(home.contains(&format!("href=\"/bundle/{newest}\"")));
+    assert!(home.contains("different model"));
     let metrics = tokencert_dashboard::metrics::render(&board);
     let probe_set = &rows[4].probe_set;
     let same = format!(

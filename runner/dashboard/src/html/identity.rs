@@ -168,3 +168,27 @@ fn line(p: &IdentityPoint, links: Links) -> IdentityLine {
         reasons: r.reasons.replace('\n', "; "),
     }
 }
+
+/// The newest identity of one target on the leaderboard.
+pub(crate) struct LatestIdentity {
+    pub target: String,
+    pub target_href: String,
+    pub model: String,
+    pub probe_set: String,
+    pub line: IdentityLine,
+}
+
+/// The leaderboard's identity table: the newest fingerprint of each target,
+/// model and probe set.
+pub(crate) fn latest_html(points: &[IdentityPoint], links: Links) -> Vec<LatestIdentity> {
+    points
+        .iter()
+        .map(|p| LatestIdentity {
+            target: p.row.target_url.clone(),
+            target_href: links.target(&p.row.target_url, &p.row.model),
+            model: p.row.model.clone(),
+            probe_set: p.row.probe_set.clone(),
+            line: line(p, links),
+        })
+        .collect()
+}

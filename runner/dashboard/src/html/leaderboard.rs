@@ -19,6 +19,7 @@ struct Page {
     bundles: i64,
     sort_links: Vec<SortLink>,
     boards: Vec<BoardHtml>,
+    identity: Vec<super::identity::LatestIdentity>,
 }
 
 struct SortLink {
@@ -70,6 +71,7 @@ pub fn leaderboard_page(board: &Leaderboard, links: Links) -> Result<String, Das
         bundles: board.bundles,
         sort_links,
         boards: board.methods.iter().map(|b| board_html(b, links)).collect(),
+        identity: super::identity::latest_html(&board.identity, links),
     };
     render("the leaderboard", &page)
 }
