@@ -287,6 +287,7 @@ async fn fingerprints_over_time_tell_a_substituted_model_apart() {
     );
     assert!(metrics.contains(&same), "{metrics}");
     assert!(metrics.contains("tokencert_identity_logprob_median_difference_nats{"));
+    parse_metrics(dir.path(), &metrics, &url);
 
     // The index is only an index: rebuilt, it has the same identity rows.
     let before = ledger.dump().expect("dump");
@@ -312,6 +313,38 @@ async fn fingerprints_over_time_tell_a_substituted_model_apart() {
     eprintln!(
         "5 fingerprints observed, identified, served and rebuilt in {:.1} s",
         started.elapsed().as_secs_f64()
+    );
+}
+
+/// Python's prometheus_client reads the identity gauges (skipped, saying
+/// so, without it: `python3 -m pip install prometheus_client==0.26.0`).
+fn parse_metrics(dir: &Path, text: &str, url: &str) {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import prometheus_client"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("SKIPPED the parser check: python3 with prometheus_client is absent");
+        return;
+    }
+    let file = dir.join("metrics.txt");
+    std::fs::write(&file, text).expect("write the metrics");
+    let script = "import sys\n\
+        from prometheus_client.parser import text_string_to_metric_families as parse\n\
+        for f in parse(open(sys.argv[1]).read()):\n\
+        \x20   for s in f.samples:\n\
+        \x20       if s.name == 'tokencert_identity_same': print(s.labels['target'], float(s.value))\n";
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", script, file.to_str().expect("a UTF-8 path")])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        parsed.status.success(),
+        "prometheus_client rejects /metrics: {}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&parsed.stdout),
+        format!("{url} 0.0\n")
     );
 }
 
