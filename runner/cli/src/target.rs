@@ -7,7 +7,7 @@ use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
 use tokencert_core::suite::{
     Accounting, Capability, Limits, PerformanceClaim, RateLimit, TargetProfile,
 };
-use tokencert_drive::{ApiKey, Remote, Target};
+use tokencert_drive::{ApiKey, Client, DeclaredIdentity, Remote, Target};
 use tokencert_reference::{Capacity, Mutant, RunningServer};
 
 /// The bearer key the embedded reference service is started with. It is
@@ -117,6 +117,20 @@ pub struct Prepared {
     pub performance: Option<PerformanceClaim>,
     /// The embedded reference service, when no URL was given.
     pub server: Option<RunningServer>,
+    /// The identity of the model the target declares: its profile's, or
+    /// for the embedded service its twin (see [`prepare`]).
+    pub identity: Option<DeclaredIdentity>,
+    /// The embedded service's twin, fingerprinted as the declared model.
+    pub twin: Option<RunningServer>,
+}
+
+impl Prepared {
+    /// Stops the embedded service and its twin, if any.
+    pub async fn shutdown(self) {
+        for server in [self.server, self.twin].into_iter().flatten() {
+            server.shutdown().await;
+        }
+    }
 }
 
 /// The selection cannot be tested.
@@ -125,6 +139,9 @@ pub enum TargetError {
     /// `TOKENCERT_PROFILE` names no valid target profile.
     #[error("TOKENCERT_PROFILE does not name a usable target profile: {0}")]
     Profile(String),
+    /// The embedded service's twin cannot be reached.
+    #[error("the embedded service's twin: {0}")]
+    Twin(String),
     /// `--api-key-env` names a variable that is not set.
     #[error("--api-key-env {0}: the variable is not set")]
     KeyUnset(String),
@@ -148,6 +165,11 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
             if selection.mutant.is_some() {
                 return Err(TargetError::MutantWithUrl);
             }
+            let identity = selection
+                .profile
+                .as_ref()
+                .and_then(|p| p.identity.clone())
+                .map(DeclaredIdentity::Profile);
             let remote = tokencert_drive::prepare_remote(Remote {
                 base_url,
                 model: selection.model,
@@ -162,6 +184,8 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 info: remote.info,
                 performance: remote.performance,
                 server: None,
+                identity,
+                twin: None,
             })
         }
         None => {
@@ -176,6 +200,17 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
             };
             let limits = reference_limits(&config);
             let rate_limit = reference_rate_limit(&config);
+            // The declared model's fingerprints come from a twin: the same
+            // service (seed, mutant) serving the model it names, so only a
+            // substituted model tells them apart.
+            let twin_mutant = selection.mutant.filter(|m| *m != Mutant::ModelSubstituted);
+            let twin_config = tokencert_reference::Config {
+                mutant: twin_mutant,
+                ..config.clone()
+            };
+            let twin =
+                tokencert_reference::start(twin_config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                    .await?;
             let server =
                 tokencert_reference::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
                     .await?;
@@ -196,6 +231,24 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 limits,
                 rate_limit: Some(rate_limit),
             };
+            let twin_target = Target {
+                base_url: twin.base_url(),
+                ..target.clone()
+            };
+            let identity = DeclaredIdentity::Twin {
+                client: Client::new(twin_target, tokencert_drive::Limits::default())
+                    .map_err(|e| TargetError::Twin(e.to_string()))?,
+                target: TargetInfo {
+                    base_url: twin.base_url(),
+                    model: info.model.clone(),
+                    reference: Some(ReferenceInfo {
+                        seed: selection.seed,
+                        mutant: twin_mutant.map(|m| m.name().to_string()),
+                        capacity: Some(describe_capacity(&selection.capacity)),
+                    }),
+                },
+                tokenizer_family: Some("o200k_base".into()),
+            };
             // The reference service implements every optional feature and
             // counts tokens as OpenAI documents (the default accounting).
             let claims = Capability::ALL.iter().copied().collect();
@@ -209,6 +262,8 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                     classes: selection.slo_classes,
                 }),
                 server: Some(server),
+                identity: Some(identity),
+                twin: Some(twin),
             })
         }
     }

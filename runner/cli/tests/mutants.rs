@@ -47,7 +47,8 @@ async fn run_against(suite: &Suite, mutant: Option<Mutant>, out: &Path) -> Resul
         load_progress: None,
         observation: None,
     };
-    let report = tokencert_drive::run(config, |_| {})
+    let identity = prepared.identity.clone();
+    let report = tokencert_drive::run_declared(config, identity, |_| {}, std::future::pending())
         .await
         .expect("the run completes");
     report.results

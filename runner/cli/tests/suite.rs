@@ -44,6 +44,7 @@ fn main() -> ExitCode {
                 rate_limit: prepared.target.rate_limit.clone(),
                 performance: prepared.performance.clone(),
                 limits: prepared.target.limits,
+                identity: None,
             };
             let context = Context::new(plan, &root).map_err(|e| e.to_string())?;
             Ok((

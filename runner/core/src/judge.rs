@@ -12,8 +12,8 @@ use crate::fit;
 use crate::performance::{self, Figures};
 use crate::price::{self, Billed, PriceTable};
 use crate::suite::{
-    Accounting, Capability, Case, Check, Level, Limits, Performance, PerformanceClaim, Probe,
-    RateLimit, Suite,
+    Accounting, Capability, Case, Check, Identity, Level, Limits, Performance, PerformanceClaim,
+    Probe, RateLimit, Suite,
 };
 use crate::tokens::{Tokenizer, TokenizerError, TokenizerSpec};
 
@@ -73,6 +73,11 @@ pub struct Plan {
     /// them is not claimed.
     #[serde(default)]
     pub limits: Limits,
+    /// The identity of the model the target declares; its reference
+    /// fingerprint bundles are copies inside the bundle, named relative to
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
 }
 
 impl Plan {
@@ -100,6 +105,13 @@ pub const TOKENIZER_UNDECLARED: &str = "the tokenizer the target bills with, to 
 usage (declare accounting.tokenizer in the target profile: o200k_base, cl100k_base, \
 {hugging_face: PATH} or {gguf: PATH})";
 
+/// Why a case that identifies the served model is not claimed without a
+/// declared identity.
+pub const IDENTITY_UNDECLARED: &str = "a declared identity of the served model, to compare its \
+fingerprint with (declare identity.reference in the target profile: two `tokencert fingerprint` \
+bundles of the model it claims to serve, the reference and its noise pair; optionally \
+identity.tokenizer_family)";
+
 /// Everything judging needs besides the suite and the evidence: the plan
 /// and the tokenizers it implies, loaded.
 #[derive(Debug)]
@@ -114,6 +126,9 @@ pub struct Context {
     /// that make tasks of different vendors comparable (information, never
     /// a verdict).
     pub normaliser: Tokenizer,
+    /// The bundle directory, where the plan's relative paths (a tokenizer
+    /// file, reference fingerprints) are.
+    pub base: std::path::PathBuf,
 }
 
 impl Context {
@@ -129,6 +144,7 @@ impl Context {
             plan,
             tokenizer,
             normaliser,
+            base: base.to_path_buf(),
         })
     }
 
@@ -161,6 +177,13 @@ impl Context {
             accounting: &plan.accounting,
         };
         claims.extend(fit::misfit(case, &plan.limits, counting));
+        let declared = plan
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.reference.is_some());
+        if !declared && case.checks.contains(&Check::SameModelAsDeclared) {
+            claims.push(IDENTITY_UNDECLARED.to_string());
+        }
         Unmet {
             claims,
             tokenizer: plan.accounting.tokenizer.is_none()
@@ -337,7 +360,12 @@ pub fn judge_case(
         .checks
         .iter()
         .map(|c| {
-            let finding = check::run(c, &view, &suite.schemas, context);
+            let finding = match c {
+                Check::SameModelAsDeclared => {
+                    check::same_model_as_declared(suite, context, exchange, before)
+                }
+                _ => check::run(c, &view, &suite.schemas, context),
+            };
             CheckResult {
                 check: c.label(),
                 verdict: finding.verdict,
@@ -366,9 +394,10 @@ pub fn judge_case(
 }
 
 /// The check that decides a case: its first failing check, else its first
-/// that could not judge.
+/// that could not judge, else its first whose claim the evidence cannot
+/// settle.
 fn decisive(checks: &[CheckResult]) -> Option<&CheckResult> {
-    [Verdict::Fail, Verdict::Error]
+    [Verdict::Fail, Verdict::Error, Verdict::NotClaimed]
         .iter()
         .find_map(|v| checks.iter().find(|c| c.verdict == *v))
 }

@@ -11,6 +11,7 @@
 
 mod exchange;
 mod fingerprint;
+mod identity;
 pub mod init;
 pub mod load;
 pub mod perf;
@@ -22,8 +23,10 @@ mod target;
 
 pub use exchange::{Client, ClientError, Limits};
 pub use fingerprint::{FingerprintConfig, fingerprint, fingerprint_observed};
+pub use identity::{DeclaredIdentity, IDENTITY_DIR, REFERENCE_NAMES};
 pub use remote::{PreparedRemote, Remote, RemoteError, check_base_url, prepare_remote};
 pub use run::{
-    LoadProgressFn, RunConfig, RunError, RunReport, run, run_id, run_info, run_until, timestamp,
+    LoadProgressFn, RunConfig, RunError, RunReport, run, run_declared, run_id, run_info, run_until,
+    timestamp,
 };
 pub use target::{ApiKey, Target};

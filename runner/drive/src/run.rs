@@ -11,10 +11,11 @@ use tokencert_core::bundle::{
 };
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
-use tokencert_core::suite::{Accounting, Capability, Case, PerformanceClaim, Suite};
+use tokencert_core::suite::{Accounting, Capability, Case, Check, PerformanceClaim, Suite};
 use tokencert_core::tokens::TokenizerError;
 
 use crate::exchange::{Client, ClientError, Limits, off_the_executor};
+use crate::identity::{self, DeclaredIdentity};
 use crate::load::{self, LoadError, LoadProgress, PlannedCase};
 
 /// Everything a run needs.
@@ -89,6 +90,16 @@ pub enum RunError {
         /// Why.
         source: tokencert_core::workload::WorkloadError,
     },
+    /// A declared reference fingerprint bundle cannot be copied.
+    #[error(
+        "the declared reference fingerprint {path} cannot be copied into the bundle: {message}"
+    )]
+    Reference {
+        /// The bundle declared.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// `fingerprint` with a suite that has no probe set.
     #[error("the suite has no fingerprint probe set (suites/fingerprint/probes.yaml)")]
     NoProbeSet,
@@ -154,6 +165,19 @@ pub async fn run_until(
     progress: impl Fn(&CaseResult),
     stop: impl Future<Output = ()>,
 ) -> Result<RunReport, RunError> {
+    run_declared(config, None, progress, stop).await
+}
+
+/// [`run_until`] for a target that declares the identity of the model it
+/// serves: when a case checks it (`same_model_as_declared`), the
+/// reference fingerprints are put inside the bundle first (see
+/// [`DeclaredIdentity`]) and named in the plan.
+pub async fn run_declared(
+    config: RunConfig<'_>,
+    identity: Option<DeclaredIdentity>,
+    progress: impl Fn(&CaseResult),
+    stop: impl Future<Output = ()>,
+) -> Result<RunReport, RunError> {
     let dir = &config.bundle_dir;
     if dir.exists() {
         return Err(RunError::Exists(dir.display().to_string()));
@@ -170,8 +194,17 @@ pub async fn run_until(
     if let Some(spec) = &accounting.tokenizer {
         accounting.tokenizer = Some(spec.copy_into(Path::new(""), dir)?);
     }
+    let checks_identity = config
+        .cases
+        .iter()
+        .any(|c| c.checks.contains(&Check::SameModelAsDeclared));
+    let identity = match identity.filter(|_| checks_identity) {
+        Some(declared) => Some(identity::place(&declared, config.suite, dir).await?),
+        None => None,
+    };
     let plan = Plan {
         cases: config.cases.iter().map(|c| c.id.clone()).collect(),
+        identity,
         claims: config.claims.clone(),
         accounting,
         rate_limit: config.client.target().rate_limit.clone(),

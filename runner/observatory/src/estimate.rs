@@ -40,6 +40,7 @@ pub fn estimate(suite: &Suite, cases: &[&Case], target: &PreparedRemote) -> Resu
         rate_limit: target.target.rate_limit.clone(),
         performance: target.performance.clone(),
         limits: target.target.limits,
+        identity: None,
     };
     let context = Context::new(plan, Path::new("")).map_err(|e| Error::Estimate(e.to_string()))?;
     let templates = target.target.templates();

@@ -192,8 +192,9 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 });
             }
         };
-        let report = tokencert_drive::run_until(
+        let report = tokencert_drive::run_declared(
             config,
+            prepared.identity.clone(),
             |result| {
                 bar.inc(1);
                 bar.set_message(result.id.clone());
@@ -206,9 +207,7 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         )
         .await;
         bar.finish_and_clear();
-        if let Some(server) = prepared.server {
-            server.shutdown().await;
-        }
+        prepared.shutdown().await;
         anyhow::Ok(report?)
     })?;
     let mut out = json_output::human(args.json);

@@ -6,6 +6,7 @@ mod accounting;
 mod body;
 mod format;
 mod http;
+mod identity;
 mod output;
 mod params;
 mod rate;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 
 pub(crate) use accounting::prompt_tokens;
 pub use accounting::{billed_usage, priced};
+pub use identity::same_model_as_declared;
 pub(crate) use output::choices;
 pub use rate::{RetryAfter, parse_retry_after};
 
@@ -48,6 +50,12 @@ impl Finding {
     pub(crate) fn error(reason: impl Into<String>) -> Self {
         Self {
             verdict: Verdict::Error,
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn not_claimed(reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::NotClaimed,
             reason: reason.into(),
         }
     }
@@ -196,6 +204,10 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas, context: &Context)
         Check::RateLimitEnforced => rate::rate_limit_enforced(view, context),
         Check::RetryAfterHonoured => rate::retry_after_honoured(view),
         Check::RateLimitHeaders => rate::rate_limit_headers(view),
+        // Judged by `judge_case` with the suite's probe set.
+        Check::SameModelAsDeclared => Finding::error(
+            "same_model_as_declared judges the probe set's exchanges together, not one",
+        ),
         // The loader keeps these to performance cases, judged by `performance`.
         Check::SloTtft
         | Check::SloOutputSpeed

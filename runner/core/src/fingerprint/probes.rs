@@ -219,6 +219,7 @@ fn case(kind: ProbeKind, probe: &str, body: Value) -> Case {
             disconnect_after_bytes: None,
         }),
         performance: None,
+        fingerprint_probes: false,
         checks: vec![Check::Status(StatusSet::One(200))],
     }
 }

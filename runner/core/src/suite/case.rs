@@ -37,6 +37,11 @@ pub struct Case {
     /// The load whose exchanges the checks judge (performance cases).
     #[serde(default)]
     pub performance: Option<Performance>,
+    /// The case sends the fingerprint probe set's requests, in order, as
+    /// its exchanges (`same_model_as_declared` judges them). The suite
+    /// loader fills `before` and `request` with them.
+    #[serde(default)]
+    pub fingerprint_probes: bool,
     /// What the recorded exchanges must satisfy, in order.
     pub checks: Vec<Check>,
 }
@@ -353,6 +358,11 @@ pub enum Check {
     /// `usage.prompt_tokens_details.cached_tokens` is positive and at most
     /// `prompt_tokens`.
     CachedTokensReported,
+    /// Of the fingerprint probe set's exchanges: the fingerprint they give
+    /// is the same model as the reference fingerprints the target declares
+    /// (`identify`, the declared pair as the noise floor), and its billed
+    /// prompt tokens fit the declared tokenizer family.
+    SameModelAsDeclared,
     /// Of a rate-limit probe: no 429 below the limit; above it at least one
     /// 429, each with an error object; no 5xx and no dropped connection.
     RateLimitEnforced,
@@ -410,6 +420,7 @@ impl Check {
             Check::ChoiceIndices => "choice_indices",
             Check::StopHonoured => "stop_honoured",
             Check::SameOutputAsBefore => "same_output_as_before",
+            Check::SameModelAsDeclared => "same_model_as_declared",
             Check::LogprobsValid => "logprobs_valid",
             Check::ContentIsJsonObject => "content_is_json_object",
             Check::ContentMatchesRequestedSchema => "content_matches_requested_schema",

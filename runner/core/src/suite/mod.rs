@@ -181,6 +181,11 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         problems.extend(p);
         None
     });
+    for case in cases.iter_mut().filter(|c| c.fingerprint_probes) {
+        if let Err(p) = send_probe_set(root, case, probe_set.as_ref()) {
+            problems.push(p);
+        }
+    }
     // The digest reads every file whole: only a suite already found
     // sound (no links, devices or oversized parsed files) gets that far.
     let digest = if problems.is_empty() {
@@ -211,6 +216,45 @@ pub fn load(root: &Path) -> Result<Suite, LoadError> {
         slo_profiles,
         probe_set,
     })
+}
+
+/// Gives a `fingerprint_probes` case the probe set's requests: all but
+/// the last as `before`, the last as `request` (generation probes ask for
+/// log-probabilities). A suite without a probe set cannot run it.
+fn send_probe_set(
+    root: &Path,
+    case: &mut Case,
+    probe_set: Option<&crate::fingerprint::ProbeSet>,
+) -> Result<(), Problem> {
+    let rel = id_path(&case.id);
+    let field = "/fingerprint_probes";
+    let at = |message: String| {
+        let line = read_file(root, &rel)
+            .ok()
+            .and_then(|text| LineMap::new(&text).line_of(field));
+        Problem {
+            line,
+            field: Some(field.into()),
+            ..problem(&rel, message)
+        }
+    };
+    let Some(set) = probe_set else {
+        return Err(at(format!(
+            "sends the fingerprint probe set, but the suite has none ({})",
+            crate::fingerprint::probes::PROBES_FILE
+        )));
+    };
+    let mut requests: Vec<Request> = set
+        .cases(true)
+        .into_iter()
+        .filter_map(|probe| probe.request)
+        .collect();
+    let Some(last) = requests.pop() else {
+        return Err(at("the fingerprint probe set sends no request".into()));
+    };
+    case.before = requests;
+    case.request = Some(last);
+    Ok(())
 }
 
 /// A problem with a whole file (no line or field).
@@ -777,6 +821,25 @@ fn check_links(
                 ),
             )
         });
+    }
+    for (i, check) in case.checks.iter().enumerate() {
+        let judges_probes = *check == Check::SameModelAsDeclared;
+        if judges_probes != case.fingerprint_probes {
+            problems.push(at(
+                &format!("/checks/{i}"),
+                if judges_probes {
+                    "same_model_as_declared judges the fingerprint probe set's exchanges; \
+                     only a case with `fingerprint_probes: true` can use it"
+                        .to_string()
+                } else {
+                    format!(
+                        "{} judges one request's exchange; a case with `fingerprint_probes` \
+                         has only the same_model_as_declared check",
+                        check.name()
+                    )
+                },
+            ));
+        }
     }
     if case.probe == Some(Probe::RateLimit) {
         if !case.requires.contains(&Capability::RateLimits) {

@@ -42,19 +42,22 @@ pub struct TargetProfile {
 }
 
 /// What a target declares about the identity of the model it serves.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// In a bundle's plan the reference paths are relative to the bundle,
+/// which holds copies of them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// The tokenizer family its billed prompt tokens should imply (a family
     /// named in the probe set's counts: `o200k_base`, `cl100k_base`,
     /// `gemma-3`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer_family: Option<String>,
     /// Two fingerprint bundles of the model it claims to serve (`tokencert
     /// fingerprint --out DIR`, twice, at its reference endpoint): the
     /// reference and its noise pair. A relative path is taken relative to
     /// the profile's directory, as the tokenizer's is.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<[std::path::PathBuf; 2]>,
 }
 
