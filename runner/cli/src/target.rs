@@ -236,8 +236,10 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 ..target.clone()
             };
             let identity = DeclaredIdentity::Twin {
-                client: Client::new(twin_target, tokencert_drive::Limits::default())
-                    .map_err(|e| TargetError::Twin(e.to_string()))?,
+                client: Box::new(
+                    Client::new(twin_target, tokencert_drive::Limits::default())
+                        .map_err(|e| TargetError::Twin(e.to_string()))?,
+                ),
                 target: TargetInfo {
                     base_url: twin.base_url(),
                     model: info.model.clone(),

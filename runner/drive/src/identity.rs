@@ -32,7 +32,7 @@ pub enum DeclaredIdentity {
     /// noise pair.
     Twin {
         /// Client for the twin (its model is the one fingerprinted).
-        client: Client,
+        client: Box<Client>,
         /// The twin as recorded in the fingerprints' `run.json`.
         target: TargetInfo,
         /// The tokenizer family the target declares, if any.
@@ -81,7 +81,7 @@ pub async fn place(
             for rel in &inside {
                 fingerprint(FingerprintConfig {
                     suite,
-                    client: client.clone(),
+                    client: (**client).clone(),
                     target: target.clone(),
                     bundle_dir: dir.join(rel),
                     logprobs: true,
