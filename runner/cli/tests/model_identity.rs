@@ -47,10 +47,9 @@ async fn judge(
         load_progress: None,
         observation: None,
     };
-    let report =
-        tokencert_drive::run_declared(config, identity, |_| {}, std::future::pending())
-            .await
-            .expect("the run completes");
+    let report = tokencert_drive::run_declared(config, identity, |_| {}, std::future::pending())
+        .await
+        .expect("the run completes");
     prepared.shutdown().await;
     let verified = bundle::verify(out, suite, None).expect("verify re-judges the bundle");
     assert_eq!(verified.results, report.results);
@@ -134,7 +133,11 @@ fn the_loader_keeps_the_check_and_the_probe_set_together() {
     let rel = Path::new("suites/id/x.yaml");
     let problems = |text: &str| match loader.case(rel, text.as_bytes()) {
         Ok(_) => panic!("accepted:\n{text}"),
-        Err(p) => p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"),
+        Err(p) => p
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
     };
     let head = "id: id.x\nclause: TS-ID-MODEL-FINGERPRINT\ndescription: d\n";
     let without = problems(&format!(
