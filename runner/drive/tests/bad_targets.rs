@@ -104,6 +104,9 @@ impl Cases {
             // These targets claim no service class: performance cases would
             // only be reported as not claimed, with no evidence to inspect.
             .filter(|c| c.performance.is_none())
+            // Nor an identity to compare a fingerprint with: the identity
+            // case would be not claimed and send nothing.
+            .filter(|c| !c.fingerprint_probes)
             .filter(|c| match self {
                 Cases::All => true,
                 Cases::OnePerClause => seen.insert(c.clause.as_str()),
