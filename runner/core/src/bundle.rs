@@ -59,6 +59,31 @@ pub struct RunInfo {
     /// absent for an ordinary run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observation: Option<Observation>,
+    /// Set when the run is one shard of a sharded plan (`--shard I/N`);
+    /// absent for an ordinary run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// One shard of a plan split over N processes (`tokencert run --shard I/N`):
+/// every shard plans the whole workload and sends the requests whose plan
+/// index k satisfies k ≡ index (mod count) (closed loops: the users
+/// u ≡ index (mod count)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard's index, 0-based, below `count`.
+    pub index: u64,
+    /// How many shards the plan is split into.
+    pub count: u64,
+    /// `sha256:<hex>` of the canonical JSON of every performance case's
+    /// whole planned request list: the same for every shard of one plan.
+    pub plan_digest: String,
+    /// Wall-clock time (UNIX ns) at the shard's monotonic zero, the instant
+    /// from which `scheduled_ns` and `sent_ns` count.
+    pub anchor_unix_ns: u64,
+    /// The common schedule zero given with `--start-at` (UNIX ns), or
+    /// `None` when each case's schedule started when it was reached.
+    pub start_at_unix_ns: Option<u64>,
 }
 
 /// Who ran a scheduled probe, from where, and which probe it was

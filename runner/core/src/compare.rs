@@ -900,6 +900,7 @@ pub(crate) mod tests {
                 finished_at: None,
                 interrupted: None,
                 observation: None,
+                shard: None,
             },
             results: Results {
                 format: judge::RESULTS_FORMAT.into(),

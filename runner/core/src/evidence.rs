@@ -165,6 +165,12 @@ pub enum Record {
         /// this instant. Absent outside load runs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sent_ns: Option<u64>,
+        /// Under load: the request's index in its case's whole planned
+        /// request list (0-based, plan order), sharded or not, so that the
+        /// shards of one plan merge without inferring it. Absent outside
+        /// load runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan_index: Option<u64>,
     },
     /// The response status line and headers arrived.
     Response {
@@ -272,6 +278,10 @@ pub struct Exchange {
     /// the start of the run (the exchange's own times count from here);
     /// `None` outside load runs.
     pub sent_ns: Option<u64>,
+    /// Under load: the request's index in its case's whole planned request
+    /// list (plan order, the same in every shard of the plan); `None`
+    /// outside load runs.
+    pub plan_index: Option<u64>,
 }
 
 impl Exchange {
@@ -388,6 +398,7 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     attempt,
                     scheduled_ns,
                     sent_ns,
+                    plan_index,
                     ..
                 },
                 previous,
@@ -413,6 +424,7 @@ pub fn parse_exchanges(text: &str) -> Result<Vec<Exchange>, EvidenceError> {
                     attempt,
                     scheduled_ns,
                     sent_ns,
+                    plan_index,
                 });
             }
             (_, None) => return Err(order("a record before the request record")),
@@ -481,6 +493,7 @@ mod tests {
             attempt: 0,
             scheduled_ns: None,
             sent_ns: None,
+            plan_index: None,
         }
     }
 
@@ -509,6 +522,7 @@ mod tests {
             attempt,
             scheduled_ns: Some(1_000),
             sent_ns: Some(1_250),
+            plan_index: Some(7),
         });
         text.push_str(&line(&Record::End {
             t_ns: 9,
@@ -518,6 +532,8 @@ mod tests {
         }));
         let ex = parse_exchanges(&text).expect("parses").remove(0);
         assert_eq!((ex.scheduled_ns, ex.sent_ns), (Some(1_000), Some(1_250)));
+        assert_eq!(ex.plan_index, Some(7));
+        assert!(!plain.contains("plan_index"));
         let ex = parse_exchanges(&plain).expect("parses").remove(0);
         assert_eq!((ex.scheduled_ns, ex.sent_ns), (None, None));
     }

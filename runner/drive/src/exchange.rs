@@ -91,6 +91,8 @@ pub(crate) struct Timing {
     pub(crate) run_start: Instant,
     /// When the request was due, in ns since `run_start`.
     pub(crate) scheduled_ns: u64,
+    /// The request's index in its case's whole plan.
+    pub(crate) plan_index: u64,
 }
 
 impl Sent {
@@ -352,6 +354,7 @@ impl Client {
                 attempt,
                 scheduled_ns: None,
                 sent_ns: None,
+                plan_index: None,
             },
             request,
             cut: spec.disconnect_after_bytes,
@@ -380,10 +383,12 @@ impl Client {
             if let Record::Request {
                 scheduled_ns,
                 sent_ns,
+                plan_index,
                 ..
             } = &mut record
             {
                 *scheduled_ns = Some(timing.scheduled_ns);
+                *plan_index = Some(timing.plan_index);
                 *sent_ns = Some(nanos_between(timing.run_start, now));
             }
             now

@@ -143,6 +143,7 @@ pub fn run_info(
         finished_at: None,
         interrupted: None,
         observation: None,
+        shard: None,
     }
 }
 

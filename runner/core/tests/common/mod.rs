@@ -192,6 +192,7 @@ pub fn unanswered(outcome: Option<Outcome>) -> Exchange {
         attempt: 0,
         scheduled_ns: None,
         sent_ns: None,
+        plan_index: None,
     }
 }
 
@@ -243,6 +244,7 @@ pub fn recorded(ex: &Exchange) -> Exchange {
         attempt: ex.attempt,
         scheduled_ns: ex.scheduled_ns,
         sent_ns: ex.sent_ns,
+        plan_index: ex.plan_index,
     };
     let text: String = std::iter::once(request)
         .chain(head)
@@ -395,5 +397,6 @@ pub fn run_info(plan: Plan) -> RunInfo {
         finished_at: Some("2026-11-26T00:00:02Z".into()),
         interrupted: None,
         observation: None,
+        shard: None,
     }
 }

@@ -680,6 +680,7 @@ async fn run_job(
             let timing = Timing {
                 run_start,
                 scheduled_ns,
+                plan_index: index,
             };
             client
                 .dispatch(prepared, Some(timing), &mut recorder)

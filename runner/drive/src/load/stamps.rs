@@ -84,6 +84,7 @@ mod tests {
             attempt: 0,
             scheduled_ns: None,
             sent_ns: None,
+            plan_index: None,
         }
     }
 
