@@ -78,12 +78,19 @@ pub struct Shard {
     /// `sha256:<hex>` of the canonical JSON of every performance case's
     /// whole planned request list: the same for every shard of one plan.
     pub plan_digest: String,
-    /// Wall-clock time (UNIX ns) at the shard's monotonic zero, the instant
-    /// from which `scheduled_ns` and `sent_ns` count.
+    /// Wall-clock time (UNIX ns) at the monotonic zero of the shard's first
+    /// performance case, the instant from which its `scheduled_ns` and
+    /// `sent_ns` count.
     pub anchor_unix_ns: u64,
-    /// The common schedule zero given with `--start-at` (UNIX ns), or
-    /// `None` when each case's schedule started when it was reached.
+    /// The common schedule zero given with `--start-at` (UNIX ns): the zero
+    /// of the first performance case in every shard. `None`: each case's
+    /// schedule started when it was reached.
     pub start_at_unix_ns: Option<u64>,
+    /// Every performance case's own zero, as wall-clock time (UNIX ns), by
+    /// case id: each case's load counts its `scheduled_ns` and `sent_ns`
+    /// from its own start (the first one's is `anchor_unix_ns`).
+    #[serde(default)]
+    pub anchors_unix_ns: BTreeMap<String, u64>,
 }
 
 /// Who ran a scheduled probe, from where, and which probe it was
