@@ -63,6 +63,10 @@ pub struct RunInfo {
     /// absent for an ordinary run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// Set when the bundle merges the shard bundles of one plan
+    /// (`tokencert merge`), which it keeps under `shards/`; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<crate::merge::Merge>,
 }
 
 /// One shard of a plan split over N processes (`tokencert run --shard I/N`):
@@ -241,6 +245,9 @@ pub enum BundleError {
     /// Re-deriving the fingerprint gives a different one.
     #[error("fingerprint.json differs from the fingerprint of the evidence: {0}")]
     FingerprintDiffers(String),
+    /// A merged bundle does not follow from the shard bundles it keeps.
+    #[error("the merged bundle does not follow from its shards: {0}")]
+    MergeDiffers(String),
     /// A fingerprint bundle, but the suite has no probe set.
     #[error(
         "the bundle holds a fingerprint, but the suite has no probe set (suites/fingerprint/probes.yaml)"
@@ -492,6 +499,7 @@ pub fn verify(
         )));
     }
     crate::fingerprint::verify_bundle(bundle, suite)?;
+    crate::merge::verify_merged(bundle, suite, &run, &manifest)?;
     Ok(Verified {
         run,
         results: rejudged,

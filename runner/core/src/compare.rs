@@ -901,6 +901,7 @@ pub(crate) mod tests {
                 interrupted: None,
                 observation: None,
                 shard: None,
+                merge: None,
             },
             results: Results {
                 format: judge::RESULTS_FORMAT.into(),

@@ -17,6 +17,7 @@ pub mod fingerprint;
 pub mod fit;
 pub mod identify;
 pub mod judge;
+pub mod merge;
 pub mod metrics;
 pub mod performance;
 pub mod price;

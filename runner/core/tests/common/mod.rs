@@ -398,5 +398,6 @@ pub fn run_info(plan: Plan) -> RunInfo {
         interrupted: None,
         observation: None,
         shard: None,
+        merge: None,
     }
 }
