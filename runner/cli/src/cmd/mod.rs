@@ -20,6 +20,7 @@ pub mod run;
 pub mod serve;
 pub mod soak;
 pub mod standard;
+pub mod storage;
 pub mod sweep;
 pub mod table;
 pub mod verify;

@@ -80,6 +80,13 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     capacity: super::capacity::Args,
+    /// After the bundle is sealed and signed, copy it to an S3-compatible
+    /// store at s3://BUCKET/PREFIX/<bundle directory name>/ (the local copy
+    /// stays). The location and credentials are checked before the run.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    upload: Option<String>,
+    #[command(flatten)]
+    store: super::storage::StoreArgs,
 }
 
 /// Runs the suite; see [`Args`].
@@ -87,6 +94,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
     // Read the key first: a bad key must not cost a whole run.
     let signing_key = super::read_key(args.key.as_deref(), sign::signing_key_from_pem)?;
+    let upload = match &args.upload {
+        Some(url) => Some(super::storage::Destination::prepare(url, &args.store)?),
+        None => None,
+    };
     let profile = match &args.profile {
         Some(path) => {
             Some(load_profile(path).map_err(|p| anyhow::anyhow!("invalid target profile: {p}"))?)
@@ -229,6 +240,14 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         "verify: tokencert verify {}",
         report.bundle_dir.display()
     )?;
+    if let Some(destination) = &upload {
+        let uploaded = destination.upload(&report.bundle_dir)?;
+        writeln!(
+            out,
+            "uploaded: {} ({} objects, {} bytes)",
+            uploaded.url, uploaded.objects, uploaded.bytes
+        )?;
+    }
     let run = bundle::read_run(&report.bundle_dir)?;
     let status = if let Some(interrupted) = &run.interrupted {
         writeln!(

@@ -13,7 +13,9 @@ use super::json_output::{self, VerifyOutput};
 /// Options of `tokencert verify`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The bundle directory (reports/<run-id>).
+    /// The bundle directory (reports/<run-id>), or its location in an
+    /// S3-compatible store (s3://BUCKET/PREFIX/<run-id>, see --endpoint-url),
+    /// downloaded into a temporary directory and verified there.
     bundle: PathBuf,
     /// Public key (PEM) the bundle must be signed with. Without it a
     /// signature is only checked against the key the bundle names, which
@@ -30,17 +32,21 @@ pub struct Args {
     /// the signer's key id; the human text goes to stderr.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    store: super::storage::StoreArgs,
 }
 
 /// Verifies; the exit status says what failed (see `tokencert verify --help`).
 pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let suite = super::load_suite(root)?;
     let key = super::read_key(args.key.as_deref(), sign::verifying_key_from_pem)?;
-    if args.partial && !args.bundle.join(bundle::MANIFEST_FILE).exists() {
-        return explain_partial(&args.bundle, &suite, args.json);
+    // An s3:// bundle is verified in a temporary copy, removed on return.
+    let (local, _fetched) = super::storage::local_bundle(&args.bundle, &args.store)?;
+    if args.partial && !local.join(bundle::MANIFEST_FILE).exists() {
+        return explain_partial(&local, &suite, args.json);
     }
     let mut out = json_output::human(args.json);
-    match bundle::verify(&args.bundle, &suite, key.as_ref()) {
+    match bundle::verify(&local, &suite, key.as_ref()) {
         Ok(verified) => {
             if args.json {
                 json_output::print(&VerifyOutput::verified(&args.bundle, &verified))?;
