@@ -26,7 +26,7 @@ pub use fingerprint::{FingerprintConfig, fingerprint, fingerprint_observed};
 pub use identity::{DeclaredIdentity, IDENTITY_DIR, REFERENCE_NAMES};
 pub use remote::{PreparedRemote, Remote, RemoteError, check_base_url, prepare_remote};
 pub use run::{
-    LoadProgressFn, RunConfig, RunError, RunReport, run, run_declared, run_id, run_info, run_until,
-    timestamp,
+    LoadProgressFn, RunConfig, RunError, RunReport, Sharding, run, run_declared, run_id, run_info,
+    run_sharded, run_until, timestamp,
 };
 pub use target::{ApiKey, Target};

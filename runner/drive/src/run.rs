@@ -1,18 +1,20 @@
 //! A whole run: write `run.json` first, drive every case while recording,
 //! then judge the evidence as written and seal the bundle with its manifest.
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use tokencert_core::bundle::{
-    self, BundleError, Interrupted, InterruptedLoad, Observation, RunInfo, TargetInfo,
+    self, BundleError, Interrupted, InterruptedLoad, Observation, RunInfo, Shard, TargetInfo,
 };
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::judge::{self, CaseResult, Context, Plan, Results};
 use tokencert_core::suite::{Accounting, Capability, Case, Check, PerformanceClaim, Suite};
 use tokencert_core::tokens::TokenizerError;
+use tokencert_core::workload::{LoadModel, PlannedLoad, ShardSpec, plan_digest, unix_ns};
 
 use crate::exchange::{Client, ClientError, Limits, off_the_executor};
 use crate::identity::{self, DeclaredIdentity};
@@ -45,6 +47,16 @@ pub struct RunConfig<'a> {
     /// The observatory probe this run is, recorded in `run.json`; `None`
     /// for an ordinary run.
     pub observation: Option<Observation>,
+}
+
+/// One shard of a run's performance cases (`tokencert run --shard I/N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sharding {
+    /// Which shard.
+    pub shard: ShardSpec,
+    /// The schedule zero of the first performance case (`--start-at`), the
+    /// same in every shard; `None`: when the case is reached.
+    pub start_at: Option<SystemTime>,
 }
 
 /// A callback given a performance case's id and its load's progress.
@@ -103,6 +115,9 @@ pub enum RunError {
     /// `fingerprint` with a suite that has no probe set.
     #[error("the suite has no fingerprint probe set (suites/fingerprint/probes.yaml)")]
     NoProbeSet,
+    /// A sharded run that cannot be split as asked.
+    #[error("cannot shard this run: {0}")]
+    Shard(String),
     /// A performance case's load could not run.
     #[error("case {case}: {source}")]
     Load {
@@ -144,6 +159,7 @@ pub fn run_info(
         interrupted: None,
         observation: None,
         shard: None,
+        merge: None,
     }
 }
 
@@ -179,6 +195,48 @@ pub async fn run_declared(
     progress: impl Fn(&CaseResult),
     stop: impl Future<Output = ()>,
 ) -> Result<RunReport, RunError> {
+    run_sharded(config, identity, None, progress, stop).await
+}
+
+/// [`run_declared`] as one shard of the plan when `sharding` is given: the
+/// cases must all be performance cases (conformance cases are not
+/// sharded), each is planned whole and sends only the shard's share, and
+/// `run.json` records the shard ([`Shard`]: index, count, the digest of the
+/// whole plan and each case's schedule zero as wall-clock time).
+///
+/// # Errors
+///
+/// As [`run_declared`]; [`RunError::Shard`] before anything is sent when a
+/// case is not a performance case, no claimed performance case is left, or
+/// a closed loop has fewer users than shards.
+pub async fn run_sharded(
+    config: RunConfig<'_>,
+    identity: Option<DeclaredIdentity>,
+    sharding: Option<Sharding>,
+    progress: impl Fn(&CaseResult),
+    stop: impl Future<Output = ()>,
+) -> Result<RunReport, RunError> {
+    if sharding.is_some()
+        && let Some(case) = config.cases.iter().find(|c| c.performance.is_none())
+    {
+        return Err(RunError::Shard(format!(
+            "{} is a conformance case, and only performance cases are sharded \
+             (run the conformance cases once, without --shard)",
+            case.id
+        )));
+    }
+    if let Some(sharding) = &sharding {
+        for case in &config.cases {
+            if let Some(LoadModel::Closed { users, .. }) =
+                case.performance.as_ref().map(|p| &p.workload.load)
+            {
+                sharding
+                    .shard
+                    .users(*users)
+                    .map_err(|e| RunError::Shard(format!("case {}: {e}", case.id)))?;
+            }
+        }
+    }
     let dir = &config.bundle_dir;
     if dir.exists() {
         return Err(RunError::Exists(dir.display().to_string()));
@@ -213,7 +271,7 @@ pub async fn run_declared(
         limits: config.client.target().limits,
     };
     let context = Context::new(plan.clone(), dir)?;
-    let loads = plan_loads(&config, &context)?;
+    let mut loads = plan_loads(&config, &context)?;
     let mut info = run_info(
         dir,
         config.suite,
@@ -222,6 +280,9 @@ pub async fn run_declared(
         config.client.limits(),
     );
     info.observation = config.observation.clone();
+    if let Some(sharding) = sharding {
+        info.shard = Some(shard_loads(sharding, &mut loads)?);
+    }
     bundle::write_canonical(&dir.join(bundle::RUN_FILE), &info)?;
 
     let suite = config.suite;
@@ -288,6 +349,14 @@ pub async fn run_declared(
             case: case.id.clone(),
             source,
         })?;
+        if let Some(shard) = info.shard.as_mut() {
+            if shard.anchors_unix_ns.is_empty() {
+                shard.anchor_unix_ns = run.anchor_unix_ns;
+            }
+            shard
+                .anchors_unix_ns
+                .insert(case.id.clone(), run.anchor_unix_ns);
+        }
         if run.interrupted {
             stopped_load = Some(InterruptedLoad {
                 case: case.id.clone(),
@@ -357,6 +426,35 @@ fn plan_loads<'a>(
             })
         })
         .collect()
+}
+
+/// Makes `loads` send `sharding`'s share (the first one from its start
+/// time) and returns the shard's record, its anchors still to be filled.
+fn shard_loads(sharding: Sharding, loads: &mut [PlannedCase<'_>]) -> Result<Shard, RunError> {
+    let shard = sharding.shard;
+    if loads.is_empty() {
+        return Err(RunError::Shard(format!(
+            "--shard {shard}: no performance case the target claims is selected, \
+             so there is nothing to shard"
+        )));
+    }
+    let whole: Vec<PlannedLoad<'_>> = loads
+        .iter()
+        .map(|p| (p.case.id.as_str(), p.plan.as_slice()))
+        .collect();
+    let digest = off_the_executor(|| plan_digest(&whole));
+    for (i, planned) in loads.iter_mut().enumerate() {
+        planned.shard = Some(shard);
+        planned.start_at = sharding.start_at.filter(|_| i == 0);
+    }
+    Ok(Shard {
+        index: shard.index,
+        count: shard.count,
+        plan_digest: digest,
+        anchor_unix_ns: 0,
+        start_at_unix_ns: sharding.start_at.map(unix_ns),
+        anchors_unix_ns: BTreeMap::new(),
+    })
 }
 
 /// A fresh run id from the wall clock, e.g. `20261126T112233Z`.

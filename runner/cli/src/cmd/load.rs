@@ -35,6 +35,8 @@ pub struct Args {
     run: RunArgs,
     #[command(flatten)]
     shape: ShapeArgs,
+    #[command(flatten)]
+    shard: super::run::ShardArgs,
 }
 
 /// How requests are sent, for `load` and `soak`: open or closed loop.
@@ -287,9 +289,17 @@ impl TargetArgs {
 /// Runs the load; see [`Args`].
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let load = args.shape.model();
+    let sharding = args.shard.sharding();
+    if let (Some(sharding), LoadModel::Closed { users, .. }) = (&sharding, &load) {
+        sharding
+            .shard
+            .users(*users)
+            .map_err(|e| anyhow::anyhow!("--shard {}: {e}", sharding.shard))?;
+    }
     let request = perf_load::Request {
         workload: args.run.workload(load)?,
         run_dir: args.run.run_dir("load"),
+        sharding,
     };
     let runtime = super::runtime()?;
     let progress = LoadBar::default();
@@ -313,6 +323,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!("evidence: {}", report.evidence_dir.display());
     println!("summary: {}", report.summary_file.display());
+    if let Some(shard) = &report.shard {
+        println!(
+            "shard: {}/{} of plan {}",
+            shard.index, shard.count, shard.plan_digest
+        );
+    }
     Ok(if report.run.interrupted {
         ExitCode::from(130)
     } else {

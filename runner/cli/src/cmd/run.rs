@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tokencert::target::{self, Selection};
@@ -12,8 +12,9 @@ use tokencert_core::judge::{CaseResult, Results, Verdict};
 use tokencert_core::metrics::milli_to_decimal;
 use tokencert_core::sign;
 use tokencert_core::suite::{Level, load_profile};
+use tokencert_core::workload::{ShardSpec, parse_start_at};
 use tokencert_drive::load::LoadProgress;
-use tokencert_drive::{Client, Limits, RunConfig};
+use tokencert_drive::{Client, Limits, RunConfig, Sharding};
 use tokencert_reference::Mutant;
 
 use super::json_output::{self, RunOutput};
@@ -80,6 +81,8 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     capacity: super::capacity::Args,
+    #[command(flatten)]
+    shard: ShardArgs,
     /// After the bundle is sealed and signed, copy it to an S3-compatible
     /// store at s3://BUCKET/PREFIX/<bundle directory name>/ (the local copy
     /// stays). The location and credentials are checked before the run.
@@ -87,6 +90,48 @@ pub struct Args {
     upload: Option<String>,
     #[command(flatten)]
     store: super::storage::StoreArgs,
+}
+
+/// `--shard` and `--start-at`, of `run` and `load`.
+#[derive(clap::Args)]
+pub(crate) struct ShardArgs {
+    /// Send only shard I of N (0 ≤ I < N) of the plan, for a load split
+    /// over N processes or machines: every shard plans the whole workload
+    /// exactly as an unsharded run (same seed, prompts and schedule) and
+    /// sends the requests whose plan index k ≡ I (mod N); a closed loop
+    /// runs the users u ≡ I (mod N) (so N may not exceed its users). `run`
+    /// then runs the selected performance cases only (conformance cases
+    /// are not sharded). The bundle (`load`: summary.json) records the
+    /// shard and the digest of the whole plan; `tokencert merge` joins the
+    /// shards' bundles.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<ShardSpec>,
+    /// With --shard: start the (first performance case's) schedule at this
+    /// wall-clock time, the same for every shard, so that the shards'
+    /// schedules share one zero up to the hosts' clock offsets. An RFC 3339
+    /// UTC time (2026-11-26T12:00:00Z) or +SECONDS from now (+30); a time
+    /// more than a second in the past is refused. Without it each shard
+    /// starts when it is ready.
+    #[arg(long, value_name = "TIME", requires = "shard", value_parser = parse_start)]
+    start_at: Option<SystemTime>,
+}
+
+impl ShardArgs {
+    /// The shard to send, if --shard was given.
+    pub(crate) fn sharding(&self) -> Option<Sharding> {
+        self.shard.map(|shard| Sharding {
+            shard,
+            start_at: self.start_at,
+        })
+    }
+}
+
+fn parse_shard(text: &str) -> Result<ShardSpec, String> {
+    ShardSpec::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_start(text: &str) -> Result<SystemTime, String> {
+    parse_start_at(text, SystemTime::now()).map_err(|e| e.to_string())
 }
 
 /// Runs the suite; see [`Args`].
@@ -117,6 +162,11 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             args.filters
         );
     }
+    let sharding = args.shard.sharding();
+    let cases = match &sharding {
+        Some(sharding) => performance_only(cases, sharding.shard)?,
+        None => cases,
+    };
     let api_key = target::api_key_from_env(&args.api_key_env)?;
     let selection = Selection {
         base_url: args.target.clone(),
@@ -203,9 +253,10 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 });
             }
         };
-        let report = tokencert_drive::run_declared(
+        let report = tokencert_drive::run_sharded(
             config,
             prepared.identity.clone(),
+            sharding,
             |result| {
                 bar.inc(1);
                 bar.set_message(result.id.clone());
@@ -249,6 +300,13 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     let run = bundle::read_run(&report.bundle_dir)?;
+    if let Some(shard) = &run.shard {
+        writeln!(
+            out,
+            "shard: {}/{} of plan {} (merge the {} shards' bundles with tokencert merge)",
+            shard.index, shard.count, shard.plan_digest, shard.count
+        )?;
+    }
     let status = if let Some(interrupted) = &run.interrupted {
         writeln!(
             out,
@@ -285,6 +343,31 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         ))?;
     }
     Ok(ExitCode::from(status))
+}
+
+/// The performance cases of `cases`, saying on stderr which conformance
+/// cases a sharded run leaves out; an error when none is left.
+fn performance_only(
+    cases: Vec<&tokencert_core::suite::Case>,
+    shard: ShardSpec,
+) -> anyhow::Result<Vec<&tokencert_core::suite::Case>> {
+    let (performance, conformance): (Vec<_>, Vec<_>) =
+        cases.into_iter().partition(|c| c.performance.is_some());
+    if performance.is_empty() {
+        anyhow::bail!(
+            "--shard {shard}: none of the selected cases is a performance case, and only \
+             performance cases are sharded; select them (e.g. `tokencert run perf. --shard {shard}`)"
+        );
+    }
+    if !conformance.is_empty() {
+        eprintln!(
+            "tokencert: --shard {shard}: running the {} selected performance case(s) only; \
+             the {} conformance case(s) are not sharded (run them once, without --shard)",
+            performance.len(),
+            conformance.len()
+        );
+    }
+    Ok(performance)
 }
 
 fn line(result: &CaseResult) -> String {

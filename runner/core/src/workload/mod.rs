@@ -19,6 +19,7 @@ mod file;
 mod preset;
 mod sample;
 mod schedule;
+mod shard;
 mod synthetic;
 
 use std::collections::HashMap;
@@ -36,6 +37,10 @@ pub use preset::{Lengths, Preset};
 pub use sample::{LengthDist, MAX_LENGTH_TOKENS, rng};
 pub use schedule::{
     Arrivals, LoadModel, MAX_RATE, MAX_REQUESTS, MAX_USERS, MIN_BURSTINESS, schedule,
+};
+pub use shard::{
+    MAX_SHARDS, PlannedLoad, START_AT_TOLERANCE, ShardError, ShardSpec, parse_start_at,
+    plan_digest, unix_ns,
 };
 pub use synthetic::{PromptBuilder, synthetic_prompt};
 

@@ -3,10 +3,11 @@
 //! file.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use tokencert_core::suite::{Case, ChatOverhead, Performance};
 use tokencert_core::tokens::Tokenizer;
-use tokencert_core::workload::{PlannedRequest, WorkloadError};
+use tokencert_core::workload::{PlannedRequest, ShardSpec, WorkloadError};
 
 use super::{Bounds, LoadError, LoadOutcome, LoadProgress, LoadRun, drive_load_until};
 use crate::exchange::{Client, ClientError};
@@ -17,8 +18,13 @@ pub struct PlannedCase<'a> {
     pub case: &'a Case,
     /// Its performance part.
     pub performance: &'a Performance,
-    /// Its requests.
+    /// Its requests: the whole plan, also in a shard.
     pub plan: Vec<PlannedRequest>,
+    /// Send only this shard's share of the plan; `None`: all of it.
+    pub shard: Option<ShardSpec>,
+    /// The load's start as wall-clock time (`--start-at`); `None`: when
+    /// the case is reached.
+    pub start_at: Option<SystemTime>,
 }
 
 /// Plans a performance case's workload: prompt files are relative to the
@@ -50,6 +56,8 @@ pub fn plan_case<'a>(
         case,
         performance,
         plan,
+        shard: None,
+        start_at: None,
     })
 }
 
@@ -57,7 +65,8 @@ pub fn plan_case<'a>(
 /// performance model) and writes its exchanges, in plan order, to
 /// `evidence` (which must not exist). Each request is first recorded to
 /// its own file in a sibling directory `<evidence>.load/` (so a killed run
-/// keeps them), joined at the end, then removed.
+/// keeps them), joined at the end, then removed. A shard's evidence holds
+/// its share only, in plan order, each request record with its plan index.
 ///
 /// # Errors
 ///
@@ -93,6 +102,8 @@ pub async fn run_case_until(
     let bounds = Bounds {
         max_requests: Some(workload.requests),
         duration: workload.duration,
+        shard: planned.shard,
+        start_at: planned.start_at,
         ..Bounds::default()
     };
     let run = drive_load_until(

@@ -9,7 +9,10 @@
 //! One monotonic instant, the **run start**, is the origin of every
 //! `scheduled_ns` and `sent_ns` of a run. The run starts [`LEAD`] after
 //! [`drive_load`] is called, so that the first requests can be prepared
-//! before they are due. A request's exchange times (response head, chunks,
+//! before they are due, or at [`Bounds::start_at`] when one is given (so
+//! that the shards of one plan, in several processes, share a schedule
+//! zero up to their hosts' clock offsets); [`LoadRun::anchor_unix_ns`]
+//! records it as wall-clock time. A request's exchange times (response head, chunks,
 //! end) count from its own `sent_ns`, as everywhere else in the evidence.
 //! Latency from the scheduled instant is `sent_ns − scheduled_ns` plus the
 //! exchange's time: a client that sends late cannot hide a slow server
@@ -25,6 +28,12 @@
 //! of one worker's time per request and never burns a core for a long
 //! wait), then sends. Under an open loop nothing waits for a response: each
 //! request has its task.
+//!
+//! # Shards
+//!
+//! With [`Bounds::shard`] the engine sends one shard's share of the plan
+//! (see [`ShardSpec`]); every request record carries its plan index,
+//! sharded or not, so shards' evidence joins back in plan order.
 //!
 //! # Evidence
 //!
@@ -48,7 +57,7 @@ pub use stamps::{STAMP_PREFIX, Stamp, stamps};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokencert_core::suite::{AuthMode, Endpoint, Request};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -57,7 +66,7 @@ use tokio::time::Instant;
 
 use crate::exchange::{Client, ClientError, Sent, Timing, nanos_between};
 use crate::record::Recorder;
-use tokencert_core::workload::{LoadModel, PlannedRequest};
+use tokencert_core::workload::{LoadModel, PlannedRequest, ShardSpec, unix_ns};
 
 /// How long before its instant a request is prepared (body built, file
 /// created), and how long after [`drive_load`] is called the run starts.
@@ -90,6 +99,15 @@ pub struct Bounds {
     /// reached is not sent and reported as [`NotSent::InFlightCap`], never
     /// queued. A closed loop's users must not exceed it.
     pub max_in_flight: usize,
+    /// Send only this shard's share of the plan (after `max_requests`):
+    /// the requests whose plan index k ≡ I (mod N) and, under a closed loop,
+    /// only the users u ≡ I (mod N). `None`: the whole plan.
+    pub shard: Option<ShardSpec>,
+    /// The run start as wall-clock time (`--start-at`), so that the loads
+    /// of several processes share one schedule zero; it may lie at most a
+    /// moment in the past (requests then due are sent late, and their
+    /// lateness recorded). `None`: [`LEAD`] after the call.
+    pub start_at: Option<SystemTime>,
 }
 
 impl Default for Bounds {
@@ -98,6 +116,8 @@ impl Default for Bounds {
             max_requests: None,
             duration: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            shard: None,
+            start_at: None,
         }
     }
 }
@@ -218,7 +238,7 @@ pub struct LoadProgress {
 pub struct LoadRun {
     /// Every request scheduled, sent or not, in plan order.
     pub requests: Vec<LoadRequest>,
-    /// Requests in the plan.
+    /// Requests in the plan (of a shard: in its share).
     pub planned: u64,
     /// Requests sent.
     pub sent: u64,
@@ -239,6 +259,9 @@ pub struct LoadRun {
     /// was scheduled after the stop (the rest of the plan is counted in
     /// `unscheduled`) and the requests in flight ran to their end.
     pub interrupted: bool,
+    /// The run start as wall-clock time, in ns since the UNIX epoch: the
+    /// instant every `scheduled_ns` and `sent_ns` counts from.
+    pub anchor_unix_ns: u64,
 }
 
 /// One request handed to its task.
@@ -345,6 +368,11 @@ pub async fn drive_load_until(
     let limit = bounds.max_requests.map_or(plan.len(), |n| {
         plan.len().min(usize::try_from(n).unwrap_or(usize::MAX))
     });
+    let share: Vec<&PlannedRequest> = match bounds.shard {
+        Some(shard) => shard.share(&plan[..limit]),
+        None => plan[..limit].iter().collect(),
+    };
+    let mut users_run = Vec::new();
     match load {
         LoadModel::Closed { users, .. } => {
             if *users == 0 {
@@ -358,9 +386,15 @@ pub async fn drive_load_until(
                     bounds.max_in_flight
                 )));
             }
+            users_run = match bounds.shard {
+                Some(shard) => shard
+                    .users(*users)
+                    .map_err(|e| LoadError::Plan(e.to_string()))?,
+                None => (0..*users).collect(),
+            };
         }
         _ => {
-            if let Some(p) = plan[..limit].iter().find(|p| p.scheduled_ns.is_none()) {
+            if let Some(p) = share.iter().find(|p| p.scheduled_ns.is_none()) {
                 return Err(LoadError::Plan(format!(
                     "request {} has no send time, which an open loop needs",
                     p.index
@@ -374,11 +408,12 @@ pub async fn drive_load_until(
             source,
         }
     })?;
+    let (run_start, anchor) = run_start(bounds.start_at);
     let mut engine = Engine {
         client: client.clone(),
         case: Arc::from(case),
         dir: evidence_dir.to_path_buf(),
-        run_start: Instant::now() + LEAD,
+        run_start,
         deadline: None,
         permits: Arc::new(Semaphore::new(bounds.max_in_flight)),
         cap: bounds.max_in_flight,
@@ -395,38 +430,55 @@ pub async fn drive_load_until(
     engine.deadline = bounds.duration.map(|d| engine.run_start + d);
     let mut stop = std::pin::pin!(stop);
     let scheduled = match load {
-        LoadModel::Closed { users, think_time } => {
+        LoadModel::Closed { think_time, .. } => {
             engine
-                .closed(
-                    &plan[..limit],
-                    *users,
-                    *think_time,
-                    &progress,
-                    stop.as_mut(),
-                )
+                .closed(&share, &users_run, *think_time, &progress, stop.as_mut())
                 .await
         }
-        _ => engine.open(&plan[..limit], &progress, stop.as_mut()).await,
+        _ => engine.open(&share, &progress, stop.as_mut()).await,
     };
     if let Some(failure) = engine.failure {
         return Err(failure.into());
     }
     let mut requests = engine.requests;
     requests.sort_by_key(|r| r.index);
+    let planned = if bounds.shard.is_some() {
+        share.len()
+    } else {
+        plan.len()
+    };
     Ok(LoadRun {
-        planned: plan.len() as u64,
+        planned: planned as u64,
         sent: engine.finished,
         succeeded: engine.finished - engine.errors,
         errors: engine.errors,
         not_sent: engine.not_sent,
-        unscheduled: (plan.len() - scheduled) as u64,
+        unscheduled: (planned - scheduled) as u64,
         peak_in_flight: engine.peak,
         elapsed_ns: engine
             .last_end
             .map_or(0, |end| nanos_between(engine.run_start, end)),
         interrupted: engine.stopped,
+        anchor_unix_ns: anchor,
         requests,
     })
+}
+
+/// The run start as a monotonic instant and as UNIX ns: `start_at` when
+/// given, else [`LEAD`] from now. The two clocks are read next to each
+/// other, so the pair agrees to within a few microseconds.
+fn run_start(start_at: Option<SystemTime>) -> (Instant, u64) {
+    let (wall, now) = (SystemTime::now(), Instant::now());
+    match start_at {
+        Some(at) => {
+            let instant = match at.duration_since(wall) {
+                Ok(ahead) => now + ahead,
+                Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
+            };
+            (instant, unix_ns(at))
+        }
+        None => (now + LEAD, unix_ns(wall + LEAD)),
+    }
 }
 
 /// The state of one run.
@@ -457,7 +509,7 @@ impl Engine {
     /// due. Returns how many requests were scheduled.
     async fn open(
         &mut self,
-        plan: &[PlannedRequest],
+        plan: &[&PlannedRequest],
         progress: &impl Fn(&LoadProgress),
         mut stop: Pin<&mut impl Future<Output = ()>>,
     ) -> usize {
@@ -490,19 +542,19 @@ impl Engine {
         next
     }
 
-    /// The closed loop: `users` users start at the run start; each takes
-    /// the next request when its previous one has ended and `think` has
-    /// passed. Returns how many requests were scheduled.
+    /// The closed loop: `users` (by number) start at the run start; each
+    /// takes the next request when its previous one has ended and `think`
+    /// has passed. Returns how many requests were scheduled.
     async fn closed(
         &mut self,
-        plan: &[PlannedRequest],
-        users: u64,
+        plan: &[&PlannedRequest],
+        users: &[u64],
         think: Duration,
         progress: &impl Fn(&LoadProgress),
         mut stop: Pin<&mut impl Future<Output = ()>>,
     ) -> usize {
         let mut next = 0;
-        for user in 0..users {
+        for &user in users {
             let Some(planned) = plan.get(next) else {
                 break;
             };

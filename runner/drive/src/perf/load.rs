@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use tokencert_core::bundle::Shard;
 use tokencert_core::canonical;
 use tokencert_core::evidence::{Exchange, read_exchanges};
 use tokencert_core::metrics::{
@@ -12,10 +15,11 @@ use tokencert_core::metrics::{
     steady_state, summarize,
 };
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
-use tokencert_core::workload::{LoadModel, Workload};
+use tokencert_core::workload::{LoadModel, Workload, plan_digest, unix_ns};
 
 use super::files::{create_owner_only, file, object, write_owner_only};
 use super::{Event, OnEvent, PerfError, announced};
+use crate::Sharding;
 use crate::exchange::{Client, off_the_executor};
 use crate::load::{Bounds, LoadOutcome, LoadRun, drive_load_until};
 
@@ -64,6 +68,9 @@ pub struct Request {
     /// The run directory to create (owner-only): `evidence/` and
     /// `summary.json` go there.
     pub run_dir: PathBuf,
+    /// Send one shard's share of the plan (`--shard I/N`, `--start-at`);
+    /// `None`: the whole plan.
+    pub sharding: Option<Sharding>,
 }
 
 /// What a load produced.
@@ -79,6 +86,9 @@ pub struct Report {
     pub evidence_dir: PathBuf,
     /// `summary.json`, written owner-only.
     pub summary_file: PathBuf,
+    /// The shard sent (also in `summary.json`), with the digest of the
+    /// whole plan and the load's zero as wall-clock time; `None` unsharded.
+    pub shard: Option<Shard>,
 }
 
 /// Runs the load, sending nothing more once `stop` completes.
@@ -97,7 +107,16 @@ pub async fn run(
     let evidence_dir = request.run_dir.join("evidence");
     let workload = &request.workload;
     let stop = announced(stop, on_event);
-    let run = send(target, workload, &tokenizer, &evidence_dir, on_event, stop).await?;
+    let (run, shard) = send_sharded(
+        target,
+        workload,
+        &tokenizer,
+        &evidence_dir,
+        request.sharding,
+        on_event,
+        stop,
+    )
+    .await?;
     let Analysis { summary, steady } =
         off_the_executor(|| analyse(&run, &tokenizer, &Slo::default()))?;
     let summary_file = request.run_dir.join("summary.json");
@@ -107,6 +126,7 @@ pub async fn run(
         &run,
         &summary,
         steady.as_ref(),
+        shard.as_ref(),
     )?;
     write_owner_only(&summary_file, &json)?;
     Ok(Report {
@@ -115,6 +135,7 @@ pub async fn run(
         steady,
         evidence_dir,
         summary_file,
+        shard,
     })
 }
 
@@ -136,13 +157,43 @@ pub(super) async fn send(
     on_event: &OnEvent<'_>,
     stop: impl Future<Output = ()>,
 ) -> Result<LoadRun, PerfError> {
+    send_sharded(
+        target,
+        workload,
+        tokenizer,
+        evidence_dir,
+        None,
+        on_event,
+        stop,
+    )
+    .await
+    .map(|(run, _)| run)
+}
+
+/// [`send`], of one shard's share when `sharding` is given: the whole
+/// plan is made, its digest taken, and the share sent (from the start
+/// time, if one is given). Returns the shard's record too.
+async fn send_sharded(
+    target: &LoadTarget,
+    workload: &Workload,
+    tokenizer: &Tokenizer,
+    evidence_dir: &Path,
+    sharding: Option<Sharding>,
+    on_event: &OnEvent<'_>,
+    stop: impl Future<Output = ()>,
+) -> Result<(LoadRun, Option<Shard>), PerfError> {
     if let Some(run_dir) = evidence_dir.parent() {
         create_owner_only(run_dir)?;
     }
     let plan = workload.plan(tokenizer, Path::new("."), target.context_tokens)?;
+    let digest = sharding.map(|_| off_the_executor(|| plan_digest(&[(CASE, &plan)])));
+    let planned = match sharding {
+        Some(s) => plan.iter().filter(|p| s.shard.takes(p.index)).count(),
+        None => plan.len(),
+    };
     let to = target.client.target();
     on_event(Event::LoadStarted {
-        planned: plan.len() as u64,
+        planned: planned as u64,
         load: workload.load.clone(),
         base_url: to.base_url.clone(),
         model: to.model.clone(),
@@ -151,6 +202,8 @@ pub(super) async fn send(
     let bounds = Bounds {
         max_requests: Some(workload.requests),
         duration: workload.duration,
+        shard: sharding.map(|s| s.shard),
+        start_at: sharding.and_then(|s| s.start_at),
         ..Bounds::default()
     };
     let run = drive_load_until(
@@ -165,7 +218,16 @@ pub(super) async fn send(
     )
     .await;
     on_event(Event::LoadEnded);
-    Ok(run?)
+    let run = run?;
+    let shard = sharding.zip(digest).map(|(s, plan_digest)| Shard {
+        index: s.shard.index,
+        count: s.shard.count,
+        plan_digest,
+        anchor_unix_ns: run.anchor_unix_ns,
+        start_at_unix_ns: s.start_at.map(unix_ns),
+        anchors_unix_ns: BTreeMap::from([(CASE.to_string(), run.anchor_unix_ns)]),
+    });
+    Ok((run, shard))
 }
 
 /// A run's summary and its steady-state window.
@@ -265,13 +327,15 @@ pub fn achieved(run: &LoadRun) -> Option<u64> {
 }
 
 /// `summary.json`: canonical JSON of the run's facts, the summary and the
-/// steady-state window (keys sorted, integers only).
+/// steady-state window (keys sorted, integers only); a shard's record as
+/// `load.shard` when the run sent one shard of the plan.
 pub(super) fn summary_json(
     workload: &Workload,
     target: &crate::Target,
     run: &LoadRun,
     summary: &Summary,
     steady: Option<&SteadyState>,
+    shard: Option<&Shard>,
 ) -> Result<Vec<u8>, PerfError> {
     let mut load: Vec<(&str, Vec<u8>)> = vec![
         ("base_url", canonical::to_vec(&target.base_url)?),
@@ -289,6 +353,9 @@ pub(super) fn summary_json(
         ("achieved_rate_milli", canonical::to_vec(&achieved(run))?),
         ("load_model", canonical::to_vec(&describe(&workload.load))?),
     ];
+    if let Some(shard) = shard {
+        load.push(("shard", canonical::to_vec(shard)?));
+    }
     Ok(file(&mut [
         ("load", object(&mut load)),
         ("summary", canonical::to_vec(summary)?),

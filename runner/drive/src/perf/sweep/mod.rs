@@ -268,6 +268,7 @@ impl<S: FusedFuture<Output = ()>> Sweep<'_, S> {
             &run,
             &summary,
             steady.as_ref(),
+            None,
         )?;
         write_owner_only(&step_dir.join("summary.json"), &json)?;
         let step = Step {
