@@ -152,6 +152,10 @@ impl Client {
             // A fresh connection per case: a server that drops a keep-alive
             // connection after one response (seen with llama-cpp-python after
             // a 500) must not turn the next case into a transport error.
+            // HTTP/1.1 as every target has been measured with: reqwest's http2
+            // feature is on in the workspace (object_store asks for it), and a
+            // stream over HTTP/2 would time differently.
+            .http1_only()
             .pool_max_idle_per_host(0)
             .connect_timeout(limits.timeout)
             .build()

@@ -86,6 +86,10 @@ impl Sender {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            // HTTP/1.1 as every target has been measured with: reqwest's http2
+            // feature is on in the workspace (object_store asks for it), and a
+            // stream over HTTP/2 would time differently.
+            .http1_only()
             .pool_max_idle_per_host(0)
             .connect_timeout(target.timeout)
             .build()
