@@ -127,6 +127,26 @@ enum Command {
     /// 130 when Ctrl-C stopped it (no request is scheduled after it, the ones in
     /// flight end, and the summary covers what ran), 2 on a usage or setup error.
     Load(cmd::load::Args),
+    /// Merge the shard bundles of one sharded plan (`run --shard I/N`)
+    /// into one bundle, judged like any run.
+    ///
+    /// Every shard is verified (digests, suite, re-judged results, and its
+    /// signature: with --key, every shard must be signed with that key) and
+    /// must be a shard of the same plan (plan digest, split, suite, target
+    /// and limits), each index once, none missing unless --partial. The
+    /// shards' evidence of each performance case is joined in plan order on
+    /// one time axis and judged by the ordinary judge: percentiles from
+    /// every request, never a merge of histograms. The merged bundle keeps
+    /// a copy of each shard (shards/<I>/), from which `verify` re-derives it.
+    ///
+    /// Exit status: 0 when every MUST case of the merged run passes; 1 when
+    /// one fails or could not be judged (the bundle is still written and
+    /// signed); 2 when the shards cannot be merged (the message names the
+    /// shard: it does not verify or is unsigned with --key, is not a shard,
+    /// belongs to another plan or split, repeats an index, or shards are
+    /// missing without --partial) or on a usage or setup error; 4 when a
+    /// shard was judged with another suite than the one in use.
+    Merge(cmd::merge::Args),
     /// Measure tokencert's own speed against the embedded reference service:
     /// timing error, SSE ingest, send lateness and memory per stream.
     ///
@@ -224,6 +244,7 @@ fn main() -> ExitCode {
         Command::Report(args) => suite.path().and_then(|root| cmd::report::run(root, args)),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Merge(args) => suite.path().and_then(|root| cmd::merge::run(root, args)),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Soak(args) => cmd::soak::run(args),

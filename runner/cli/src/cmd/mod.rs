@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod list;
 pub mod load;
 pub mod manpages;
+pub mod merge;
 pub mod observe;
 pub mod report;
 pub mod run;

@@ -192,7 +192,8 @@ fn exit_code(error: &BundleError) -> u8 {
         BundleError::DifferentSuite { .. } => 4,
         BundleError::VerdictsDiffer(_)
         | BundleError::UnknownCase(_)
-        | BundleError::FingerprintDiffers(_) => 5,
+        | BundleError::FingerprintDiffers(_)
+        | BundleError::MergeDiffers(_) => 5,
         BundleError::NoProbeSet => 4,
         BundleError::Signature(_) => 6,
         BundleError::Unsigned => 7,

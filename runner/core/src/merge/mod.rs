@@ -76,15 +76,17 @@ pub struct MergedShard {
 pub struct Alignment {
     /// `start_at`: the case started at the common `--start-at` instant in
     /// every shard, so its times are kept as recorded; `anchors`: each
-    /// shard's times are moved by its anchor less the earliest one.
+    /// shard's times are moved by its anchor less the earliest one, onto
+    /// the earliest shard's axis.
     pub by: AlignedBy,
     /// The latest shard's anchor of the case less the earliest (ns).
-    /// Aligned by `start_at`, it is how far apart the shards' zeros landed
-    /// as their own clocks saw them: the time axis, and so aggregate rates
-    /// over a window of length W, are uncertain by about this much
-    /// (relatively, this over W), plus the hosts' clock offsets, which no
-    /// shard can observe. Latencies are not affected: each was timed on
-    /// one shard's clock.
+    /// Aligned by `start_at` it is 0 when every shard took the common
+    /// instant as its zero (as `run --start-at` does): what remains
+    /// uncertain is the hosts' clock offsets, which no shard can observe;
+    /// an offset of d moves aggregate rates over a window W by about d/W.
+    /// Aligned by anchors, it is how far apart the shards' schedules
+    /// started: the union is the load as it was offered, staggered.
+    /// Latencies are not affected: each was timed on one shard's clock.
     pub anchor_spread_ns: u64,
 }
 
