@@ -405,8 +405,23 @@ fn safe_relative(name: &str) -> Result<PathBuf, BundleError> {
 
 /// Digests every file and writes `manifest.json`.
 pub fn write_manifest(bundle: &Path) -> Result<Manifest, BundleError> {
+    write_manifest_with(bundle, &BTreeMap::new())
+}
+
+/// [`write_manifest`], taking the digest of each file `known` names as
+/// given instead of reading the file again: for files copied from a
+/// bundle whose manifest was just verified (a merge's shard copies), so
+/// that the manifest records what was verified.
+pub fn write_manifest_with(
+    bundle: &Path,
+    known: &BTreeMap<String, String>,
+) -> Result<Manifest, BundleError> {
     let mut files = BTreeMap::new();
     for name in bundle_files(bundle)? {
+        if let Some(digest) = known.get(&name) {
+            files.insert(name, digest.clone());
+            continue;
+        }
         let path = bundle.join(&name);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
         files.insert(name, sha256(&bytes));

@@ -478,6 +478,22 @@ fn bench_merge_of_100000_requests() {
     let built = Instant::now();
     let parts = shards(root.path(), requests, 4, 16);
     let build = built.elapsed();
+    let phase = Instant::now();
+    let set = merge::check_shards(&parts, &SUITE, None, false).expect("checks");
+    let checking = phase.elapsed();
+    let phase = Instant::now();
+    let sources: Vec<_> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| merge::ShardEvidence {
+            index: i as u64,
+            path: bundle::evidence_path(p, CASE),
+            offset_ns: 0,
+        })
+        .collect();
+    merge::join_case(&sources, 4, &mut std::io::sink()).expect("joins");
+    let joining = phase.elapsed();
+    drop(set);
     let out = root.path().join("merged");
     let started = Instant::now();
     let merged = merge::merge(&request(&parts, &out)).expect("merges");
@@ -487,6 +503,11 @@ fn bench_merge_of_100000_requests() {
     let verify = verified.elapsed();
     let (_, joined) = &merged.joined[0];
     assert_eq!(joined.requests, requests);
+    println!(
+        "of which, measured apart: verifying the 4 shards (digests, re-judging) {:.2} s, joining the evidence {:.2} s",
+        checking.as_secs_f64(),
+        joining.as_secs_f64()
+    );
     println!(
         "merge of {requests} requests ({} evidence lines, {:.1} MB) from 4 shards: {:.2} s (goal < 10 s); verify of the merged bundle: {:.2} s; building and sealing the shards: {:.2} s",
         joined.lines,

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use p256::ecdsa::VerifyingKey;
 
@@ -24,8 +26,8 @@ pub struct ShardBundle {
     pub manifest_digest: String,
     /// Its signature's standing.
     pub signer: Signer,
-    /// The files its manifest lists.
-    pub files: Vec<String>,
+    /// The files its manifest lists, with their digests.
+    pub files: BTreeMap<String, String>,
 }
 
 /// The shards of one plan, checked.
@@ -96,50 +98,7 @@ pub fn check_shards(
     if paths.is_empty() {
         return Err(MergeError::NoShards);
     }
-    let mut shards: Vec<ShardBundle> = Vec::with_capacity(paths.len());
-    for path in paths {
-        let shown = path.display().to_string();
-        let failed = |source| MergeError::Shard {
-            path: shown.clone(),
-            source,
-        };
-        // Read before verifying: a merged bundle is refused, not verified
-        // (its own shards would be verified in turn).
-        let run = bundle::read_run(path).map_err(failed)?;
-        let Some(shard) = run.shard.clone().filter(|_| run.merge.is_none()) else {
-            return Err(MergeError::NotAShard {
-                path: shown,
-                merged: if run.merge.is_some() {
-                    ", or it is itself a merged bundle"
-                } else {
-                    ""
-                },
-            });
-        };
-        let verified = bundle::verify(path, suite, key).map_err(failed)?;
-        let manifest = path.join(MANIFEST_FILE);
-        let bytes = std::fs::read(&manifest).map_err(|source| {
-            failed(bundle::BundleError::Io {
-                path: manifest.display().to_string(),
-                source,
-            })
-        })?;
-        let listed: bundle::Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-            failed(bundle::BundleError::Malformed {
-                path: manifest.display().to_string(),
-                what: "manifest",
-                message: e.to_string(),
-            })
-        })?;
-        shards.push(ShardBundle {
-            path: path.clone(),
-            run: verified.run,
-            shard,
-            manifest_digest: sha256(&bytes),
-            signer: verified.signer,
-            files: listed.files.into_keys().collect(),
-        });
-    }
+    let mut shards = read_all(paths, suite, key)?;
     shards.sort_by_key(|s| s.shard.index);
     for pair in shards.windows(2) {
         if pair[0].shard.index == pair[1].shard.index {
@@ -164,7 +123,9 @@ pub fn check_shards(
     for shard in &shards {
         for case in &shard.run.plan.cases {
             let evidence = format!("{}/{case}.jsonl", bundle::EVIDENCE_DIR);
-            if shard.files.contains(&evidence) && !shard.shard.anchors_unix_ns.contains_key(case) {
+            if shard.files.contains_key(&evidence)
+                && !shard.shard.anchors_unix_ns.contains_key(case)
+            {
                 return Err(MergeError::Mismatch {
                     path: shard.path.display().to_string(),
                     index: shard.shard.index,
@@ -188,6 +149,101 @@ pub fn check_shards(
         plan_digest: first.shard.plan_digest.clone(),
         shards,
         missing,
+    })
+}
+
+/// Reads and verifies every shard, on as many threads as there are cores
+/// (re-judging a shard is the costly part); the first failure in argument
+/// order is returned.
+fn read_all(
+    paths: &[PathBuf],
+    suite: &Suite,
+    key: Option<&VerifyingKey>,
+) -> Result<Vec<ShardBundle>, MergeError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(paths.len());
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Result<ShardBundle, MergeError>>>> =
+        paths.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else {
+                        break;
+                    };
+                    let read = read_shard(path, suite, key);
+                    *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(read);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .zip(paths)
+        .map(|(slot, path)| {
+            slot.into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unwrap_or_else(|| {
+                    Err(MergeError::Shard {
+                        path: path.display().to_string(),
+                        source: bundle::BundleError::Missing(
+                            "its verification did not finish".into(),
+                        ),
+                    })
+                })
+        })
+        .collect()
+}
+
+/// Reads one shard bundle and verifies it.
+fn read_shard(
+    path: &Path,
+    suite: &Suite,
+    key: Option<&VerifyingKey>,
+) -> Result<ShardBundle, MergeError> {
+    let shown = path.display().to_string();
+    let failed = |source| MergeError::Shard {
+        path: shown.clone(),
+        source,
+    };
+    // Read before verifying: a merged bundle is refused, not verified
+    // (its own shards would be verified in turn).
+    let run = bundle::read_run(path).map_err(failed)?;
+    let Some(shard) = run.shard.clone().filter(|_| run.merge.is_none()) else {
+        return Err(MergeError::NotAShard {
+            path: shown,
+            merged: if run.merge.is_some() {
+                ", or it is itself a merged bundle"
+            } else {
+                ""
+            },
+        });
+    };
+    let verified = bundle::verify(path, suite, key).map_err(failed)?;
+    let manifest = path.join(MANIFEST_FILE);
+    let bytes = std::fs::read(&manifest).map_err(|source| {
+        failed(bundle::BundleError::Io {
+            path: manifest.display().to_string(),
+            source,
+        })
+    })?;
+    let listed: bundle::Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        failed(bundle::BundleError::Malformed {
+            path: manifest.display().to_string(),
+            what: "manifest",
+            message: e.to_string(),
+        })
+    })?;
+    Ok(ShardBundle {
+        path: path.to_path_buf(),
+        run: verified.run,
+        shard,
+        manifest_digest: sha256(&bytes),
+        signer: verified.signer,
+        files: listed.files,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Writing the merged bundle.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +87,12 @@ pub fn merge(request: &MergeRequest<'_>) -> Result<Merged, MergeError> {
         }
         joined.push((case.clone(), written));
     }
-    let results = bundle::seal(out, request.suite, &run)?;
+    // As bundle::seal, with the shard copies' digests taken from their
+    // verified manifests.
+    bundle::write_canonical(&out.join(bundle::RUN_FILE), &run)?;
+    let results = bundle::rejudge(out, request.suite)?;
+    bundle::write_canonical(&out.join(bundle::RESULTS_FILE), &results)?;
+    bundle::write_manifest_with(out, &known_digests(&set))?;
     Ok(Merged {
         run,
         results,
@@ -190,11 +196,28 @@ fn relocated_plan(plan: &Plan, dir: &str) -> Plan {
     plan
 }
 
+/// The digests of the shard copies, as their verified manifests give them
+/// (`shards/<index>/<file>`, and each manifest's own).
+fn known_digests(set: &ShardSet) -> BTreeMap<String, String> {
+    let mut known = BTreeMap::new();
+    for shard in &set.shards {
+        let dir = format!("{SHARDS_DIR}/{}", shard.shard.index);
+        for (name, digest) in &shard.files {
+            known.insert(format!("{dir}/{name}"), digest.clone());
+        }
+        known.insert(
+            format!("{dir}/{MANIFEST_FILE}"),
+            shard.manifest_digest.clone(),
+        );
+    }
+    known
+}
+
 /// Copies a verified shard bundle: every file its manifest lists, the
 /// manifest and the envelope, owner-only.
 fn copy_bundle(shard: &ShardBundle, to: &Path) -> Result<(), MergeError> {
     let from = &shard.path;
-    let mut names = shard.files.clone();
+    let mut names: Vec<String> = shard.files.keys().cloned().collect();
     names.push(MANIFEST_FILE.into());
     if from.join(sign::ENVELOPE_FILE).exists() {
         names.push(sign::ENVELOPE_FILE.into());
