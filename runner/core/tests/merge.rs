@@ -503,6 +503,11 @@ fn bench_merge_of_100000_requests() {
     let verify = verified.elapsed();
     let (_, joined) = &merged.joined[0];
     assert_eq!(joined.requests, requests);
+    // TOKENCERT_BENCH_KEEP=1 keeps the shards (and the merged bundle) to
+    // measure `tokencert merge` itself on them.
+    if std::env::var_os("TOKENCERT_BENCH_KEEP").is_some() {
+        println!("kept: {}", root.keep().display());
+    }
     println!(
         "of which, measured apart: verifying the 4 shards (digests, re-judging) {:.2} s, joining the evidence {:.2} s",
         checking.as_secs_f64(),

@@ -149,13 +149,13 @@ fn print_merge(merged: &Merged, took: std::time::Duration) {
         // and so its aggregate rates, by about d / span.
         let axis = match (alignment, span) {
             (Some(a), Some(span)) => {
-                let per_ms = 100.0 * 1e6 / span as f64;
+                let per_ms = significant(100.0 * 1e6 / span as f64);
                 match a.by {
                     AlignedBy::StartAt => format!(
-                        "; aligned on the common start: each ms of clock offset between the hosts (not observable here) moves aggregate rates by about {per_ms:.2} %"
+                        "; aligned on the common start: each ms of clock offset between the hosts (not observable here) moves aggregate rates by about {per_ms} %"
                     ),
                     AlignedBy::Anchors => format!(
-                        "; aligned by wall-clock anchors: the shards' schedules started up to {:.3} ms apart (no common start: the union is the load as offered, staggered); each ms of clock offset moves aggregate rates by about {per_ms:.2} %",
+                        "; aligned by wall-clock anchors: the shards' schedules started up to {:.3} ms apart (no common start: the union is the load as offered, staggered); each ms of clock offset moves aggregate rates by about {per_ms} %",
                         a.anchor_spread_ns as f64 / 1e6
                     ),
                 }
@@ -183,4 +183,13 @@ fn print_merge(merged: &Merged, took: std::time::Duration) {
             format!("DOES NOT CONFORM ({failing} case(s) failed or could not be judged)")
         }
     );
+}
+
+/// `x` with three significant digits (0.0000213, 2.13, 213).
+fn significant(x: f64) -> String {
+    if x <= 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let decimals = (2 - x.log10().floor() as i32).max(0) as usize;
+    format!("{x:.decimals$}")
 }

@@ -324,3 +324,43 @@ pub fn join_case(
     }
     Ok(joined)
 }
+
+/// A writer that passes its bytes on and digests them.
+pub(super) struct Hashing<W> {
+    inner: W,
+    hash: sha2::Sha256,
+}
+
+impl<W: Write> Hashing<W> {
+    pub(super) fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hash: sha2::Sha256::default(),
+        }
+    }
+
+    /// The writer, and `sha256:<hex>` of everything written.
+    pub(super) fn finish(self) -> (W, String) {
+        use sha2::Digest;
+        let digest: String = self
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        (self.inner, format!("sha256:{digest}"))
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,10 +1,8 @@
 //! Verifying a merged bundle against the shards it keeps.
 
-use std::io::Write;
 use std::path::Path;
 
-use sha2::Digest;
-
+use super::join::Hashing;
 use super::write::{merged_run, shard_dir, sources};
 use super::{SHARDS_DIR, check_shards};
 use crate::bundle::{BundleError, EVIDENCE_DIR, Manifest, RunInfo};
@@ -68,10 +66,10 @@ pub fn verify_merged(
         }
     }
     for case in &run.plan.cases {
-        let mut hash = HashWriter(sha2::Sha256::new());
+        let mut hash = Hashing::new(std::io::sink());
         let joined = super::join_case(&sources(bundle, &set, run, case), set.count, &mut hash)
             .map_err(|e| differs(e.to_string()))?;
-        let digest = format!("sha256:{}", hex(&hash.0.finalize()));
+        let (_, digest) = hash.finish();
         let name = format!("{EVIDENCE_DIR}/{case}.jsonl");
         match (manifest.files.get(&name), joined.requests) {
             (None, 0) => {}
@@ -112,22 +110,4 @@ fn describe(expected: &RunInfo, recorded: &RunInfo) -> String {
         })
         .unwrap_or_else(|| "its byte form".into());
     format!("run.json's {field} is not what merging its shards gives")
-}
-
-/// A writer that only hashes.
-struct HashWriter(sha2::Sha256);
-
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use p256::ecdsa::VerifyingKey;
 
+use super::join::Hashing;
 use super::{
     Joined, Merge, MergeError, SHARDS_DIR, ShardBundle, ShardEvidence, ShardSet, check_shards,
 };
@@ -76,23 +77,29 @@ pub fn merge(request: &MergeRequest<'_>) -> Result<Merged, MergeError> {
     let evidence_dir = out.join(bundle::EVIDENCE_DIR);
     bundle::create_private_dir(&evidence_dir).map_err(io(&evidence_dir))?;
     let mut joined = Vec::new();
+    // The shard copies' digests come from their verified manifests, the
+    // joined evidence's from the bytes as they were written.
+    let mut known = known_digests(&set);
     for case in &run.plan.cases {
         let path = bundle::evidence_path(out, case);
-        let mut file = std::io::BufWriter::with_capacity(1 << 20, create(&path)?);
+        let file = std::io::BufWriter::with_capacity(1 << 20, create(&path)?);
+        let mut file = Hashing::new(file);
         let written = super::join_case(&sources(out, &set, &run, case), set.count, &mut file)?;
+        let (mut file, digest) = file.finish();
         file.flush().map_err(io(&path))?;
         drop(file);
         if written.requests == 0 {
             std::fs::remove_file(&path).map_err(io(&path))?;
+        } else {
+            known.insert(format!("{}/{case}.jsonl", bundle::EVIDENCE_DIR), digest);
         }
         joined.push((case.clone(), written));
     }
-    // As bundle::seal, with the shard copies' digests taken from their
-    // verified manifests.
+    // As bundle::seal, with those digests.
     bundle::write_canonical(&out.join(bundle::RUN_FILE), &run)?;
     let results = bundle::rejudge(out, request.suite)?;
     bundle::write_canonical(&out.join(bundle::RESULTS_FILE), &results)?;
-    bundle::write_manifest_with(out, &known_digests(&set))?;
+    bundle::write_manifest_with(out, &known)?;
     Ok(Merged {
         run,
         results,
