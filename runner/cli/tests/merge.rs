@@ -3,7 +3,8 @@
 //! model) with a common `--start-at`, merge into a bundle whose requests
 //! (count, prompts, plan order, scheduled send times) and verdicts are
 //! those of the unsharded run of the same plan against the same service;
-//! `verify` accepts it and `compare` finds the two runs consistent. Merge
+//! `verify` accepts it, `compare` finds the two runs consistent, `report`
+//! and `ledger add` take it as any bundle. Merge
 //! refuses a missing shard (unless --partial, which says so) and a
 //! tampered one, naming it.
 
@@ -191,6 +192,34 @@ fn four_shards_merge_into_the_unsharded_run() {
         "compare must find the merged and the unsharded run consistent:\n{}{}",
         text(&compared.stdout),
         text(&compared.stderr)
+    );
+
+    // An ordinary bundle: `report` writes its report, the ledger takes it.
+    let reports = dir.path().join("report");
+    let reported = tokencert(&[
+        "report",
+        "--suite",
+        suite_arg,
+        arg(&merged),
+        "--out",
+        arg(&reports),
+    ]);
+    assert!(reported.status.success(), "{}", text(&reported.stderr));
+    let ledger = dir.path().join("ledger");
+    let added = tokencert(&[
+        "ledger",
+        "add",
+        "--suite",
+        suite_arg,
+        "--ledger",
+        arg(&ledger),
+        arg(&merged),
+    ]);
+    assert!(
+        added.status.success(),
+        "{}{}",
+        text(&added.stdout),
+        text(&added.stderr)
     );
 
     // A missing shard is refused, unless --partial (which says so).

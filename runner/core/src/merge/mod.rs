@@ -163,6 +163,19 @@ pub enum MergeError {
     /// A shard's evidence cannot be joined.
     #[error(transparent)]
     Join(#[from] JoinError),
+    /// A case's merged evidence is larger than the judge reads.
+    #[error(
+        "the merged evidence of {case} would be {bytes} bytes ({requests} requests), over the {} bytes one case's evidence may hold (the judge reads it whole): split the load over several runs or cases",
+        crate::evidence::MAX_EVIDENCE_BYTES
+    )]
+    TooLarge {
+        /// The case.
+        case: String,
+        /// Its requests.
+        requests: u64,
+        /// Its merged evidence's size.
+        bytes: u64,
+    },
     /// The output directory exists and is not empty.
     #[error("{0} already exists and is not empty: the merged bundle needs a new directory")]
     OutExists(PathBuf),

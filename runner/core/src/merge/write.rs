@@ -11,6 +11,7 @@ use super::{
     Joined, Merge, MergeError, SHARDS_DIR, ShardBundle, ShardEvidence, ShardSet, check_shards,
 };
 use crate::bundle::{self, BundleError, MANIFEST_FILE, RunInfo};
+use crate::evidence::MAX_EVIDENCE_BYTES;
 use crate::judge::{Plan, Results};
 use crate::sign;
 use crate::suite::Suite;
@@ -66,6 +67,16 @@ pub fn merge(request: &MergeRequest<'_>) -> Result<Merged, MergeError> {
         return Err(MergeError::OutExists(out.to_path_buf()));
     }
     bundle::create_private_dir(out).map_err(io(out))?;
+    // A merge that fails leaves no half-written bundle behind (the
+    // directory was new or empty).
+    write(request, set).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(out);
+    })
+}
+
+/// Writes the merged bundle of the checked shards into `request.out`.
+fn write(request: &MergeRequest<'_>, set: ShardSet) -> Result<Merged, MergeError> {
+    let out = request.out;
     for shard in &set.shards {
         copy_bundle(shard, &shard_dir(out, shard.shard.index))?;
     }
@@ -88,6 +99,13 @@ pub fn merge(request: &MergeRequest<'_>) -> Result<Merged, MergeError> {
         let (mut file, digest) = file.finish();
         file.flush().map_err(io(&path))?;
         drop(file);
+        if written.bytes > MAX_EVIDENCE_BYTES {
+            return Err(MergeError::TooLarge {
+                case: case.clone(),
+                requests: written.requests,
+                bytes: written.bytes,
+            });
+        }
         if written.requests == 0 {
             std::fs::remove_file(&path).map_err(io(&path))?;
         } else {
