@@ -312,6 +312,31 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     builder.create(path)
 }
 
+/// The bytes of the bundle's file `name` (at most [`MAX_JSON_BYTES`]);
+/// `None` when there is none. A link or a directory in its place is refused.
+///
+/// # Errors
+///
+/// When it cannot be read, is no plain file or is too large.
+pub fn read_optional_file(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, BundleError> {
+    let path = dir.join(name);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(io(&path)(source)),
+    };
+    if !meta.is_file() {
+        return Err(BundleError::NotAFile(name.into()));
+    }
+    if meta.len() > MAX_JSON_BYTES {
+        return Err(BundleError::TooLarge {
+            path: name.into(),
+            limit: MAX_JSON_BYTES,
+        });
+    }
+    std::fs::read(&path).map(Some).map_err(io(&path))
+}
+
 fn read_json<T: for<'de> Deserialize<'de>>(
     path: &Path,
     what: &'static str,

@@ -100,30 +100,9 @@ impl Member {
 ///
 /// When the file cannot be read, is too large or is not a fingerprint.
 pub fn read_fingerprint(dir: &Path) -> Result<Option<Fingerprint>, BundleError> {
-    let path = dir.join(fingerprint::FILE);
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(BundleError::Io {
-                path: path.display().to_string(),
-                source,
-            });
-        }
+    let Some(bytes) = bundle::read_optional_file(dir, fingerprint::FILE)? else {
+        return Ok(None);
     };
-    if !meta.is_file() {
-        return Err(BundleError::NotAFile(fingerprint::FILE.into()));
-    }
-    if meta.len() > bundle::MAX_JSON_BYTES {
-        return Err(BundleError::TooLarge {
-            path: fingerprint::FILE.into(),
-            limit: bundle::MAX_JSON_BYTES,
-        });
-    }
-    let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| BundleError::Malformed {

@@ -183,30 +183,9 @@ pub fn extract(dir: &Path, standing: Standing<'_>) -> Result<Rows, BundleError> 
 ///
 /// When the envelope cannot be read or names no valid key.
 pub fn signer_key_id(dir: &Path) -> Result<Option<String>, BundleError> {
-    let path = dir.join(sign::ENVELOPE_FILE);
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(BundleError::Io {
-                path: path.display().to_string(),
-                source,
-            });
-        }
+    let Some(bytes) = bundle::read_optional_file(dir, sign::ENVELOPE_FILE)? else {
+        return Ok(None);
     };
-    if !meta.is_file() {
-        return Err(BundleError::NotAFile(sign::ENVELOPE_FILE.into()));
-    }
-    if meta.len() > bundle::MAX_JSON_BYTES {
-        return Err(BundleError::TooLarge {
-            path: sign::ENVELOPE_FILE.into(),
-            limit: bundle::MAX_JSON_BYTES,
-        });
-    }
-    let bytes = std::fs::read(&path).map_err(|source| BundleError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
     let malformed = |m: String| BundleError::Signature(SignError::Malformed(m));
     let envelope: sign::Envelope = serde_json::from_slice(&bytes)
         .map_err(|e| malformed(format!("not a DSSE envelope: {e}")))?;
