@@ -62,16 +62,7 @@ pub async fn fingerprint_observed(
         .as_ref()
         .ok_or(RunError::NoProbeSet)?;
     let dir = &config.bundle_dir;
-    if dir.exists() {
-        return Err(RunError::Exists(dir.display().to_string()));
-    }
-    let evidence_dir = dir.join(bundle::EVIDENCE_DIR);
-    for private in [dir, &evidence_dir] {
-        bundle::create_private_dir(private).map_err(|source| RunError::Create {
-            path: private.display().to_string(),
-            source,
-        })?;
-    }
+    crate::run::create_bundle_dirs(dir)?;
     let mut info = run_info(
         dir,
         config.suite,

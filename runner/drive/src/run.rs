@@ -238,16 +238,7 @@ pub async fn run_sharded(
         }
     }
     let dir = &config.bundle_dir;
-    if dir.exists() {
-        return Err(RunError::Exists(dir.display().to_string()));
-    }
-    let evidence_dir = dir.join(bundle::EVIDENCE_DIR);
-    for private in [dir, &evidence_dir] {
-        bundle::create_private_dir(private).map_err(|source| RunError::Create {
-            path: private.display().to_string(),
-            source,
-        })?;
-    }
+    create_bundle_dirs(dir)?;
     let mut accounting = config.accounting.clone();
     // The bundle carries the tokenizer, so that it is re-judged anywhere.
     if let Some(spec) = &accounting.tokenizer {
@@ -460,4 +451,20 @@ fn shard_loads(sharding: Sharding, loads: &mut [PlannedCase<'_>]) -> Result<Shar
 /// A fresh run id from the wall clock, e.g. `20261126T112233Z`.
 pub fn run_id() -> String {
     timestamp().replace(['-', ':'], "")
+}
+
+/// Creates a new bundle directory and its evidence directory, both
+/// private. An existing `dir` is refused.
+pub(crate) fn create_bundle_dirs(dir: &Path) -> Result<(), RunError> {
+    if dir.exists() {
+        return Err(RunError::Exists(dir.display().to_string()));
+    }
+    let evidence_dir = dir.join(bundle::EVIDENCE_DIR);
+    for private in [dir, &evidence_dir] {
+        bundle::create_private_dir(private).map_err(|source| RunError::Create {
+            path: private.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
