@@ -185,6 +185,11 @@ fn four_shards_merge_into_the_unsharded_run() {
     let suite_arg = arg(&suite);
     let verified = tokencert(&["verify", "--suite", suite_arg, arg(&merged)]);
     assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(
+        text(&verified.stdout).contains("merged: 4 of 4 shards"),
+        "{}",
+        text(&verified.stdout)
+    );
     let compared = tokencert(&["compare", "--suite", suite_arg, arg(&merged), arg(&whole)]);
     assert_eq!(
         compared.status.code(),
@@ -244,6 +249,11 @@ fn four_shards_merge_into_the_unsharded_run() {
     );
     let verified = tokencert(&["verify", "--suite", suite_arg, arg(&out)]);
     assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(
+        text(&verified.stdout).contains("(missing: [2])"),
+        "{}",
+        text(&verified.stdout)
+    );
 
     // A tampered shard is refused by name.
     let evidence = shards[2].join(format!("evidence/{OPEN}.jsonl"));

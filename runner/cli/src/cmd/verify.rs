@@ -68,6 +68,19 @@ pub fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
                     interrupted.planned
                 )?;
             }
+            if let Some(merge) = &verified.run.merge {
+                writeln!(
+                    out,
+                    "merged: {} of {} shards, each verified and re-joined into this evidence byte for byte{}",
+                    merge.merged_from.len(),
+                    merge.count,
+                    if merge.missing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (missing: {:?})", merge.missing)
+                    }
+                )?;
+            }
             match verified.signer {
                 Signer::Verified { keyid } => writeln!(
                     out,
