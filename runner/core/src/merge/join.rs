@@ -241,33 +241,21 @@ impl Reader {
         if self.offset_ns == 0 {
             return Ok(line);
         }
-        let Some(Record::Request {
-            case,
-            method,
-            url,
-            headers,
-            body,
-            attempt,
+        let Some(mut record) = self.request_record(&line)? else {
+            return Err(self.bad("expected a request record"));
+        };
+        let Record::Request {
             scheduled_ns,
             sent_ns,
-            plan_index,
-        }) = self.request_record(&line)?
+            ..
+        } = &mut record
         else {
             return Err(self.bad("expected a request record"));
         };
-        let shift = |t: Option<u64>| t.map(|t| t.saturating_add(self.offset_ns));
-        let moved = Record::Request {
-            case,
-            method,
-            url,
-            headers,
-            body,
-            attempt,
-            scheduled_ns: shift(scheduled_ns),
-            sent_ns: shift(sent_ns),
-            plan_index,
-        };
-        serde_json::to_string(&moved).map_err(|e| self.bad(&e.to_string()))
+        for time in [scheduled_ns, sent_ns] {
+            *time = time.map(|t| t.saturating_add(self.offset_ns));
+        }
+        serde_json::to_string(&record).map_err(|e| self.bad(&e.to_string()))
     }
 }
 
