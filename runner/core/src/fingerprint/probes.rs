@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::suite::{self, AuthMode, Case, Check, Endpoint, LineMap, Problem, Request, StatusSet};
+use crate::suite::{self, Case, Check, LineMap, Problem, Request, StatusSet};
 
 /// The directory under `suites/` holding the probe set, not cases.
 pub const PROBES_DIR: &str = "fingerprint";
@@ -209,15 +209,7 @@ fn case(kind: ProbeKind, probe: &str, body: Value) -> Case {
         task: None,
         probe: None,
         before: Vec::new(),
-        request: Some(Request {
-            endpoint: Endpoint::Chat,
-            method: None,
-            model_id: None,
-            body: Some(body),
-            raw_body: None,
-            auth: AuthMode::Key,
-            disconnect_after_bytes: None,
-        }),
+        request: Some(Request::chat(body)),
         performance: None,
         fingerprint_probes: false,
         checks: vec![Check::Status(StatusSet::One(200))],

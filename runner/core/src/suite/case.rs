@@ -161,6 +161,23 @@ pub struct Request {
     pub disconnect_after_bytes: Option<u64>,
 }
 
+impl Request {
+    /// A chat completion with this JSON body, sent with the target's key
+    /// and nothing else set: what generated requests (loads, fingerprint
+    /// probes) send.
+    pub fn chat(body: serde_json::Value) -> Self {
+        Request {
+            endpoint: Endpoint::Chat,
+            method: None,
+            model_id: None,
+            body: Some(body),
+            raw_body: None,
+            auth: AuthMode::Key,
+            disconnect_after_bytes: None,
+        }
+    }
+}
+
 /// The endpoints a case can call, relative to the target's base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -59,7 +59,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokencert_core::suite::{AuthMode, Endpoint, Request};
+use tokencert_core::suite::Request;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -711,15 +711,7 @@ async fn run_job(
     // Moving the build off the executor costs a thread hand-over, worth it
     // only for a body that takes a while to build and digest.
     let offload = prompt_tokens > OFFLOAD_PROMPT_TOKENS;
-    let spec = Request {
-        endpoint: Endpoint::Chat,
-        method: None,
-        model_id: None,
-        body: Some(body),
-        raw_body: None,
-        auth: AuthMode::Key,
-        disconnect_after_bytes: None,
-    };
+    let spec = Request::chat(body);
     let prepared = client.prepare_with(&case, &spec, 0, offload);
     drop(spec);
     let fail = |source| ClientError::Evidence {
