@@ -7,9 +7,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use tokencert_core::check::{RetryAfter, parse_retry_after};
 use tokencert_core::evidence::{Outcome, RawBytes, Record};
-use tokencert_core::suite::{
-    AuthMode, Capability, Case, Endpoint, Method, Probe, Request, WRONG_KEY,
-};
+use tokencert_core::suite::{AuthMode, Capability, Case, Method, Probe, Request, WRONG_KEY};
 use tokio::time::Instant;
 
 use crate::record::Recorder;
@@ -424,16 +422,9 @@ impl Client {
 
     /// The path below the base URL; a model id is percent-encoded.
     fn path(&self, spec: &Request) -> String {
-        match spec.endpoint {
-            Endpoint::Models => "/models".into(),
-            Endpoint::Model => {
-                let id = spec.model_id.as_deref().unwrap_or(&self.target.model);
-                let id = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT);
-                format!("/models/{id}")
-            }
-            Endpoint::Chat => "/chat/completions".into(),
-            Endpoint::Completions => "/completions".into(),
-        }
+        let id = spec.model_id.as_deref().unwrap_or(&self.target.model);
+        let id = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT).to_string();
+        spec.endpoint.path(&id)
     }
 
     /// The request body with its templates filled in.

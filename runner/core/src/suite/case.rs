@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use super::Dialect;
+
 /// One case: a conformance case (a request and the named checks its
 /// exchange must pass) or a performance case (a load and the `slo_*`
 /// checks its exchanges must pass together). Exactly one of `request` and
@@ -86,6 +88,8 @@ pub enum Capability {
     PromptCaching,
     /// Declared rate limits (the profile's `rate_limit`), answered with 429.
     RateLimits,
+    /// `POST /messages/count_tokens` of the Anthropic Messages dialect.
+    CountTokens,
 }
 
 /// A request pattern sent before a case's judged request.
@@ -112,6 +116,7 @@ impl Capability {
         Capability::Reasoning,
         Capability::PromptCaching,
         Capability::RateLimits,
+        Capability::CountTokens,
     ];
 
     /// The name used in case files and target profiles.
@@ -128,6 +133,7 @@ impl Capability {
             Capability::Reasoning => "reasoning",
             Capability::PromptCaching => "prompt_caching",
             Capability::RateLimits => "rate_limits",
+            Capability::CountTokens => "count_tokens",
         }
     }
 }
@@ -190,6 +196,12 @@ pub enum Endpoint {
     Chat,
     /// `POST {base}/completions`
     Completions,
+    /// `POST {base}/messages` (Anthropic Messages)
+    Messages,
+    /// `POST {base}/messages/count_tokens` (Anthropic Messages)
+    MessagesCountTokens,
+    /// `POST {base}/responses` (OpenAI Responses)
+    Responses,
 }
 
 impl Endpoint {
@@ -197,7 +209,35 @@ impl Endpoint {
     pub fn method(self) -> Method {
         match self {
             Endpoint::Models | Endpoint::Model => Method::Get,
-            Endpoint::Chat | Endpoint::Completions => Method::Post,
+            Endpoint::Chat
+            | Endpoint::Completions
+            | Endpoint::Messages
+            | Endpoint::MessagesCountTokens
+            | Endpoint::Responses => Method::Post,
+        }
+    }
+
+    /// The dialect of the API the endpoint belongs to.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Endpoint::Models | Endpoint::Model | Endpoint::Chat | Endpoint::Completions => {
+                Dialect::OpenaiChat
+            }
+            Endpoint::Messages | Endpoint::MessagesCountTokens => Dialect::AnthropicMessages,
+            Endpoint::Responses => Dialect::OpenaiResponses,
+        }
+    }
+
+    /// The path below the dialect's base URL; `model_id` fills the model endpoint's.
+    pub fn path(self, model_id: &str) -> String {
+        match self {
+            Endpoint::Models => "/models".into(),
+            Endpoint::Model => format!("/models/{model_id}"),
+            Endpoint::Chat => "/chat/completions".into(),
+            Endpoint::Completions => "/completions".into(),
+            Endpoint::Messages => "/messages".into(),
+            Endpoint::MessagesCountTokens => "/messages/count_tokens".into(),
+            Endpoint::Responses => "/responses".into(),
         }
     }
 }

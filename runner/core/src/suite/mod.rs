@@ -5,6 +5,7 @@
 
 mod case;
 mod clause;
+mod dialect;
 mod locate;
 mod profile;
 mod slo;
@@ -19,6 +20,7 @@ pub use case::{
     WRONG_KEY,
 };
 pub use clause::{Clause, Level, area_of};
+pub use dialect::Dialect;
 pub use profile::{
     Accounting, ChatOverhead, Identity, Kept, Limits, PerformanceClaim, RateLimit, TargetProfile,
     Tolerance, load_profile,
