@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use tokencert_core::bundle::{ReferenceInfo, TargetInfo};
 use tokencert_core::suite::{
-    Accounting, Capability, Limits, PerformanceClaim, RateLimit, TargetProfile,
+    Accounting, Capability, Dialect, DialectClaim, Dialects, Limits, PerformanceClaim, RateLimit,
+    TargetProfile,
 };
 use tokencert_drive::{ApiKey, Client, DeclaredIdentity, Remote, Target};
 use tokencert_reference::{Capacity, Mutant, RunningServer};
@@ -230,6 +231,7 @@ pub async fn prepare(selection: Selection) -> Result<Prepared, TargetError> {
                 api_key: Some(ApiKey::new(REFERENCE_KEY)),
                 limits,
                 rate_limit: Some(rate_limit),
+                dialects: reference_dialects(),
             };
             let twin_target = Target {
                 base_url: twin.base_url(),
@@ -291,6 +293,17 @@ fn describe_capacity(c: &Capacity) -> String {
 }
 
 /// The rate limit the embedded service enforces on its limited model.
+/// The dialects the embedded reference serves: all of them, each at
+/// `/v1`, keys in the dialect's own header.
+pub fn reference_dialects() -> Dialects {
+    Dialects(
+        Dialect::ALL
+            .into_iter()
+            .map(|d| (d, DialectClaim::default()))
+            .collect(),
+    )
+}
+
 fn reference_rate_limit(config: &tokencert_reference::Config) -> RateLimit {
     let limit = &config.rate_limit;
     RateLimit {
@@ -323,6 +336,7 @@ mod tests {
         let profile = tokencert_core::suite::load_profile(&path).expect("the profile loads");
         let all: BTreeSet<Capability> = Capability::ALL.iter().copied().collect();
         assert_eq!(profile.claims, all);
+        assert_eq!(profile.dialects, reference_dialects());
         assert_eq!(
             profile.limits,
             reference_limits(&tokencert_reference::Config::default())

@@ -58,6 +58,9 @@ pub struct Plan {
     pub cases: Vec<String>,
     /// Capabilities the target claims.
     pub claims: BTreeSet<Capability>,
+    /// The API dialects the target serves; cases of others are not claimed.
+    #[serde(default, skip_serializing_if = "crate::suite::Dialects::is_default")]
+    pub dialects: crate::suite::Dialects,
     /// How the target counts tokens. A Hugging Face tokenizer is named by
     /// its path relative to the bundle.
     #[serde(default)]
@@ -161,11 +164,17 @@ impl Context {
     fn unmet(&self, case: &Case) -> Unmet {
         let plan = &self.plan;
         let mut claims: Vec<String> = case
-            .requires
-            .iter()
-            .filter(|c| !plan.claims.contains(c))
-            .map(|c| c.name().to_string())
+            .dialects()
+            .into_iter()
+            .filter(|d| !plan.dialects.serves(*d))
+            .map(|d| format!("dialect {d}"))
             .collect();
+        claims.extend(
+            case.requires
+                .iter()
+                .filter(|c| !plan.claims.contains(c))
+                .map(|c| c.name().to_string()),
+        );
         if let Some(perf) = &case.performance {
             let classes = plan.performance.as_ref().map(|p| &p.classes);
             if !classes.is_some_and(|c| c.contains(&perf.slo)) {

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use tokencert_core::check::{RetryAfter, parse_retry_after};
 use tokencert_core::evidence::{Outcome, RawBytes, Record};
-use tokencert_core::suite::{AuthMode, Capability, Case, Method, Probe, Request, WRONG_KEY};
+use tokencert_core::suite::{
+    AuthMode, Capability, Case, Dialect, KeyHeader, Method, Probe, Request, WRONG_KEY,
+};
 use tokio::time::Instant;
 
 use crate::record::Recorder;
@@ -303,7 +305,8 @@ impl Client {
         offload: bool,
     ) -> Prepared {
         let redactor = Redactor::new(self.target.api_key.as_ref().map(|k| k.expose()));
-        let url = self.target.url(&self.path(spec));
+        let dialect = spec.endpoint.dialect();
+        let url = self.target.dialect_url(dialect, &self.path(spec));
         let build = || {
             let body = self.body(spec);
             let recorded = RawBytes::request_body(&body);
@@ -332,15 +335,34 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let key = self.target.api_key.as_ref().map(ApiKey::expose);
-        match (spec.auth, key) {
-            (AuthMode::Key, Some(key)) => request = request.bearer_auth(key),
-            (AuthMode::Malformed, Some(key)) => {
-                request = request.header(reqwest::header::AUTHORIZATION, key);
-            }
-            (AuthMode::Wrong, _) => request = request.bearer_auth(WRONG_KEY),
-            (AuthMode::Key | AuthMode::Malformed, None) | (AuthMode::None, _) => {}
+        if dialect == Dialect::AnthropicMessages {
+            request = request.header("anthropic-version", ANTHROPIC_VERSION);
         }
+        let header = self
+            .target
+            .dialects
+            .get(dialect)
+            .and_then(|claim| claim.auth)
+            .unwrap_or(KeyHeader::of(dialect));
+        let key = self.target.api_key.as_ref().map(ApiKey::expose);
+        let presented = match (spec.auth, key) {
+            (AuthMode::Key, Some(key)) => Some(Presented::Scheme(key)),
+            (AuthMode::Malformed, Some(key)) => Some(Presented::Bare(key)),
+            (AuthMode::Wrong, _) => Some(Presented::Scheme(WRONG_KEY)),
+            (AuthMode::Key | AuthMode::Malformed, None) | (AuthMode::None, _) => None,
+        };
+        request = match (header, presented) {
+            (KeyHeader::Bearer, Some(Presented::Scheme(key))) => request.bearer_auth(key),
+            (KeyHeader::Bearer, Some(Presented::Bare(key))) => {
+                request.header(reqwest::header::AUTHORIZATION, key)
+            }
+            (KeyHeader::XApiKey, Some(Presented::Scheme(key))) => request.header(X_API_KEY, key),
+            // A bearer credential in the header that wants the bare key.
+            (KeyHeader::XApiKey, Some(Presented::Bare(key))) => {
+                request.header(X_API_KEY, format!("Bearer {key}"))
+            }
+            (_, None) => request,
+        };
         let request = request.build();
         let headers = match &request {
             Ok(built) => recorded_headers(built.headers(), &redactor),
@@ -569,6 +591,20 @@ pub(crate) fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// The header Anthropic's API takes the key in.
+const X_API_KEY: &str = "x-api-key";
+
+/// The `anthropic-version` sent with every Anthropic Messages request: the
+/// version the Messages API reference documents (read 2026-12-07).
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// A key as a request presents it: in the header's own way, or
+/// malformed (without the `Bearer` scheme, or with it where none belongs).
+enum Presented<'a> {
+    Scheme(&'a str),
+    Bare(&'a str),
+}
+
 /// Request headers as evidence: credentials replaced, the key removed from
 /// any other value. (The HTTP layer adds `host` and `content-length` after.)
 fn recorded_headers(
@@ -579,7 +615,7 @@ fn recorded_headers(
         .iter()
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes());
-            let value = if name == reqwest::header::AUTHORIZATION {
+            let value = if name == reqwest::header::AUTHORIZATION || name == X_API_KEY {
                 match value.split_once(' ') {
                     Some((scheme, _)) => format!("{scheme} {REDACTED}"),
                     None => REDACTED.to_string(),

@@ -129,6 +129,10 @@ pub fn prepare_remote(remote: Remote) -> Result<PreparedRemote, RemoteError> {
         api_key: remote.api_key,
         limits: profile.as_ref().map(|p| p.limits).unwrap_or_default(),
         rate_limit,
+        dialects: profile
+            .as_ref()
+            .map(|p| p.dialects.clone())
+            .unwrap_or_default(),
     };
     Ok(PreparedRemote {
         target,

@@ -256,6 +256,7 @@ pub async fn run_sharded(
         cases: config.cases.iter().map(|c| c.id.clone()).collect(),
         identity,
         claims: config.claims.clone(),
+        dialects: config.client.target().dialects.clone(),
         accounting,
         rate_limit: config.client.target().rate_limit.clone(),
         performance: config.performance.clone(),

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use tokencert_core::suite::Dialect;
+
 /// An API key. Its `Debug` never shows it and it has no `Display`, so it
 /// cannot slip into logs, errors or panics by formatting.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,6 +40,8 @@ pub struct Target {
     pub limits: tokencert_core::suite::Limits,
     /// The rate limit the target declares, probed by rate-limit cases.
     pub rate_limit: Option<tokencert_core::suite::RateLimit>,
+    /// The API dialects the target serves, and where each is reached.
+    pub dialects: tokencert_core::suite::Dialects,
 }
 
 impl Target {
@@ -62,11 +66,33 @@ impl Target {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url.trim_end_matches('/'))
     }
+
+    /// The URL of a path below a dialect's base: the base URL, or its
+    /// origin joined to the base path the profile gives the dialect.
+    pub fn dialect_url(&self, dialect: Dialect, path: &str) -> String {
+        match self
+            .dialects
+            .get(dialect)
+            .and_then(|c| c.base_path.as_deref())
+        {
+            Some(base_path) => {
+                let base = self.base_url.trim_end_matches('/');
+                let origin_end = base
+                    .find("://")
+                    .and_then(|scheme| base[scheme + 3..].find('/').map(|p| scheme + 3 + p))
+                    .unwrap_or(base.len());
+                let base_path = base_path.trim_end_matches('/');
+                let slash = if base_path.starts_with('/') { "" } else { "/" };
+                format!("{}{slash}{base_path}{path}", &base[..origin_end])
+            }
+            None => self.url(path),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ApiKey, Target};
+    use super::{ApiKey, Dialect, Target};
 
     const KEY: &str = "sk-test-3f9a1c";
 
@@ -77,7 +103,36 @@ mod tests {
             api_key: Some(ApiKey::new(KEY)),
             limits: Default::default(),
             rate_limit: None,
+            dialects: Default::default(),
         }
+    }
+
+    #[test]
+    fn a_dialect_base_path_replaces_the_path_of_the_base_url() {
+        use tokencert_core::suite::{DialectClaim, Dialects};
+        let mut target = target();
+        assert_eq!(
+            target.dialect_url(Dialect::AnthropicMessages, "/messages"),
+            "http://127.0.0.1:1/v1/messages"
+        );
+        target.dialects = Dialects(
+            [(
+                Dialect::AnthropicMessages,
+                DialectClaim {
+                    base_path: Some("/anthropic/v1/".into()),
+                    auth: None,
+                },
+            )]
+            .into(),
+        );
+        assert_eq!(
+            target.dialect_url(Dialect::AnthropicMessages, "/messages"),
+            "http://127.0.0.1:1/anthropic/v1/messages"
+        );
+        assert_eq!(
+            target.dialect_url(Dialect::OpenaiChat, "/models"),
+            "http://127.0.0.1:1/v1/models"
+        );
     }
 
     #[test]

@@ -131,6 +131,7 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
         api_key: Some(ApiKey::new(KEY)),
         limits: Default::default(),
         rate_limit: None,
+        dialects: Default::default(),
     };
     let config = RunConfig {
         suite,

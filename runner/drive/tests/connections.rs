@@ -48,6 +48,7 @@ async fn a_server_that_drops_keep_alive_connections_does_not_fail_later_cases() 
         api_key: None,
         limits: Default::default(),
         rate_limit: None,
+        dialects: Default::default(),
     };
     let client = Client::new(target, Limits::default()).expect("client");
     let dir = tempfile::tempdir().expect("temp dir");

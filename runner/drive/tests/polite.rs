@@ -47,6 +47,7 @@ async fn statuses(polite_retries: u32) -> Vec<Vec<(u16, u32)>> {
             window_seconds: 1,
             tokens: None,
         }),
+        dialects: Default::default(),
     };
     let limits = Limits {
         polite_retries,

@@ -22,8 +22,8 @@ pub use case::{
 pub use clause::{Clause, Level, area_of};
 pub use dialect::Dialect;
 pub use profile::{
-    Accounting, ChatOverhead, Identity, Kept, Limits, PerformanceClaim, RateLimit, TargetProfile,
-    Tolerance, load_profile,
+    Accounting, ChatOverhead, DialectClaim, Dialects, Identity, Kept, KeyHeader, Limits,
+    PerformanceClaim, RateLimit, TargetProfile, Tolerance, load_profile,
 };
 pub use slo::{
     LatencyThreshold, MaxShare, MinShare, Objectives, SLO_DIR, SloProfile, SpeedThreshold,

@@ -1,11 +1,11 @@
 //! Target profiles (`suites/targets/*.yaml`): what a target claims.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Capability, Problem};
+use super::{Capability, Dialect, Problem};
 use crate::tokens::TokenizerSpec;
 
 /// What a target declares about itself.
@@ -19,6 +19,11 @@ pub struct TargetProfile {
     /// The model to test, unless given on the command line.
     #[serde(default)]
     pub model: Option<String>,
+    /// The API dialects the target serves, as a list of names or a map
+    /// from name to how it is reached; cases of other dialects are not
+    /// claimed. OpenAI Chat alone when absent.
+    #[serde(default)]
+    pub dialects: Dialects,
     /// Optional capabilities the target claims; cases needing others are reported as not claimed.
     #[serde(default)]
     pub claims: BTreeSet<Capability>,
@@ -39,6 +44,94 @@ pub struct TargetProfile {
     /// (clause TS-ID-MODEL-FINGERPRINT).
     #[serde(default)]
     pub identity: Option<Identity>,
+}
+
+/// The dialects a target serves, each with how it is reached. OpenAI
+/// Chat alone by default (what a profile without `dialects` serves).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Dialects(pub BTreeMap<Dialect, DialectClaim>);
+
+impl Default for Dialects {
+    fn default() -> Self {
+        Self(BTreeMap::from([(
+            Dialect::OpenaiChat,
+            DialectClaim::default(),
+        )]))
+    }
+}
+
+impl Dialects {
+    /// Whether the target serves `dialect`.
+    pub fn serves(&self, dialect: Dialect) -> bool {
+        self.0.contains_key(&dialect)
+    }
+
+    /// How `dialect` is reached, if served.
+    pub fn get(&self, dialect: Dialect) -> Option<&DialectClaim> {
+        self.0.get(&dialect)
+    }
+
+    /// Whether these are the default dialects (for skipping them when serialising).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// `dialects:` as a list of names or as a map from name to [`DialectClaim`].
+impl<'de> Deserialize<'de> for Dialects {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Names(Vec<Dialect>),
+            Claims(BTreeMap<Dialect, DialectClaim>),
+        }
+        Ok(Dialects(match Form::deserialize(deserializer)? {
+            Form::Names(names) => names
+                .into_iter()
+                .map(|d| (d, DialectClaim::default()))
+                .collect(),
+            Form::Claims(claims) => claims,
+        }))
+    }
+}
+
+/// How a served dialect is reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialectClaim {
+    /// The path that replaces the target URL's path for this dialect's
+    /// endpoints (e.g. `/anthropic/v1` when a service serves Messages
+    /// there); the target URL's own path when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_path: Option<String>,
+    /// The header that carries the key; the dialect's own when absent
+    /// (`x-api-key` for Anthropic Messages, a bearer `Authorization` for
+    /// the OpenAI dialects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<KeyHeader>,
+}
+
+/// The header an API key is presented in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum KeyHeader {
+    /// `Authorization: Bearer KEY`.
+    #[serde(rename = "bearer")]
+    Bearer,
+    /// `x-api-key: KEY` (Anthropic's).
+    #[serde(rename = "x-api-key")]
+    XApiKey,
+}
+
+impl KeyHeader {
+    /// The header a dialect presents its key in unless a profile says otherwise.
+    pub fn of(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::AnthropicMessages => KeyHeader::XApiKey,
+            Dialect::OpenaiChat | Dialect::OpenaiResponses => KeyHeader::Bearer,
+        }
+    }
 }
 
 /// What a target declares about the identity of the model it serves.
@@ -264,6 +357,36 @@ fn beside(spec: TokenizerSpec, dir: &Path) -> TokenizerSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dialects_are_a_list_of_names_or_a_map_and_openai_chat_alone_by_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("target.yaml");
+        let load = |extra: &str| {
+            std::fs::write(&path, format!("name: t\ndescription: d\n{extra}")).expect("write");
+            load_profile(&path)
+        };
+        let profile = load("").expect("loads");
+        assert!(profile.dialects.is_default());
+        let profile = load("dialects: [openai-chat, anthropic-messages]\n").expect("loads");
+        assert_eq!(
+            profile.dialects.0.keys().copied().collect::<Vec<_>>(),
+            [Dialect::OpenaiChat, Dialect::AnthropicMessages]
+        );
+        let profile =
+            load("dialects: {anthropic-messages: {base_path: /anthropic/v1, auth: bearer}}\n")
+                .expect("loads");
+        assert_eq!(
+            profile.dialects.0[&Dialect::AnthropicMessages],
+            DialectClaim {
+                base_path: Some("/anthropic/v1".into()),
+                auth: Some(KeyHeader::Bearer)
+            }
+        );
+        assert!(!profile.dialects.serves(Dialect::OpenaiChat));
+        let problem = load("dialects: [anthropic]\n").expect_err("an unknown dialect");
+        assert!(problem.to_string().contains("target.yaml"), "{problem}");
+    }
 
     #[test]
     fn identity_declares_two_reference_fingerprints_beside_the_profile() {

@@ -75,6 +75,7 @@ pub async fn run(
             max_request_bytes: 1 << 20,
         },
         rate_limit: None,
+        dialects: Default::default(),
     };
     let cases = suite
         .cases
