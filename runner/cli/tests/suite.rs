@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             let plan = Plan {
                 cases: Vec::new(),
                 claims: prepared.claims.clone(),
+                dialects: prepared.target.dialects.clone(),
                 accounting: prepared.accounting.clone(),
                 rate_limit: prepared.target.rate_limit.clone(),
                 performance: prepared.performance.clone(),

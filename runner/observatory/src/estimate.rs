@@ -36,6 +36,7 @@ pub fn estimate(suite: &Suite, cases: &[&Case], target: &PreparedRemote) -> Resu
     let plan = Plan {
         cases: cases.iter().map(|c| c.id.clone()).collect(),
         claims: target.claims.clone(),
+        dialects: target.target.dialects.clone(),
         accounting: target.accounting.clone(),
         rate_limit: target.target.rate_limit.clone(),
         performance: target.performance.clone(),
