@@ -66,6 +66,7 @@ async fn run(suite: &Suite, setup: Setup, select: impl Fn(&suite::Case) -> bool)
         api_key: Some(ApiKey::new(KEY)),
         limits,
         rate_limit: None,
+        dialects: Default::default(),
     };
     let out = tempfile::tempdir().expect("temp dir");
     let run = RunConfig {

@@ -126,6 +126,7 @@ async fn reference_fingerprint(suite: &Suite, model: &str, out: &Path) -> Finger
         api_key: None::<ApiKey>,
         limits: Default::default(),
         rate_limit: None,
+        dialects: Default::default(),
     };
     let limits = Limits {
         timeout: Duration::from_secs(10),
