@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tokencert_core::suite::Dialect;
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 use tokencert_core::workload::{
     Arrivals, LengthDist, LoadModel, Preset, PromptBuilder, Prompts, STREAM_TEXT, Workload,
@@ -193,6 +194,7 @@ fn a_preset_workload_plans_exact_clipped_prompts() {
             users: 1,
             think_time: Duration::ZERO,
         },
+        dialect: Dialect::OpenaiChat,
     };
     let plan = workload
         .plan(&tokenizer, Path::new("."), Some(8192))
@@ -551,4 +553,51 @@ fn a_tokenizer_merging_across_words_is_fixed_up_at_the_tail() {
             assert_eq!(count(&tokenizer, &text), tokens, "{text:.200}");
         }
     }
+}
+
+#[test]
+fn every_dialect_sends_the_same_seeded_prompts_as_its_own_request() {
+    let tokenizer = o200k();
+    let yaml = |dialect: &str| {
+        format!(
+            "seed: 5\nrequests: 3\nprompts: {{synthetic: {{input: {{fixed: 30}}, output: {{fixed: 9}}}}}}\n\
+             load: {{closed: {{users: 1}}}}\n{dialect}"
+        )
+    };
+    let plan = |text: String| {
+        let workload: Workload = serde_saphyr::from_str(&text).expect("the workload parses");
+        let plan = workload
+            .plan(&tokenizer, Path::new("."), None)
+            .expect("the workload plans");
+        (workload.dialect, plan)
+    };
+    let (dialect, chat) = plan(yaml(""));
+    assert_eq!(dialect, Dialect::OpenaiChat, "the default");
+    let (dialect, messages) = plan(yaml("dialect: anthropic-messages\n"));
+    assert_eq!(dialect, Dialect::AnthropicMessages);
+    let (dialect, responses) = plan(yaml("dialect: openai-responses\n"));
+    assert_eq!(dialect, Dialect::OpenaiResponses);
+    for ((c, m), r) in chat.iter().zip(&messages).zip(&responses) {
+        let prompt = &c.body["messages"][0]["content"];
+        assert_eq!(count(&tokenizer, prompt.as_str().expect("text")), 30);
+        assert_eq!(c.dialect, Dialect::OpenaiChat);
+        assert_eq!(c.body["max_tokens"], 9);
+        assert_eq!(c.body["stream_options"]["include_usage"], true);
+        assert_eq!(m.dialect, Dialect::AnthropicMessages);
+        assert_eq!(m.body["messages"], c.body["messages"]);
+        assert_eq!(m.body["max_tokens"], 9);
+        assert_eq!(m.body["stream"], true);
+        assert!(m.body.get("stream_options").is_none(), "{}", m.body);
+        assert_eq!(r.dialect, Dialect::OpenaiResponses);
+        assert_eq!(&r.body["input"], prompt);
+        assert_eq!(r.body["max_output_tokens"], 9);
+        assert_eq!(r.body["stream"], true);
+        assert!(r.body.get("max_tokens").is_none(), "{}", r.body);
+        assert_eq!(
+            (m.prompt_tokens, m.max_tokens, m.scheduled_ns),
+            (c.prompt_tokens, c.max_tokens, c.scheduled_ns)
+        );
+    }
+    let unknown = serde_saphyr::from_str::<Workload>(&yaml("dialect: anthropic\n"));
+    assert!(unknown.is_err(), "an unknown dialect is refused");
 }

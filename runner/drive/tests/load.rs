@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokencert_core::evidence::read_exchanges;
 use tokencert_core::metrics::{ErrorClass, exchange_metrics};
+use tokencert_core::suite::Dialect;
 use tokencert_core::tokens::{Tokenizer, TokenizerSpec};
 use tokencert_core::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
 use tokencert_drive::load::{
@@ -66,6 +67,7 @@ fn client_of(server: &RunningServer, model: &str) -> Client {
         api_key: None,
         limits: Default::default(),
         rate_limit: None,
+        dialects: Default::default(),
     };
     let limits = Limits {
         timeout: Duration::from_secs(10),
@@ -85,6 +87,7 @@ fn plan(load: LoadModel, requests: u64, output: u64) -> Vec<PlannedRequest> {
             output: LengthDist::Fixed(output),
         },
         load,
+        dialect: Dialect::OpenaiChat,
     }
     .plan(&tokenizer(), Path::new("."), None)
     .expect("the workload plans")

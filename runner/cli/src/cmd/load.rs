@@ -11,6 +11,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokencert::target::{self, Selection};
 use tokencert_core::metrics::{Distribution, ErrorClass, SteadyState, Summary, milli_to_decimal};
+use tokencert_core::suite::Dialect;
 use tokencert_core::workload::{LengthDist, LoadModel, Preset, Prompts, Workload};
 use tokencert_drive::load::LoadRun;
 use tokencert_drive::perf::load::{self as perf_load, achieved, describe};
@@ -109,6 +110,13 @@ pub(crate) struct TargetArgs {
     #[arg(long, value_name = "TOKENS", requires = "input",
           value_parser = clap::value_parser!(u64).range(1..))]
     output: Option<u64>,
+    /// The API dialect the requests speak: openai-chat (POST
+    /// {base}/chat/completions), anthropic-messages (POST {base}/messages,
+    /// with x-api-key and anthropic-version) or openai-responses (POST
+    /// {base}/responses). The same prompts, as that dialect's streaming
+    /// request.
+    #[arg(long, default_value = "openai-chat", value_parser = parse_dialect)]
+    dialect: Dialect,
     /// Seed of the prompts, the schedule and the embedded service.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -124,6 +132,10 @@ pub(crate) struct TargetArgs {
     /// and every exchange would cross the network unencrypted).
     #[arg(long, env = "TOKENCERT_ALLOW_INSECURE_HTTP")]
     allow_insecure_http: bool,
+}
+
+fn parse_dialect(text: &str) -> Result<Dialect, String> {
+    text.parse()
 }
 
 fn parse_preset(text: &str) -> Result<Preset, String> {
@@ -215,6 +227,7 @@ impl TargetArgs {
             duration,
             prompts,
             load,
+            dialect: self.dialect,
         };
         workload.validate()?;
         Ok(workload)
@@ -271,6 +284,7 @@ impl TargetArgs {
                     api_key: Some(ApiKey::new(target::REFERENCE_KEY)),
                     limits: Default::default(),
                     rate_limit: None,
+                    dialects: target::reference_dialects(),
                 };
                 let context = context.saturating_sub(TEMPLATE_TOKENS);
                 (target, Some(server), Some(context))
@@ -413,7 +427,7 @@ fn print_table(
     summary: &Summary,
     steady: Option<&SteadyState>,
 ) {
-    println!("load: {}", describe(&workload.load));
+    println!("load: {}, {}", describe(&workload.load), workload.dialect);
     println!(
         "requests: {} planned, {} sent, {} ok, {} errors, {} not sent, {} unscheduled",
         run.planned, run.sent, run.succeeded, run.errors, run.not_sent, run.unscheduled

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{MetricsError, milli_per_second};
+use super::{MetricsError, messages, milli_per_second, responses};
 use crate::check::choices;
 use crate::evidence::{Exchange, Outcome};
 use crate::sse;
+use crate::suite::Dialect;
 use crate::tokens::Tokenizer;
 
 /// The payload that ends a stream.
@@ -26,8 +27,14 @@ const DONE: &str = "[DONE]";
 /// 4. `protocol`: any other status than 200; or a 200 whose body was cut
 ///    (the connection failed, the body limit was reached, or the recording
 ///    stops); or a 200 stream that is not well-formed `text/event-stream`,
-///    has no `data: [DONE]`, has events after it, or an event before it that
-///    is not JSON; or a 200 body, not streamed, that is not JSON.
+///    does not end as its dialect ends a stream, has events after that end,
+///    or an event before it that is not JSON; or a 200 body, not streamed,
+///    that is not JSON. A stream ends (by the dialect of the request URL,
+///    [`Dialect::of_url`]): OpenAI Chat with `data: [DONE]`; Anthropic
+///    Messages with a `message_stop` event (an `error` event is a
+///    `protocol` error); OpenAI Responses with a `response.completed` or
+///    `response.incomplete` event, and no `[DONE]` anywhere (a
+///    `response.failed` or `error` event is a `protocol` error).
 /// 5. `ok`: everything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ErrorClass {
@@ -100,8 +107,10 @@ pub struct ExchangeMetrics {
     /// Time to the end of the exchange; `None` when the recording stops
     /// before it ended.
     pub e2e_ns: Option<u64>,
-    /// `usage.completion_tokens` as the server reported it; `None` when
-    /// not `ok` or not reported.
+    /// The output tokens the server reported (`usage.completion_tokens`;
+    /// Messages: the last `usage.output_tokens` of `message_delta`, or of
+    /// the body; Responses: `usage.output_tokens` of the final response);
+    /// `None` when not `ok` or not reported.
     pub usage_output_tokens: Option<u64>,
     /// The delivered text recounted; `None` unless `ok`.
     pub recount_output_tokens: Option<u64>,
@@ -147,10 +156,11 @@ pub fn exchange_metrics(
         tpot_ns: None,
         output_speed_milli_tps: None,
     };
+    let dialect = Dialect::of_url(&exchange.url);
     let read = match classify(exchange) {
         Err((class, problem)) => Err((class, problem)),
-        Ok(()) if streamed => read_stream(exchange, &body),
-        Ok(()) => read_body(&body),
+        Ok(()) if streamed => read_stream(exchange, &body, dialect),
+        Ok(()) => read_body(&body, dialect),
     };
     let read = match read {
         Ok(read) => read,
@@ -225,7 +235,8 @@ fn is_streamed(exchange: &Exchange) -> bool {
     asked || answered
 }
 
-type Classified<T> = Result<T, (ErrorClass, String)>;
+/// A value, or the class and problem that stand in for it.
+pub(super) type Classified<T> = Result<T, (ErrorClass, String)>;
 
 /// The class decided by the outcome and the status alone; `Ok(())` for a
 /// complete 200 response, whose body decides between `ok` and `protocol`.
@@ -272,52 +283,86 @@ fn classify(exchange: &Exchange) -> Classified<()> {
 }
 
 /// An event carrying output content.
-struct ContentEvent {
+pub(super) struct ContentEvent {
     /// When its last byte arrived.
-    t_ns: u64,
+    pub(super) t_ns: u64,
     /// Its text (content and text of every choice), for the token count.
-    text: String,
+    pub(super) text: String,
+}
+
+impl ContentEvent {
+    /// The content event of the `i`-th event of a stream, carrying `text`,
+    /// timed by the chunk that delivered its last byte.
+    pub(super) fn at(
+        times: &ChunkTimes,
+        i: usize,
+        event: &sse::Event,
+        text: String,
+    ) -> Classified<Self> {
+        let t_ns = times.of_byte(event.end.saturating_sub(1)).ok_or_else(|| {
+            protocol(format!(
+                "event {i} (byte {}) lies past the body",
+                event.start
+            ))
+        })?;
+        Ok(ContentEvent { t_ns, text })
+    }
 }
 
 /// What a complete 200 response delivered.
 #[derive(Default)]
-struct Read {
+pub(super) struct Read {
     /// Content events in order (streams only).
-    events: Vec<ContentEvent>,
+    pub(super) events: Vec<ContentEvent>,
     /// Delivered text per choice index.
-    texts: BTreeMap<u64, String>,
-    /// `usage.completion_tokens`, when reported.
-    usage_output_tokens: Option<u64>,
+    pub(super) texts: BTreeMap<u64, String>,
+    /// The output tokens the server reported, when it did.
+    pub(super) usage_output_tokens: Option<u64>,
 }
 
-fn protocol(problem: String) -> (ErrorClass, String) {
+/// The `protocol` class with this problem.
+pub(super) fn protocol(problem: String) -> (ErrorClass, String) {
     (ErrorClass::Protocol, problem)
 }
 
-/// Reads a complete stream: its content events with their times, the text
-/// per choice and the usage.
-fn read_stream(exchange: &Exchange, body: &[u8]) -> Classified<Read> {
+/// The JSON of the `i`-th event of a stream.
+pub(super) fn event_json(i: usize, event: &sse::Event) -> Classified<Value> {
+    serde_json::from_str(&event.data)
+        .map_err(|e| protocol(format!("event {i} (byte {}) is not JSON: {e}", event.start)))
+}
+
+/// Reads a complete stream in `dialect`: its content events with their
+/// times, the text per choice and the usage.
+fn read_stream(exchange: &Exchange, body: &[u8], dialect: Dialect) -> Classified<Read> {
     let parsed = sse::parse(body);
     if let Some(problem) = parsed.problems.first() {
         return Err(protocol(format!("the stream is malformed: {problem}")));
     }
-    let Some(done) = parsed.events.iter().position(|e| e.data == DONE) else {
+    let times = ChunkTimes::new(exchange);
+    match dialect {
+        Dialect::OpenaiChat => read_chat_stream(&parsed.events, &times),
+        Dialect::AnthropicMessages => messages::read_stream(&parsed.events, &times),
+        Dialect::OpenaiResponses => responses::read_stream(&parsed.events, &times),
+    }
+}
+
+/// Reads a complete chat (or legacy completions) stream.
+fn read_chat_stream(events: &[sse::Event], times: &ChunkTimes) -> Classified<Read> {
+    let Some(done) = events.iter().position(|e| e.data == DONE) else {
         return Err(protocol(format!(
             "no [DONE] event among the {} events",
-            parsed.events.len()
+            events.len()
         )));
     };
-    if let Some(after) = parsed.events.get(done + 1) {
+    if let Some(after) = events.get(done + 1) {
         return Err(protocol(format!(
             "an event follows [DONE] at byte {}",
             after.start
         )));
     }
-    let times = ChunkTimes::new(exchange);
     let mut read = Read::default();
-    for (i, event) in parsed.events[..done].iter().enumerate() {
-        let value: Value = serde_json::from_str(&event.data)
-            .map_err(|e| protocol(format!("event {i} (byte {}) is not JSON: {e}", event.start)))?;
+    for (i, event) in events[..done].iter().enumerate() {
+        let value = event_json(i, event)?;
         if let Some(tokens) = completion_tokens(&value) {
             read.usage_output_tokens = Some(tokens);
         }
@@ -343,27 +388,30 @@ fn read_stream(exchange: &Exchange, body: &[u8]) -> Classified<Read> {
                 .push_str(&choice_text);
         }
         if content {
-            let t_ns = times.of_byte(event.end.saturating_sub(1)).ok_or_else(|| {
-                protocol(format!(
-                    "event {i} (byte {}) lies past the body",
-                    event.start
-                ))
-            })?;
-            read.events.push(ContentEvent { t_ns, text });
+            read.events.push(ContentEvent::at(times, i, event, text)?);
         }
     }
     Ok(read)
 }
 
-/// Reads a complete body that is not a stream.
-fn read_body(body: &[u8]) -> Classified<Read> {
+/// Reads a complete body, not a stream, in `dialect`.
+fn read_body(body: &[u8], dialect: Dialect) -> Classified<Read> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| protocol(format!("the body is not JSON: {e}")))?;
+    Ok(match dialect {
+        Dialect::OpenaiChat => read_chat_body(&value),
+        Dialect::AnthropicMessages => messages::read_body(&value),
+        Dialect::OpenaiResponses => responses::read_body(&value),
+    })
+}
+
+/// Reads a chat (or legacy completions) body.
+fn read_chat_body(value: &Value) -> Read {
     let mut read = Read {
-        usage_output_tokens: completion_tokens(&value),
+        usage_output_tokens: completion_tokens(value),
         ..Read::default()
     };
-    for choice in choices(&value) {
+    for choice in choices(value) {
         let message = choice.get("message").unwrap_or(choice);
         let entry = read.texts.entry(index_of(choice)).or_default();
         for part in [message.get("content"), choice.get("text")] {
@@ -372,7 +420,7 @@ fn read_body(body: &[u8]) -> Classified<Read> {
             }
         }
     }
-    Ok(read)
+    read
 }
 
 /// `usage.completion_tokens` of a body or chunk, when present.
@@ -390,7 +438,7 @@ fn index_of(choice: &Value) -> u64 {
 }
 
 /// The arrival time of each body byte, by chunk.
-struct ChunkTimes {
+pub(super) struct ChunkTimes {
     /// (offset just past the chunk, its time), in body order.
     ends: Vec<(usize, u64)>,
 }

@@ -77,6 +77,8 @@
 mod distribution;
 mod errors;
 mod exchange;
+mod messages;
+mod responses;
 mod window;
 
 pub use distribution::{

@@ -2,10 +2,11 @@
 //!
 //! A [`Workload`] names a seed, a prompt source (synthetic prompts with
 //! input and output length distributions, an Artificial-Analysis-style
-//! [`Preset`], or a JSONL prompt file), a request bound and a
-//! [`LoadModel`]. [`Workload::plan`] turns it into the concrete request list:
-//! each request's chat body, its prompt and output token counts and, under
-//! an open loop, its scheduled send time.
+//! [`Preset`], or a JSONL prompt file), a request bound, a
+//! [`LoadModel`] and the API [`Dialect`] to speak. [`Workload::plan`] turns
+//! it into the concrete request list: each request's body in that dialect
+//! (see [`request_body`]), its prompt and output token counts and, under an
+//! open loop, its scheduled send time.
 //!
 //! Everything is deterministic from the seed: the same seed gives the same
 //! prompts (byte for byte) and the same schedule. Each part reads its own
@@ -15,6 +16,7 @@
 //! a platform whose maths library rounds differently in the last bit could,
 //! rarely, round a length or a nanosecond differently.)
 
+mod body;
 mod file;
 mod preset;
 mod sample;
@@ -26,10 +28,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::suite::Dialect;
 use crate::tokens::{Tokenizer, TokenizerError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use body::request_body;
 pub use file::{
     FilePrompt, MAX_PROMPT_FILE_BYTES, MAX_PROMPT_LINE_BYTES, parse_prompt_lines, read_prompt_file,
 };
@@ -147,6 +151,15 @@ pub struct Workload {
     pub prompts: Prompts,
     /// How the requests are sent.
     pub load: LoadModel,
+    /// The API dialect the requests speak (OpenAI Chat by default): the
+    /// same prompts and output bounds, sent as that dialect's streaming
+    /// request to its endpoint.
+    #[serde(default, skip_serializing_if = "is_openai_chat")]
+    pub dialect: Dialect,
+}
+
+fn is_openai_chat(dialect: &Dialect) -> bool {
+    *dialect == Dialect::OpenaiChat
 }
 
 /// One request of a plan.
@@ -157,8 +170,11 @@ pub struct PlannedRequest {
     /// Its send time in nanoseconds from the start of the run (open loop);
     /// `None` under a closed loop.
     pub scheduled_ns: Option<u64>,
-    /// The chat completions body: `model` `"${model}"`, `messages`,
-    /// `max_tokens`, `stream` true and `stream_options.include_usage`.
+    /// The dialect of `body`, which decides its endpoint.
+    #[serde(default, skip_serializing_if = "is_openai_chat")]
+    pub dialect: Dialect,
+    /// The streaming request body in that dialect, for the model
+    /// `"${model}"` (see [`request_body`]).
     pub body: Value,
     /// Tokens of the messages' text under the plan's tokenizer (the chat
     /// template's own tokens are not included). Exact for synthetic
@@ -306,7 +322,8 @@ impl Workload {
                 scheduled_ns: schedule
                     .as_ref()
                     .and_then(|times| times.get(usize::try_from(index).ok()?).copied()),
-                body: chat_body(messages, max_tokens),
+                dialect: self.dialect,
+                body: request_body(self.dialect, messages, max_tokens),
                 prompt_tokens,
                 max_tokens,
             });
@@ -334,17 +351,6 @@ impl Workload {
             lengths.output,
         ))
     }
-}
-
-/// A streaming chat completions body for the run's model.
-fn chat_body(messages: Value, max_tokens: u64) -> Value {
-    json!({
-        "model": "${model}",
-        "messages": messages,
-        "max_tokens": max_tokens,
-        "stream": true,
-        "stream_options": {"include_usage": true},
-    })
 }
 
 /// Durations in YAML and JSON as humantime strings (`"500ms"`, `"2s"`,

@@ -229,6 +229,7 @@ mod tests {
         PlannedRequest {
             index,
             scheduled_ns: Some(index * 10),
+            dialect: crate::suite::Dialect::OpenaiChat,
             body: json!({"messages": [{"role": "user", "content": content}]}),
             prompt_tokens: 1,
             max_tokens: 1,

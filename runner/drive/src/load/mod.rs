@@ -59,7 +59,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokencert_core::suite::Request;
+use tokencert_core::suite::{Dialect, Endpoint, Request};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -270,6 +270,8 @@ struct Job {
     user: Option<u64>,
     /// When it is due.
     at: Instant,
+    /// Its body's dialect, which decides the endpoint.
+    dialect: Dialect,
     body: serde_json::Value,
     file: PathBuf,
     /// Its prompt tokens, to judge how long the body takes to build.
@@ -620,6 +622,7 @@ impl Engine {
             index: planned.index,
             user,
             at,
+            dialect: planned.dialect,
             body: planned.body.clone(),
             file: self.dir.join(format!("{:08}.jsonl", planned.index)),
             prompt_tokens: planned.prompt_tokens,
@@ -704,6 +707,7 @@ async fn run_job(
         index,
         user,
         at,
+        dialect,
         body,
         file,
         prompt_tokens,
@@ -711,7 +715,7 @@ async fn run_job(
     // Moving the build off the executor costs a thread hand-over, worth it
     // only for a body that takes a while to build and digest.
     let offload = prompt_tokens > OFFLOAD_PROMPT_TOKENS;
-    let spec = Request::chat(body);
+    let spec = generated_request(dialect, body);
     let prepared = client.prepare_with(&case, &spec, 0, offload);
     drop(spec);
     let fail = |source| ClientError::Evidence {
@@ -740,6 +744,20 @@ async fn run_job(
         finished: Instant::now(),
         file,
         sent,
+    }
+}
+
+/// A load request: `body` sent with the target's key to the endpoint of
+/// its dialect (chat completions, messages or responses).
+fn generated_request(dialect: Dialect, body: serde_json::Value) -> Request {
+    let endpoint = match dialect {
+        Dialect::OpenaiChat => Endpoint::Chat,
+        Dialect::AnthropicMessages => Endpoint::Messages,
+        Dialect::OpenaiResponses => Endpoint::Responses,
+    };
+    Request {
+        endpoint,
+        ..Request::chat(body)
     }
 }
 

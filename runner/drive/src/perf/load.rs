@@ -340,6 +340,7 @@ pub(super) fn summary_json(
     let mut load: Vec<(&str, Vec<u8>)> = vec![
         ("base_url", canonical::to_vec(&target.base_url)?),
         ("model", canonical::to_vec(&target.model)?),
+        ("dialect", canonical::to_vec(&workload.dialect)?),
         ("seed", canonical::to_vec(&workload.seed)?),
         ("planned", canonical::to_vec(&run.planned)?),
         ("sent", canonical::to_vec(&run.sent)?),

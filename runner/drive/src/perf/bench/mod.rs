@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tokencert_core::metrics::Distribution;
+use tokencert_core::suite::Dialect;
 use tokencert_core::tokens::Tokenizer;
 use tokencert_core::workload::{LengthDist, LoadModel, PlannedRequest, Prompts, Workload};
 
@@ -309,6 +310,7 @@ fn make_client(service: &Service, model: &str) -> Result<Client, PerfError> {
         api_key: None,
         limits: Default::default(),
         rate_limit: None,
+        dialects: Default::default(),
     };
     let limits = Limits {
         timeout: Duration::from_secs(60),
@@ -334,6 +336,7 @@ fn workload_plan(
             output: LengthDist::Fixed(output),
         },
         load,
+        dialect: Dialect::OpenaiChat,
     }
     .plan(tokenizer, Path::new("."), None)
     .map_err(PerfError::Plan)
