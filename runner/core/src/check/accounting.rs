@@ -105,10 +105,11 @@ fn within_tolerance(
 }
 
 fn usage_of(output: &Output) -> Result<&Value, Finding> {
-    output
-        .usage
-        .as_ref()
-        .ok_or_else(|| Finding::fail("the response reports no usage"))
+    match (&output.usage, &output.usage_problem) {
+        (Some(usage), _) => Ok(usage),
+        (None, Some(why)) => Err(Finding::fail(why.clone())),
+        (None, None) => Err(Finding::fail("the response reports no usage")),
+    }
 }
 
 /// The delivered output recounted: the sum over choices of their text's

@@ -1,6 +1,16 @@
 //! Checks on a whole (non-streamed) JSON body.
 
 use super::{Finding, Schemas, View, excerpt, schema_errors, usage_consistent};
+use crate::judge::{Context, Verdict};
+use crate::suite::{Check, Dialect};
+
+/// The schema of the dialect's error body.
+fn error_schema(view: &View<'_>) -> &'static str {
+    match Dialect::of_url(&view.exchange.url) {
+        Dialect::AnthropicMessages => "anthropic.error",
+        Dialect::OpenaiChat | Dialect::OpenaiResponses => "error",
+    }
+}
 
 fn json_body(view: &View<'_>) -> Result<serde_json::Value, Finding> {
     let body = view.complete_body()?;
@@ -28,6 +38,11 @@ pub fn usage_adds_up(view: &View<'_>) -> Finding {
         Ok(v) => v,
         Err(f) => return f,
     };
+    match Dialect::of_url(&view.exchange.url) {
+        Dialect::AnthropicMessages => return super::messages::usage_adds_up(&value),
+        Dialect::OpenaiResponses => return super::responses::usage_adds_up(&value),
+        Dialect::OpenaiChat => {}
+    }
     let Some(usage) = value.get("usage").filter(|u| u.is_object()) else {
         return Finding::fail("the body has no usage object");
     };
@@ -44,8 +59,8 @@ pub fn ignored_or_refused(view: &View<'_>, schemas: &Schemas) -> Finding {
     };
     match head.status {
         200 => Finding::pass("status 200: the field was ignored"),
-        400 => match json_schema(view, "error", schemas) {
-            f if f.verdict == crate::judge::Verdict::Pass => {
+        400 => match json_schema(view, error_schema(view), schemas) {
+            f if f.verdict == Verdict::Pass => {
                 Finding::pass("status 400 with an error object: the field was refused")
             }
             f => Finding {
@@ -96,5 +111,160 @@ pub fn model_id_matches_path(view: &View<'_>) -> Finding {
             "the path asks for {requested:?}, the body has id {id:?}"
         )),
         None => Finding::fail("the body has no string id"),
+    }
+}
+
+/// Refused (status 400 with the dialect's error object), or else honoured:
+/// every listed check passes.
+pub fn honoured_or_refused(
+    view: &View<'_>,
+    checks: &[Check],
+    schemas: &Schemas,
+    context: &Context,
+) -> Finding {
+    let Some(head) = &view.exchange.response else {
+        return super::no_response(view.exchange);
+    };
+    let schema = error_schema(view);
+    if head.status == 400 {
+        let refused = json_schema(view, schema, schemas);
+        return match refused.verdict {
+            Verdict::Pass => Finding::pass(format!(
+                "refused: status 400 with an error object ({schema})"
+            )),
+            _ => Finding {
+                reason: format!("status 400, but {}", refused.reason),
+                ..refused
+            },
+        };
+    }
+    for check in checks {
+        let finding = super::run(check, view, schemas, context);
+        if finding.verdict != Verdict::Pass {
+            return Finding {
+                reason: format!(
+                    "neither refused (status {}, not 400) nor honoured: {}: {}",
+                    head.status,
+                    check.label(),
+                    finding.reason
+                ),
+                ..finding
+            };
+        }
+    }
+    let labels: Vec<String> = checks.iter().map(Check::label).collect();
+    Finding::pass(format!(
+        "honoured (status {}): {} pass",
+        head.status,
+        labels.join(", ")
+    ))
+}
+
+/// The error object (of a JSON body, or of a stream's last `error`
+/// event) has `error.type` equal to `expected`.
+pub fn error_type(view: &View<'_>, expected: &str) -> Finding {
+    if let Err(f) = view.complete_body() {
+        return f;
+    }
+    let (value, at) = match serde_json::from_slice::<serde_json::Value>(&view.body) {
+        Ok(value) => (value, "the body".to_string()),
+        Err(e) => {
+            let event = view
+                .sse
+                .events
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, event)| {
+                    let value: serde_json::Value = serde_json::from_str(&event.data).ok()?;
+                    value
+                        .get("error")
+                        .is_some()
+                        .then(|| (value, format!("event {i} (byte {})", event.start)))
+                });
+            match event {
+                Some(found) => found,
+                None => return Finding::fail(view.not_json(&e)),
+            }
+        }
+    };
+    match value.get("error").and_then(|e| e.get("type")) {
+        Some(serde_json::Value::String(t)) if t == expected => {
+            Finding::pass(format!("{at}: error.type is {t:?}"))
+        }
+        Some(other) => Finding::fail(format!(
+            "{at}: error.type is {other}, expected {expected:?}"
+        )),
+        None => Finding::fail(format!(
+            "{at} has no error.type; expected {expected:?}; it starts {}",
+            excerpt(value.to_string().as_bytes(), 120)
+        )),
+    }
+}
+
+/// The count_tokens body's `input_tokens` equals the prompt tokens billed
+/// for the case's single other exchange, a messages request with the same
+/// prompt (input + cache read + cache creation tokens).
+pub fn count_tokens_matches(view: &View<'_>) -> Finding {
+    let [other] = view.before.as_slice() else {
+        return Finding::error(
+            "the case must send exactly one messages request besides count_tokens",
+        );
+    };
+    let counting = |v: &View<'_>| {
+        v.exchange
+            .url
+            .trim_end_matches('/')
+            .ends_with("/count_tokens")
+    };
+    let (counted, billed) = match (counting(view), counting(other)) {
+        (true, false) => (view, other),
+        (false, true) => (other, view),
+        _ => {
+            return Finding::error(format!(
+                "exactly one of the case's two requests must go to count_tokens; they go to {} and {}",
+                other.exchange.url, view.exchange.url
+            ));
+        }
+    };
+    let value = match json_body(counted) {
+        Ok(v) => v,
+        Err(f) => return f,
+    };
+    let Some(count) = value
+        .get("input_tokens")
+        .and_then(serde_json::Value::as_u64)
+    else {
+        return Finding::fail(format!(
+            "the count_tokens body has no integer input_tokens (got {})",
+            super::short(value.get("input_tokens"))
+        ));
+    };
+    let usage = match super::output::assemble(billed) {
+        Ok(output) => match (output.usage, output.usage_problem) {
+            (Some(usage), _) => usage,
+            (None, why) => {
+                return Finding::error(format!(
+                    "the messages request reports no usable usage{}",
+                    why.map(|w| format!(": {w}")).unwrap_or_default()
+                ));
+            }
+        },
+        Err(f) => {
+            return Finding::error(format!(
+                "the messages request gave no usage to compare with: {}",
+                f.reason
+            ));
+        }
+    };
+    let prompt = usage["prompt_tokens"].as_u64().unwrap_or_default();
+    if count == prompt {
+        Finding::pass(format!(
+            "count_tokens says input_tokens {count}; the messages request billed {prompt} prompt tokens (input + cache read + cache creation)"
+        ))
+    } else {
+        Finding::fail(format!(
+            "count_tokens says input_tokens {count}, but the messages request billed {prompt} prompt tokens (input + cache read + cache creation)"
+        ))
     }
 }

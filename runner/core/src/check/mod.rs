@@ -4,12 +4,17 @@
 
 mod accounting;
 mod body;
+mod events;
 mod format;
 mod http;
 mod identity;
+mod messages;
+mod messages_stream;
 mod output;
 mod params;
 mod rate;
+mod responses;
+mod responses_stream;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -204,6 +209,19 @@ pub fn run(check: &Check, view: &View<'_>, schemas: &Schemas, context: &Context)
         Check::RateLimitEnforced => rate::rate_limit_enforced(view, context),
         Check::RetryAfterHonoured => rate::retry_after_honoured(view),
         Check::RateLimitHeaders => rate::rate_limit_headers(view),
+        Check::EventsMatchSchema(name) => events::events_match_schema(view, name, schemas),
+        Check::EventNamesMatchTypes => events::event_names_match_types(view),
+        Check::EventsInOrder => events::events_in_order(view),
+        Check::BlockIndicesConsistent => events::block_indices_consistent(view),
+        Check::UsageNeverDecreases => events::usage_never_decreases(view),
+        Check::SequenceNumbersIncreasing => events::sequence_numbers_increasing(view),
+        Check::NoDoneTerminator => events::no_done_terminator(view),
+        Check::StreamTextMatchesDone => events::stream_text_matches_done(view),
+        Check::ErrorType(name) => body::error_type(view, name),
+        Check::CountTokensMatches => body::count_tokens_matches(view),
+        Check::HonouredOrRefused(checks) => {
+            body::honoured_or_refused(view, checks, schemas, context)
+        }
         // Judged by `judge_case` with the suite's probe set.
         Check::SameModelAsDeclared => Finding::error(
             "same_model_as_declared judges the probe set's exchanges together, not one",

@@ -1,6 +1,8 @@
 //! What a client assembles from a response: per choice the text, the tool
 //! calls and the finish reason, from a JSON body or a stream of chunks, for
-//! chat and legacy completions alike.
+//! chat and legacy completions alike, and (one choice, index 0) for the
+//! Anthropic Messages and OpenAI Responses dialects, whose usage is
+//! normalised to chat's names.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +10,7 @@ use serde_json::Value;
 
 use super::stream::payloads;
 use super::{Finding, View, excerpt};
+use crate::suite::Dialect;
 
 /// Tool-call indices at or beyond this are not assembled.
 const MAX_TOOL_CALLS: usize = 128;
@@ -45,6 +48,11 @@ pub(super) struct Output {
     pub(super) usage: Option<Value>,
     /// The `model` of the body or of the first chunk.
     pub(super) model: Option<Value>,
+    /// The dialect the exchange speaks (from its URL).
+    pub(super) dialect: Dialect,
+    /// Why the dialect's usage could not be normalised to chat's names,
+    /// when it could not (`usage` is then `None`).
+    pub(super) usage_problem: Option<String>,
 }
 
 /// Assembles the output of a successful exchange; anything but a complete
@@ -61,6 +69,20 @@ pub(super) fn assemble(view: &View<'_>) -> Result<Output, Finding> {
             excerpt(body, 200)
         )));
     }
+    let mut output = match Dialect::of_url(&view.exchange.url) {
+        Dialect::OpenaiChat => chat(view, body)?,
+        Dialect::AnthropicMessages => super::messages::assemble(view, body)?,
+        Dialect::OpenaiResponses => super::responses::assemble(view, body)?,
+    };
+    if output.choices.is_empty() {
+        return Err(Finding::fail("the response carries no choices"));
+    }
+    output.dialect = Dialect::of_url(&view.exchange.url);
+    Ok(output)
+}
+
+/// Assembles a chat or legacy completions body or stream.
+fn chat(view: &View<'_>, body: &[u8]) -> Result<Output, Finding> {
     let mut output = Output::default();
     if view.streamed() {
         let payloads = payloads(view)?;
@@ -91,9 +113,6 @@ pub(super) fn assemble(view: &View<'_>) -> Result<Output, Finding> {
                 false,
             );
         }
-    }
-    if output.choices.is_empty() {
-        return Err(Finding::fail("the response carries no choices"));
     }
     Ok(output)
 }

@@ -12,6 +12,8 @@ pub(super) struct Payload {
     event: usize,
     /// Byte offset of the event in the body.
     offset: usize,
+    /// The event's `event:` field, if it has one.
+    pub(super) name: Option<String>,
     /// The parsed payload.
     pub(super) value: Value,
 }
@@ -19,6 +21,11 @@ pub(super) struct Payload {
 impl Payload {
     pub(super) fn at(&self) -> String {
         format!("event {} (byte {})", self.event, self.offset)
+    }
+
+    /// The payload's `type` field (named-event dialects), if a string.
+    pub(super) fn kind(&self) -> Option<&str> {
+        self.value.get("type").and_then(Value::as_str)
     }
 }
 
@@ -36,6 +43,7 @@ pub(super) fn payloads(view: &View<'_>) -> Result<Vec<Payload>, Finding> {
             Ok(value) => out.push(Payload {
                 event: i,
                 offset: event.start,
+                name: event.event_type.clone(),
                 value,
             }),
             Err(e) => {

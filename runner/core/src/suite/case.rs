@@ -428,6 +428,42 @@ pub enum Check {
     RetryAfterHonoured,
     /// The response carries the `x-ratelimit-*-requests` headers.
     RateLimitHeaders,
+    /// Every SSE event's data is JSON matching the named schema (a `oneOf`
+    /// over the dialect's event types, such as `anthropic.stream-event`).
+    EventsMatchSchema(String),
+    /// Every event names its type in an `event:` field equal to its
+    /// `data.type`.
+    EventNamesMatchTypes,
+    /// The events follow the dialect's stream grammar (Anthropic Messages:
+    /// `message_start`, blocks opened and closed in index order, one
+    /// `message_delta`, `message_stop` last; OpenAI Responses:
+    /// `response.created` first, items and parts opened and closed in
+    /// order, a terminal `response.*` event last).
+    EventsInOrder,
+    /// (Anthropic Messages) every delta and stop names the open block's
+    /// index, and each delta's type fits the block's type.
+    BlockIndicesConsistent,
+    /// (Anthropic Messages) output tokens never decrease across
+    /// `message_start` and `message_delta`, and input tokens never change
+    /// once given; (OpenAI Responses) usage appears only on the final event.
+    UsageNeverDecreases,
+    /// (OpenAI Responses) every event has an integer `sequence_number`,
+    /// increasing by one from the first.
+    SequenceNumbersIncreasing,
+    /// (OpenAI Responses) no event's data is `[DONE]`.
+    NoDoneTerminator,
+    /// (OpenAI Responses) each text part's deltas concatenate to its
+    /// `response.output_text.done` text and to its text in the final response.
+    StreamTextMatchesDone,
+    /// The error object's `error.type` is this one.
+    ErrorType(String),
+    /// (Anthropic Messages) the count_tokens body's `input_tokens` equals
+    /// the prompt tokens billed for the case's single `before` exchange,
+    /// a messages request with the same prompt.
+    CountTokensMatches,
+    /// Status 400 with the dialect's error object (the parameter was
+    /// refused), or else every listed check passes (it was honoured).
+    HonouredOrRefused(Vec<Check>),
     /// Of a load: the class's TTFT percentile, measured from each
     /// request's scheduled send time, is within its bound.
     SloTtft,
@@ -448,14 +484,17 @@ impl Check {
     /// declares: a case with such a check is not claimed when it declares
     /// none.
     pub fn recounts(&self) -> bool {
-        matches!(
-            self,
-            Check::MaxTokensHonoured
-                | Check::CompletionTokensRecount
-                | Check::PromptTokensRecount
-                | Check::UsageMatchesBefore
-                | Check::ReasoningTokensDisclosed
-        )
+        match self {
+            Check::HonouredOrRefused(checks) => checks.iter().any(Check::recounts),
+            _ => matches!(
+                self,
+                Check::MaxTokensHonoured
+                    | Check::CompletionTokensRecount
+                    | Check::PromptTokensRecount
+                    | Check::UsageMatchesBefore
+                    | Check::ReasoningTokensDisclosed
+            ),
+        }
     }
 
     /// The check's name as written in case files.
@@ -499,6 +538,17 @@ impl Check {
             Check::RateLimitEnforced => "rate_limit_enforced",
             Check::RetryAfterHonoured => "retry_after_honoured",
             Check::RateLimitHeaders => "rate_limit_headers",
+            Check::EventsMatchSchema(_) => "events_match_schema",
+            Check::EventNamesMatchTypes => "event_names_match_types",
+            Check::EventsInOrder => "events_in_order",
+            Check::BlockIndicesConsistent => "block_indices_consistent",
+            Check::UsageNeverDecreases => "usage_never_decreases",
+            Check::SequenceNumbersIncreasing => "sequence_numbers_increasing",
+            Check::NoDoneTerminator => "no_done_terminator",
+            Check::StreamTextMatchesDone => "stream_text_matches_done",
+            Check::ErrorType(_) => "error_type",
+            Check::CountTokensMatches => "count_tokens_matches",
+            Check::HonouredOrRefused(_) => "honoured_or_refused",
             Check::SloTtft => "slo_ttft",
             Check::SloOutputSpeed => "slo_output_speed",
             Check::SloItl => "slo_itl",
@@ -520,11 +570,21 @@ impl Check {
         )
     }
 
-    /// The schema this check validates against, if any.
+    /// The schema this check validates against, if any (for
+    /// `honoured_or_refused`, the first its listed checks name: see
+    /// [`Check::schemas`] for all).
     pub fn schema(&self) -> Option<&str> {
+        self.schemas().into_iter().next()
+    }
+
+    /// Every schema this check validates against, its listed checks' included.
+    pub fn schemas(&self) -> Vec<&str> {
         match self {
-            Check::JsonSchema(name) | Check::ChunksMatchSchema(name) => Some(name),
-            _ => None,
+            Check::JsonSchema(name)
+            | Check::ChunksMatchSchema(name)
+            | Check::EventsMatchSchema(name) => vec![name],
+            Check::HonouredOrRefused(checks) => checks.iter().flat_map(Check::schemas).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -536,7 +596,13 @@ impl Check {
             | Check::JsonSchema(arg)
             | Check::ChunksMatchSchema(arg)
             | Check::FinishReason(arg)
-            | Check::ErrorParam(arg) => format!("{} {arg}", self.name()),
+            | Check::ErrorParam(arg)
+            | Check::EventsMatchSchema(arg)
+            | Check::ErrorType(arg) => format!("{} {arg}", self.name()),
+            Check::HonouredOrRefused(checks) => {
+                let labels: Vec<String> = checks.iter().map(Check::label).collect();
+                format!("{} [{}]", self.name(), labels.join(", "))
+            }
             other => other.name().to_string(),
         }
     }
