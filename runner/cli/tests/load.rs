@@ -78,50 +78,90 @@ fn a_closed_loop_run_prints_the_table_and_writes_its_files() {
     );
 }
 
+/// One user's load in each dialect (chat completions, messages,
+/// responses) of the same engine: TTFT and TPOT within the bounds of the
+/// model's expectation, and every request billed and recounted at exactly
+/// its 40 tokens (so the dialect's usage was read).
 #[test]
-fn one_user_agrees_with_the_capacity_model() {
-    let out = tempfile::tempdir().expect("temp dir");
-    let out_arg = out.path().to_str().expect("a UTF-8 path");
-    let output = tokencert(&[
-        "load",
-        "--requests",
-        "10",
-        "--users",
-        "1",
-        "--input",
-        "200",
-        "--output",
-        "40",
-        "--seed",
-        "3",
-        "--out",
-        out_arg,
-    ]);
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    let summary = summary(&run_dir(out.path(), "load"));
+fn one_user_agrees_with_the_capacity_model_in_every_dialect() {
     let expected = Capacity::default().expected(200, 40, 1);
-    let ttft = p50(&summary, "ttft_ns");
-    let tpot = p50(&summary, "tpot_ns");
-    println!(
-        "TTFT p50 {ttft} ns (model {}), TPOT p50 {tpot} ns (model {})",
-        expected.ttft_ns, expected.tpot_ns
-    );
-    let within = |measured: u64, model: u64| {
-        measured >= model / 2 && measured <= model.saturating_mul(3) / 2
-    };
-    assert!(
-        within(ttft, expected.ttft_ns),
-        "TTFT {ttft} vs {expected:?}"
-    );
-    assert!(
-        within(tpot, expected.tpot_ns),
-        "TPOT {tpot} vs {expected:?}"
-    );
+    let mut failures = Vec::new();
+    for (dialect, path) in [
+        ("openai-chat", "/chat/completions"),
+        ("anthropic-messages", "/messages"),
+        ("openai-responses", "/responses"),
+    ] {
+        let out = tempfile::tempdir().expect("temp dir");
+        let out_arg = out.path().to_str().expect("a UTF-8 path");
+        let output = tokencert(&[
+            "load",
+            "--requests",
+            "10",
+            "--users",
+            "1",
+            "--input",
+            "200",
+            "--output",
+            "40",
+            "--seed",
+            "3",
+            "--dialect",
+            dialect,
+            "--out",
+            out_arg,
+        ]);
+        assert!(
+            output.status.success(),
+            "{dialect}: {}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        let dir = run_dir(out.path(), "load");
+        let summary = summary(&dir);
+        assert_eq!(summary["load"]["dialect"], dialect);
+        assert_eq!(
+            summary["summary"]["errors"]["counts"]["ok"], 10,
+            "{dialect}: {}",
+            summary["summary"]["errors"]
+        );
+        for field in ["usage_output_tokens", "recount_output_tokens"] {
+            let tokens = &summary["summary"][field];
+            assert_eq!(
+                (&tokens["count"], &tokens["min"], &tokens["max"]),
+                (&10.into(), &40.into(), &40.into()),
+                "{dialect} {field}: {tokens}"
+            );
+        }
+        let evidence = std::fs::read_dir(dir.join("evidence"))
+            .expect("the evidence directory")
+            .next()
+            .expect("a request file")
+            .expect("an entry")
+            .path();
+        let exchanges =
+            tokencert_core::evidence::read_exchanges(&evidence).expect("the evidence reads");
+        assert!(
+            exchanges[0].url.ends_with(path),
+            "{dialect}: {}",
+            exchanges[0].url
+        );
+        let ttft = p50(&summary, "ttft_ns");
+        let tpot = p50(&summary, "tpot_ns");
+        println!(
+            "{dialect}: TTFT p50 {ttft} ns (model {}), TPOT p50 {tpot} ns (model {})",
+            expected.ttft_ns, expected.tpot_ns
+        );
+        let within = |measured: u64, model: u64| {
+            measured >= model / 2 && measured <= model.saturating_mul(3) / 2
+        };
+        if !within(ttft, expected.ttft_ns) {
+            failures.push(format!("{dialect}: TTFT {ttft} vs {expected:?}"));
+        }
+        if !within(tpot, expected.tpot_ns) {
+            failures.push(format!("{dialect}: TPOT {tpot} vs {expected:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]

@@ -134,3 +134,42 @@ fn overload_refusals_fail_the_error_rate() {
         "{errors}"
     );
 }
+
+#[test]
+fn the_same_load_in_each_dialect_meets_the_interactive_class() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let suite = small_suite(&dir.path().join("suite"));
+    let chat = std::fs::read_to_string(suite.join("suites/perf/chat.yaml")).expect("the case");
+    for (name, dialect) in [
+        ("messages", "anthropic-messages"),
+        ("responses", "openai-responses"),
+    ] {
+        let case = chat
+            .replace("id: perf.chat", &format!("id: perf.{name}"))
+            .replace(
+                "    load: {closed: {users: 2}}\n",
+                &format!("    load: {{closed: {{users: 2}}}}\n    dialect: {dialect}\n"),
+            );
+        assert!(case.contains(dialect), "{case}");
+        std::fs::write(suite.join(format!("suites/perf/{name}.yaml")), case).expect("write");
+    }
+    let results = run(&suite, &dir.path().join("out"), &[]);
+    let cases = results["cases"].as_array().expect("cases");
+    let ids: Vec<&str> = cases.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids, ["perf.chat", "perf.messages", "perf.responses"]);
+    for case in cases {
+        let id = &case["id"];
+        assert_eq!(case["verdict"], "pass", "{case}");
+        let summary = &case["performance"]["summary"];
+        assert_eq!(summary["errors"]["counts"]["ok"], 8, "{id}: {summary}");
+        for field in ["usage_output_tokens", "recount_output_tokens"] {
+            assert_eq!(summary[field]["max"], 16, "{id} {field}");
+            assert_eq!(summary[field]["min"], 16, "{id} {field}");
+        }
+        println!(
+            "{id}: TTFT p50 {} ns, TPOT p50 {} ns",
+            summary["ttft_ns"]["percentiles"][0]["value"],
+            summary["tpot_ns"]["percentiles"][0]["value"]
+        );
+    }
+}
