@@ -78,6 +78,11 @@ fn client_of(server: &RunningServer, model: &str) -> Client {
 
 /// `requests` synthetic requests of 16 prompt and `output` output tokens.
 fn plan(load: LoadModel, requests: u64, output: u64) -> Vec<PlannedRequest> {
+    plan_in(Dialect::OpenaiChat, load, requests, output)
+}
+
+/// [`plan`] in `dialect`.
+fn plan_in(dialect: Dialect, load: LoadModel, requests: u64, output: u64) -> Vec<PlannedRequest> {
     Workload {
         seed: 7,
         requests,
@@ -87,7 +92,7 @@ fn plan(load: LoadModel, requests: u64, output: u64) -> Vec<PlannedRequest> {
             output: LengthDist::Fixed(output),
         },
         load,
-        dialect: Dialect::OpenaiChat,
+        dialect,
     }
     .plan(&tokenizer(), Path::new("."), None)
     .expect("the workload plans")
@@ -534,4 +539,52 @@ async fn memory_per_in_flight_stream() {
         before,
         rss.saturating_sub(before) / in_flight.max(1)
     );
+}
+
+/// Each dialect's stream from the capacity model: every request ok with
+/// its 8 output tokens reported and recounted, a stamp before each output
+/// event (and before the first event), and arrival gaps that follow the
+/// stamp gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_dialect_streams_stamped_output_events() {
+    let server = server(quick()).await;
+    let client = client(&server);
+    let load = LoadModel::Closed {
+        users: 2,
+        think_time: Duration::ZERO,
+    };
+    let tokenizer = tokenizer();
+    let dir = tempfile::tempdir().expect("temp dir");
+    for dialect in Dialect::ALL {
+        let plan = plan_in(dialect, load.clone(), 4, 8);
+        let evidence = dir.path().join(dialect.name());
+        let run = drive(&client, &plan, &load, Bounds::default(), &evidence).await;
+        assert_eq!((run.sent, run.succeeded), (4, 4), "{dialect}");
+        for request in &run.requests {
+            let LoadOutcome::Sent { file, .. } = &request.outcome else {
+                panic!("{dialect}: request {} not sent", request.index);
+            };
+            let exchanges = read_exchanges(file).expect("the evidence reads");
+            let ex = &exchanges[0];
+            assert_eq!(Dialect::of_url(&ex.url), dialect, "{}", ex.url);
+            let m = exchange_metrics(ex, &tokenizer).expect("metrics");
+            assert_eq!(m.class, ErrorClass::Ok, "{dialect}: {:?}", m.problem);
+            assert_eq!(m.usage_output_tokens, Some(8), "{dialect}");
+            assert_eq!(m.recount_output_tokens, Some(8), "{dialect}");
+            let stamped = stamps(ex);
+            assert!(
+                stamped.len() as u64 > m.content_events && m.content_events >= 1,
+                "{dialect}: {} stamps, {} output events",
+                stamped.len(),
+                m.content_events
+            );
+            for w in stamped.windows(2) {
+                assert!(w[0].sched_ns <= w[1].sched_ns, "{dialect}: {stamped:?}");
+                let arrival = w[1].arrival_ns.abs_diff(w[0].arrival_ns);
+                let sched = w[1].sched_ns - w[0].sched_ns;
+                assert!(arrival.abs_diff(sched) < LATE, "{dialect}: {stamped:?}");
+            }
+        }
+    }
+    server.shutdown().await;
 }
