@@ -119,7 +119,7 @@ fn message_checks() -> Vec<Check> {
     vec![
         Check::Status(StatusSet::One(200)),
         Check::SseWellFormed,
-        // TEMP Check::EventsMatchSchema("anthropic.stream-event".into()),
+        Check::EventsMatchSchema("anthropic.stream-event".into()),
         Check::EventNamesMatchTypes,
         Check::EventsInOrder,
         Check::BlockIndicesConsistent,
@@ -134,7 +134,7 @@ fn responses_checks() -> Vec<Check> {
     vec![
         Check::Status(StatusSet::One(200)),
         Check::SseWellFormed,
-        // TEMP Check::EventsMatchSchema("response.stream-event".into()),
+        Check::EventsMatchSchema("response.stream-event".into()),
         Check::EventNamesMatchTypes,
         Check::EventsInOrder,
         Check::UsageNeverDecreases,
@@ -333,7 +333,8 @@ fn block_indices_consistent_fails_on_a_wrong_index_or_delta_type() {
     let skipped = changed(&events, |e| {
         for event in &mut e[6..10] {
             event["index"] = json!(3);
-        }    });
+        }
+    });
     verdict(
         &Check::BlockIndicesConsistent,
         &msg_stream(&skipped),
@@ -639,5 +640,41 @@ fn honoured_or_refused_passes_a_refusal_or_an_honoured_request() {
         &anthropic_error(500, "api_error"),
         Verdict::Fail,
         &["status 500"],
+    );
+}
+
+#[test]
+fn events_match_schema_fails_quoting_the_event_and_the_field() {
+    let events = message_events();
+    let bad = changed(&events, |e| e[10]["usage"]["output_tokens"] = json!("9"));
+    let check = Check::EventsMatchSchema("anthropic.stream-event".into());
+    verdict(
+        &check,
+        &msg_stream(&bad),
+        Verdict::Fail,
+        &[
+            &at(&events, 10),
+            "\"message_delta\"",
+            "anthropic.stream-event",
+        ],
+    );
+    let body = named(&events) + "data: [DONE]\n\n";
+    let done = Ex::new(SSE, body).url(MSG_URL).request(&msg_request());
+    verdict(&check, &done, Verdict::Fail, &["event 12", "is not JSON"]);
+    let rsp = responses_events();
+    let bad = changed(&rsp, |e| {
+        e[4].as_object_mut().map(|o| o.remove("content_index"));
+    });
+    verdict(
+        &Check::EventsMatchSchema("response.stream-event".into()),
+        &rsp_stream(&bad),
+        Verdict::Fail,
+        &[&at(&rsp, 4), "response.output_text.delta"],
+    );
+    verdict(
+        &Check::EventsMatchSchema("nope".into()),
+        &rsp_stream(&rsp),
+        Verdict::Error,
+        &["unknown schema nope"],
     );
 }
