@@ -7,23 +7,34 @@
 //!
 //! # Definitions
 //!
-//! Per exchange (a streamed chat or legacy completion; times are
+//! Per exchange (a streamed chat or legacy completion, Anthropic message
+//! or OpenAI response, the dialect read from the request URL by
+//! [`Dialect::of_url`](crate::suite::Dialect::of_url); times are
 //! nanoseconds since the request was sent, as recorded):
 //!
 //! - **TTFB**: the time the response head arrived.
 //! - **TTFT**: the arrival time of the first server-sent event that carries
-//!   output content: a non-empty `delta.content`, a non-empty `text`
-//!   (legacy completions), or a non-empty `delta.tool_calls`. Role-only and
-//!   empty events do not count. An event's time is the time of the recorded
+//!   output content (an event's **content events** below are those that
+//!   do). OpenAI Chat: a non-empty `delta.content`, a non-empty `text`
+//!   (legacy completions), or a non-empty `delta.tool_calls`; role-only and
+//!   empty events do not count. Anthropic Messages: a `content_block_delta`
+//!   whose `text_delta` has a non-empty `text` or whose `input_json_delta`
+//!   has a non-empty `partial_json` (`message_start`, `content_block_start`
+//!   and `ping` do not count). OpenAI Responses: a
+//!   `response.output_text.delta` or `response.function_call_arguments.delta`
+//!   with a non-empty `delta`. An event's time is the time of the recorded
 //!   chunk that delivered its last byte (the end of the blank line that
 //!   dispatches it), since a client can act on an event only then.
-//! - **E2E**: the time the exchange ended (end of stream: `[DONE]` and the
-//!   connection's close, or the end of the body).
-//! - **Output tokens**: both the server's `usage.completion_tokens` (when
-//!   reported) and a client recount of the delivered text (the concatenated
-//!   `content` / `text` of each choice, counted with the declared tokenizer
-//!   and summed over choices) are kept; tool-call fragments are not
-//!   recounted.
+//! - **E2E**: the time the exchange ended (end of stream: `[DONE]`,
+//!   `message_stop` or `response.completed` / `response.incomplete`, and
+//!   the connection's close; or the end of the body).
+//! - **Output tokens**: both the server's count (when reported: chat
+//!   `usage.completion_tokens`; Messages the last `message_delta`'s
+//!   cumulative `usage.output_tokens`; Responses the final response's
+//!   `usage.output_tokens`) and a client recount of the delivered text (the
+//!   concatenated `content` / `text` of each choice, text deltas, or
+//!   `output_text` deltas, counted with the declared tokenizer and summed
+//!   over choices) are kept; tool-call fragments are not recounted.
 //! - **ITL, chunk level**: the gaps between the arrival times of successive
 //!   content events.
 //! - **ITL, token level**: each content event's text is recounted (k
