@@ -678,3 +678,412 @@ fn events_match_schema_fails_quoting_the_event_and_the_field() {
         &["unknown schema nope"],
     );
 }
+
+// ---- the existing output and accounting checks, in each dialect ------------------------
+
+/// What the prompt of this chat request recounts to, as prompt_tokens_recount says.
+fn chat_recount(messages: Value) -> u64 {
+    let request = json!({"model": "m", "messages": messages});
+    let mut body = completion();
+    body["usage"] = json!({"prompt_tokens": 0, "completion_tokens": 5, "total_tokens": 5});
+    let finding = run(
+        &Check::PromptTokensRecount,
+        &Ex::json(&body).request(&request).build(),
+    );
+    let reason = finding.reason;
+    let tail = reason
+        .split("recounts to ")
+        .nth(1)
+        .expect("the reason quotes the recount");
+    tail.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+fn tokens(text: &str) -> u64 {
+    CONTEXT.tokenizer.count(text).expect("counts") as u64
+}
+
+#[test]
+fn prompt_tokens_recount_bills_each_dialect_as_the_chat_prompt() {
+    let chat = chat_recount(json!([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hello to the world"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Again, result: 42"},
+    ]));
+    let msg_request = json!({"model": "m", "max_tokens": 8,
+    "system": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}],
+    "messages": [
+        {"role": "user", "content": "Say hello to the world"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]},
+        {"role": "user", "content": [{"type": "text", "text": "Again, "}, {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "result: 42"}]}]},
+    ]});
+    for (cached, pass) in [(0, true), (3, true), (1, false)] {
+        let input = if pass { chat - cached } else { chat + cached };
+        let read = if pass { cached } else { 0 };
+        let ex = Ex::json(&message_body(input, read))
+            .url(MSG_URL)
+            .request(&msg_request);
+        let quote = format!("recounts to {chat}");
+        let want = if pass { Verdict::Pass } else { Verdict::Fail };
+        verdict(
+            &Check::PromptTokensRecount,
+            &ex,
+            want,
+            &[&quote, "usage.input_tokens + cache_read_input_tokens"],
+        );
+    }
+    let chat = chat_recount(json!([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hello"},
+    ]));
+    let usage = json!({"input_tokens": chat, "output_tokens": 2, "total_tokens": chat + 2});
+    for request in [
+        json!({"model": "m", "instructions": "Be brief.", "input": "Say hello"}),
+        json!({"model": "m", "instructions": "Be brief.", "input": [{"role": "user", "content": "Say hello"}]}),
+        json!({"model": "m", "instructions": "Be brief.", "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello"}]}]}),
+    ] {
+        let ex = Ex::json(&response("completed", "Hello world", usage.clone()))
+            .url(RSP_URL)
+            .request(&request);
+        verdict(
+            &Check::PromptTokensRecount,
+            &ex,
+            Verdict::Pass,
+            &["usage.input_tokens is"],
+        );
+    }
+    let image = json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]});
+    let ex = Ex::json(&response("completed", "Hi", usage))
+        .url(RSP_URL)
+        .request(&image);
+    verdict(
+        &Check::PromptTokensRecount,
+        &ex,
+        Verdict::Error,
+        &["input item 0 part 0 is not text"],
+    );
+}
+
+#[test]
+fn completion_accounting_reads_each_dialects_usage() {
+    let text = "Hello world";
+    let n = tokens(text);
+    let request =
+        json!({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]});
+    let mut body = message_body(5, 0);
+    body["content"] = json!([{"type": "text", "text": text}]);
+    body["usage"]["output_tokens"] = json!(n);
+    let ok = Ex::json(&body).url(MSG_URL).request(&request);
+    verdict(
+        &Check::CompletionTokensRecount,
+        &ok,
+        Verdict::Pass,
+        &["usage.output_tokens"],
+    );
+    verdict(&Check::UsageAddsUp, &ok, Verdict::Pass, &["input_tokens 5"]);
+    verdict(
+        &Check::CompletionTokensWithinLimit,
+        &ok,
+        Verdict::Pass,
+        &["≤ 64"],
+    );
+    body["usage"]["output_tokens"] = json!(n + 4);
+    let over = Ex::json(&body).url(MSG_URL).request(&request);
+    verdict(
+        &Check::CompletionTokensRecount,
+        &over,
+        Verdict::Fail,
+        &["usage.output_tokens"],
+    );
+    body["usage"]["output_tokens"] = json!("3");
+    let bad = Ex::json(&body).url(MSG_URL).request(&request);
+    verdict(
+        &Check::UsageAddsUp,
+        &bad,
+        Verdict::Fail,
+        &["usage.output_tokens is not a non-negative integer"],
+    );
+    verdict(
+        &Check::CompletionTokensRecount,
+        &bad,
+        Verdict::Fail,
+        &["usage.output_tokens is not"],
+    );
+
+    let usage = json!({"input_tokens": 9, "output_tokens": n, "total_tokens": 9 + n, "output_tokens_details": {"reasoning_tokens": 0}});
+    let request = json!({"model": "m", "input": "Hi", "max_output_tokens": 16});
+    let ok = Ex::json(&response("completed", text, usage.clone()))
+        .url(RSP_URL)
+        .request(&request);
+    verdict(
+        &Check::CompletionTokensRecount,
+        &ok,
+        Verdict::Pass,
+        &["usage.output_tokens"],
+    );
+    verdict(&Check::UsageAddsUp, &ok, Verdict::Pass, &["total_tokens"]);
+    verdict(
+        &Check::MaxTokensHonoured,
+        &ok,
+        Verdict::Pass,
+        &["limit of 16"],
+    );
+    let mut wrong = usage;
+    wrong["total_tokens"] = json!(1);
+    let wrong = Ex::json(&response("completed", text, wrong))
+        .url(RSP_URL)
+        .request(&request);
+    verdict(
+        &Check::UsageAddsUp,
+        &wrong,
+        Verdict::Fail,
+        &["usage.total_tokens is 1"],
+    );
+}
+
+#[test]
+fn stream_and_body_usage_agree_in_each_dialect() {
+    // The stream of message_events() bills 10 in, 9 out; the same as a body.
+    let mut request = msg_request();
+    request["stream"] = json!(false);
+    let events = message_events();
+    let mut body = message_body(10, 0);
+    body["content"] = json!([{"type": "text", "text": "Hello world"}, {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]);
+    body["stop_reason"] = json!("tool_use");
+    body["usage"]["output_tokens"] = json!(9);
+    let body = Ex::json(&body).url(MSG_URL).request(&request).build();
+    let stream = msg_stream(&events).build();
+    let same = run_after(
+        &Check::SameOutputAsBefore,
+        &stream,
+        std::slice::from_ref(&body),
+    );
+    expect("same_output_as_before", &same, Verdict::Pass, &[]);
+    let billed = tokencert_core::check::billed_usage(&stream).expect("billed");
+    assert_eq!((billed.prompt, billed.completion), (10, 9));
+    let changed_usage = changed(&events, |e| e[10]["usage"]["output_tokens"] = json!(8));
+    let other = msg_stream(&changed_usage).build();
+    let billed = tokencert_core::check::billed_usage(&other).expect("billed");
+    assert_eq!(billed.completion, 8);
+    let rsp = rsp_stream(&responses_events()).build();
+    let billed = tokencert_core::check::billed_usage(&rsp).expect("billed");
+    assert_eq!((billed.prompt, billed.completion), (10, 2));
+}
+
+fn tool_request(choice: Value) -> Value {
+    json!({"model": "m", "max_tokens": 64, "stream": true, "messages": [{"role": "user", "content": "Weather?"}],
+        "tool_choice": choice,
+        "tools": [{"name": "get_weather", "input_schema": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}},
+                  {"name": "get_time", "input_schema": {"type": "object", "required": ["timezone"], "properties": {"timezone": {"type": "string"}}}}]})
+}
+
+#[test]
+fn tool_calls_valid_reads_each_dialects_tools_and_forced_choice() {
+    let events = message_events();
+    let with = |choice: Value| msg_stream(&events).request(&tool_request(choice));
+    verdict(
+        &Check::ToolCallsValid,
+        &with(json!({"type": "any"})),
+        Verdict::Pass,
+        &["1 valid tool call"],
+    );
+    verdict(
+        &Check::ToolCallsValid,
+        &with(json!({"type": "tool", "name": "get_weather"})),
+        Verdict::Pass,
+        &[],
+    );
+    verdict(
+        &Check::ToolCallsValid,
+        &with(json!({"type": "tool", "name": "get_time"})),
+        Verdict::Fail,
+        &["tool_choice forces \"get_time\""],
+    );
+    let bad_args = changed(&events, |e| {
+        e[8]["delta"]["partial_json"] = json!("\"Paris\", \"x\": 1");
+    });
+    verdict(
+        &Check::ToolCallsValid,
+        &msg_stream(&bad_args).request(&tool_request(json!({"type": "any"}))),
+        Verdict::Fail,
+        &["not a JSON object"],
+    );
+    verdict(
+        &Check::NoToolCalls,
+        &with(json!({"type": "any"})),
+        Verdict::Fail,
+        &["\"get_weather\""],
+    );
+
+    let call = json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\": 3}", "status": "completed"});
+    let mut body = response(
+        "completed",
+        "",
+        json!({"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}),
+    );
+    body["output"] = json!([call]);
+    let request = json!({"model": "m", "input": "Weather?", "tool_choice": {"type": "function", "name": "get_weather"},
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]});
+    verdict(
+        &Check::ToolCallsValid,
+        &Ex::json(&body).url(RSP_URL).request(&request),
+        Verdict::Fail,
+        &["/city"],
+    );
+    body["output"][0]["arguments"] = json!("{\"city\": \"Paris\"}");
+    verdict(
+        &Check::ToolCallsValid,
+        &Ex::json(&body).url(RSP_URL).request(&request),
+        Verdict::Pass,
+        &[],
+    );
+}
+
+#[test]
+fn limits_stops_and_schemas_read_each_dialects_fields() {
+    let long = "one two three four five six seven eight nine ten eleven twelve";
+    let mut body = message_body(5, 0);
+    body["content"] = json!([{"type": "text", "text": long}]);
+    body["stop_reason"] = json!("max_tokens");
+    let request = json!({"model": "m", "max_tokens": 3, "stop_sequences": ["seven"], "messages": [{"role": "user", "content": "Count"}]});
+    let ex = Ex::json(&body).url(MSG_URL).request(&request);
+    verdict(
+        &Check::MaxTokensHonoured,
+        &ex,
+        Verdict::Fail,
+        &["over the limit of 3"],
+    );
+    verdict(&Check::StopHonoured, &ex, Verdict::Fail, &["\"seven\""]);
+    verdict(
+        &Check::FinishReason("max_tokens".into()),
+        &ex,
+        Verdict::Pass,
+        &[],
+    );
+
+    let schema =
+        json!({"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}});
+    let request = json!({"model": "m", "input": "City?", "max_output_tokens": 2,
+        "text": {"format": {"type": "json_schema", "name": "city", "schema": schema}}});
+    let usage = json!({"input_tokens": 1, "output_tokens": 9, "total_tokens": 10});
+    let good = Ex::json(&response(
+        "completed",
+        "{\"city\": \"Paris\"}",
+        usage.clone(),
+    ))
+    .url(RSP_URL)
+    .request(&request);
+    verdict(
+        &Check::ContentMatchesRequestedSchema,
+        &good,
+        Verdict::Pass,
+        &[],
+    );
+    let bad = Ex::json(&response(
+        "completed",
+        "{\"town\": \"Paris\"}",
+        usage.clone(),
+    ))
+    .url(RSP_URL)
+    .request(&request);
+    verdict(
+        &Check::ContentMatchesRequestedSchema,
+        &bad,
+        Verdict::Fail,
+        &["city"],
+    );
+    verdict(
+        &Check::MaxTokensHonoured,
+        &good,
+        Verdict::Fail,
+        &["over the limit of 2"],
+    );
+    let mut cut = response("incomplete", "{\"city\": \"Pa", usage);
+    cut["incomplete_details"] = json!({"reason": "max_output_tokens"});
+    let cut = Ex::json(&cut).url(RSP_URL).request(&request);
+    verdict(
+        &Check::FinishReason("max_output_tokens".into()),
+        &cut,
+        Verdict::Pass,
+        &[],
+    );
+    verdict(
+        &Check::ContentMatchesRequestedSchema,
+        &cut,
+        Verdict::Error,
+        &["cut off"],
+    );
+    let no_limit = Ex::json(&response(
+        "completed",
+        "Hi",
+        json!({"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}),
+    ))
+    .url(RSP_URL)
+    .request(&json!({"model": "m", "input": "Hi"}));
+    verdict(
+        &Check::MaxTokensHonoured,
+        &no_limit,
+        Verdict::Error,
+        &["max_output_tokens"],
+    );
+}
+
+#[test]
+fn refusals_and_cached_tokens_in_each_dialect() {
+    verdict(
+        &Check::IgnoredOrRefused,
+        &anthropic_error(400, "invalid_request_error"),
+        Verdict::Pass,
+        &["refused"],
+    );
+    let openai_shaped = Ex::json(&error_body()).status(400).url(MSG_URL);
+    verdict(
+        &Check::IgnoredOrRefused,
+        &openai_shaped,
+        Verdict::Fail,
+        &["anthropic.error"],
+    );
+    let rsp_error = Ex::json(&error_body()).status(400).url(RSP_URL);
+    verdict(
+        &Check::IgnoredOrRefused,
+        &rsp_error,
+        Verdict::Pass,
+        &["refused"],
+    );
+
+    let request =
+        json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}]});
+    let first = Ex::json(&message_body(10, 0))
+        .url(MSG_URL)
+        .request(&request)
+        .build();
+    let cached = Ex::json(&message_body(2, 8))
+        .url(MSG_URL)
+        .request(&request)
+        .build();
+    let finding = run_after(
+        &Check::CachedTokensReported,
+        &cached,
+        std::slice::from_ref(&first),
+    );
+    expect(
+        "cached_tokens_reported",
+        &finding,
+        Verdict::Pass,
+        &["8 of 10"],
+    );
+    let finding = run_after(
+        &Check::CachedTokensReported,
+        &first,
+        std::slice::from_ref(&first),
+    );
+    expect(
+        "cached_tokens_reported",
+        &finding,
+        Verdict::Fail,
+        &["usage.cache_read_input_tokens"],
+    );
+}

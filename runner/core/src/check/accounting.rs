@@ -10,7 +10,7 @@ use super::{Finding, View, recount, short};
 use crate::evidence::Exchange;
 use crate::judge::Context;
 use crate::price::TokenUsage;
-use crate::suite::{Accounting, Kept};
+use crate::suite::{Accounting, Dialect, Kept};
 use crate::tokens::Tokenizer;
 
 /// The value at `usage.<path>`, if any.
@@ -71,7 +71,8 @@ fn reported_usage(output: &Output) -> Option<TokenUsage> {
 }
 
 fn normalised_tokens(view: &View<'_>, output: &Output, normaliser: &Tokenizer) -> Option<u64> {
-    let mut total = prompt_tokens(
+    let mut total = prompt_tokens_of(
+        output.dialect,
         view.request.as_ref()?,
         normaliser,
         &Accounting::openai_o200k(),
@@ -142,7 +143,8 @@ pub fn completion_tokens_recount(view: &View<'_>, context: &Context) -> Finding 
             )));
         };
         let said = format!(
-            "usage.completion_tokens {completion} − reasoning_tokens {reasoning} = {visible}; the delivered text recounts to {delivered} ({})",
+            "{} {completion} − reasoning_tokens {reasoning} = {visible}; the delivered text recounts to {delivered} ({})",
+            usage_name(output.dialect, "completion_tokens"),
             context.tokenizer.name()
         );
         within_tolerance(context, visible, delivered, said)
@@ -178,12 +180,29 @@ fn content_texts(content: &Value) -> Result<Vec<&str>, String> {
 /// plus the declared template overhead; for legacy completions, the prompt.
 fn prompt_recount(view: &View<'_>, context: &Context) -> Result<u64, Finding> {
     let empty = serde_json::Map::new();
-    prompt_tokens(
+    prompt_tokens_of(
+        Dialect::of_url(&view.exchange.url),
         view.request.as_ref().unwrap_or(&empty),
         &context.tokenizer,
         &context.plan.accounting,
     )
     .map_err(Finding::error)
+}
+
+/// The prompt tokens of a request body of `dialect` under `tokenizer`: its
+/// prompt as chat messages ([`super::prompt::as_chat`]) counted as
+/// [`prompt_tokens`] counts a chat request's.
+fn prompt_tokens_of(
+    dialect: Dialect,
+    request: &serde_json::Map<String, Value>,
+    tokenizer: &Tokenizer,
+    accounting: &Accounting,
+) -> Result<u64, String> {
+    prompt_tokens(
+        &super::prompt::as_chat(dialect, request)?,
+        tokenizer,
+        accounting,
+    )
 }
 
 /// The prompt tokens of a request body under `tokenizer`: for chat, every
@@ -259,7 +278,8 @@ pub fn prompt_tokens_recount(view: &View<'_>, context: &Context) -> Finding {
         let reported = count(usage_of(output)?, &["prompt_tokens"])?;
         let recount = prompt_recount(view, context)?;
         let said = format!(
-            "usage.prompt_tokens is {reported}; the prompt recounts to {recount} ({}, template overhead included)",
+            "{} is {reported}; the prompt recounts to {recount} ({}, template overhead included)",
+            usage_name(output.dialect, "prompt_tokens"),
             context.tokenizer.name()
         );
         within_tolerance(context, reported, recount, said)
@@ -281,11 +301,13 @@ pub fn completion_tokens_within_limit(view: &View<'_>) -> Finding {
         let allowed = limit.saturating_mul(n);
         if completion > allowed {
             Finding::fail(format!(
-                "usage.completion_tokens is {completion}, over the limit of {limit} per choice × {n} choice(s)"
+                "{} is {completion}, over the limit of {limit} per choice × {n} choice(s)",
+                usage_name(output.dialect, "completion_tokens")
             ))
         } else {
             Finding::pass(format!(
-                "usage.completion_tokens {completion} ≤ {allowed} ({limit} × {n})"
+                "{} {completion} ≤ {allowed} ({limit} × {n})",
+                usage_name(output.dialect, "completion_tokens")
             ))
         }
     })
@@ -419,10 +441,17 @@ pub fn cached_tokens_reported(view: &View<'_>) -> Finding {
         let prompt = count(usage, &["prompt_tokens"])?;
         let cached = optional_count(usage, &["prompt_tokens_details", "cached_tokens"])?;
         if cached == 0 {
-            Err(Finding::fail(format!(
-                "no cached tokens reported for a repeated prefix (prompt_tokens {prompt}, prompt_tokens_details {})",
-                short(usage.get("prompt_tokens_details"))
-            )))
+            Err(Finding::fail(match output.dialect {
+                Dialect::OpenaiChat => format!(
+                    "no cached tokens reported for a repeated prefix (prompt_tokens {prompt}, prompt_tokens_details {})",
+                    short(usage.get("prompt_tokens_details"))
+                ),
+                dialect => format!(
+                    "no cached tokens reported for a repeated prefix ({} {prompt}, {} 0 or absent)",
+                    usage_name(dialect, "prompt_tokens"),
+                    usage_name(dialect, "cached_tokens")
+                ),
+            }))
         } else if cached > prompt {
             Err(Finding::fail(format!(
                 "cached_tokens {cached} exceed prompt_tokens {prompt}"
@@ -433,4 +462,22 @@ pub fn cached_tokens_reported(view: &View<'_>) -> Finding {
             )))
         }
     })
+}
+
+/// How the dialect names a normalised usage field in its own usage object.
+fn usage_name(dialect: Dialect, field: &str) -> &'static str {
+    match (dialect, field) {
+        (Dialect::AnthropicMessages, "prompt_tokens") => {
+            "usage.input_tokens + cache_read_input_tokens + cache_creation_input_tokens"
+        }
+        (Dialect::AnthropicMessages, "completion_tokens") => "usage.output_tokens",
+        (Dialect::AnthropicMessages, "cached_tokens") => "usage.cache_read_input_tokens",
+        (Dialect::OpenaiResponses, "prompt_tokens") => "usage.input_tokens",
+        (Dialect::OpenaiResponses, "completion_tokens") => "usage.output_tokens",
+        (Dialect::OpenaiResponses, "cached_tokens") => "usage.input_tokens_details.cached_tokens",
+        (_, "prompt_tokens") => "usage.prompt_tokens",
+        (_, "completion_tokens") => "usage.completion_tokens",
+        (_, "cached_tokens") => "usage.prompt_tokens_details.cached_tokens",
+        _ => "usage",
+    }
 }

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::output::{Choice, Output, with_output};
 use super::{Finding, View, clip};
+use crate::suite::Dialect;
 
 /// The JSON object a choice's text holds, or why not.
 fn json_object(index: u64, text: &str) -> Result<Value, Finding> {
@@ -45,8 +46,10 @@ fn finished_choices(output: &Output) -> Result<Vec<(u64, &Choice)>, Finding> {
         .choices
         .iter()
         .filter(|(_, c)| {
-            c.finish_reason.as_deref() != Some("length")
-                || serde_json::from_str::<Value>(&c.text).is_ok()
+            !matches!(
+                c.finish_reason.as_deref(),
+                Some("length" | "max_tokens" | "max_output_tokens")
+            ) || serde_json::from_str::<Value>(&c.text).is_ok()
         })
         .map(|(i, c)| (*i, c))
         .collect();
@@ -84,14 +87,24 @@ fn violations(validator: &jsonschema::Validator, value: &Value) -> Option<String
 }
 
 /// Every choice's text validates against the request's
-/// `response_format.json_schema.schema`.
+/// `response_format.json_schema.schema` (OpenAI Responses:
+/// `text.format.schema` of a `json_schema` format).
 pub fn content_matches_requested_schema(view: &View<'_>) -> Finding {
-    let Some(schema) = view
-        .request_field("response_format")
-        .and_then(|f| f.get("json_schema"))
-        .and_then(|s| s.get("schema"))
-    else {
-        return Finding::error("the request has no response_format.json_schema.schema");
+    let requested = if Dialect::of_url(&view.exchange.url) == Dialect::OpenaiResponses {
+        view.request_field("text")
+            .and_then(|t| t.get("format"))
+            .filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema"))
+            .and_then(|f| f.get("schema"))
+            .ok_or("the request has no text.format json_schema schema")
+    } else {
+        view.request_field("response_format")
+            .and_then(|f| f.get("json_schema"))
+            .and_then(|s| s.get("schema"))
+            .ok_or("the request has no response_format.json_schema.schema")
+    };
+    let schema = match requested {
+        Ok(schema) => schema,
+        Err(missing) => return Finding::error(missing),
     };
     let validator = match compile(schema, "response_format schema") {
         Ok(v) => v,
@@ -120,33 +133,56 @@ pub fn content_matches_requested_schema(view: &View<'_>) -> Finding {
     })
 }
 
-/// The tools a request declares: name and parameters schema.
-fn declared_tools(view: &View<'_>) -> Vec<(String, Option<Value>)> {
+/// The tools a request declares: name and parameters schema (chat:
+/// `{function: {name, parameters}}`; Anthropic Messages: `{name,
+/// input_schema}`; OpenAI Responses: `{type: function, name, parameters}`).
+fn declared_tools(view: &View<'_>, dialect: Dialect) -> Vec<(String, Option<Value>)> {
     view.request_field("tools")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|tool| {
-            let function = tool.get("function")?;
+            let (function, schema) = match dialect {
+                Dialect::OpenaiChat => (tool.get("function")?, "parameters"),
+                Dialect::AnthropicMessages => (tool, "input_schema"),
+                Dialect::OpenaiResponses => {
+                    if tool.get("type").and_then(Value::as_str) != Some("function") {
+                        return None;
+                    }
+                    (tool, "parameters")
+                }
+            };
             let name = function.get("name")?.as_str()?.to_string();
-            Some((name, function.get("parameters").cloned()))
+            Some((name, function.get(schema).cloned()))
         })
         .collect()
+}
+
+/// The tool `tool_choice` forces, if it names one (chat: `{function:
+/// {name}}`; Anthropic Messages: `{type: tool, name}`; OpenAI Responses:
+/// `{type: function, name}`).
+fn forced_tool<'v>(view: &'v View<'_>, dialect: Dialect) -> Option<&'v str> {
+    let choice = view.request_field("tool_choice")?;
+    let kind = choice.get("type").and_then(Value::as_str);
+    let named = match dialect {
+        Dialect::OpenaiChat => choice.get("function")?,
+        Dialect::AnthropicMessages if kind == Some("tool") => choice,
+        Dialect::OpenaiResponses if kind == Some("function") => choice,
+        _ => return None,
+    };
+    named.get("name").and_then(Value::as_str)
 }
 
 /// Every choice calls a declared tool (the forced one, if `tool_choice`
 /// names one) with an id and arguments that are a JSON object valid for
 /// that tool's parameters.
 pub fn tool_calls_valid(view: &View<'_>) -> Finding {
-    let tools = declared_tools(view);
+    let dialect = Dialect::of_url(&view.exchange.url);
+    let tools = declared_tools(view, dialect);
     if tools.is_empty() {
         return Finding::error("the request declares no function tools");
     }
-    let forced = view
-        .request_field("tool_choice")
-        .and_then(|c| c.get("function"))
-        .and_then(|f| f.get("name"))
-        .and_then(Value::as_str);
+    let forced = forced_tool(view, dialect);
     with_output(view, |output| {
         let mut calls = 0;
         for (index, choice) in &output.choices {

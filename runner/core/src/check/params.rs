@@ -8,6 +8,7 @@ use super::output::{self, Output, assemble, with_output};
 use super::stream::payloads;
 use super::{Finding, View, clip};
 use crate::judge::Context;
+use crate::suite::Dialect;
 
 /// Every choice's finish reason is `expected`.
 pub fn finish_reason(view: &View<'_>, expected: &str) -> Finding {
@@ -40,14 +41,26 @@ pub(super) fn requested_n(view: &View<'_>) -> Result<u64, Finding> {
     }
 }
 
-/// The request's completion limit: the smaller of `max_tokens` and
-/// `max_completion_tokens`.
+/// The request's completion limit: for chat the smaller of `max_tokens`
+/// and `max_completion_tokens`; Anthropic Messages' `max_tokens`; OpenAI
+/// Responses' `max_output_tokens`.
 pub(super) fn completion_limit(view: &View<'_>) -> Result<u64, Finding> {
-    ["max_tokens", "max_completion_tokens"]
+    let (fields, missing): (&[&str], &str) = match Dialect::of_url(&view.exchange.url) {
+        Dialect::OpenaiChat => (
+            &["max_tokens", "max_completion_tokens"],
+            "the request sets no max_tokens or max_completion_tokens",
+        ),
+        Dialect::AnthropicMessages => (&["max_tokens"], "the request sets no max_tokens"),
+        Dialect::OpenaiResponses => (
+            &["max_output_tokens"],
+            "the request sets no max_output_tokens",
+        ),
+    };
+    fields
         .iter()
         .filter_map(|f| view.request_field(f).and_then(Value::as_u64))
         .min()
-        .ok_or_else(|| Finding::error("the request sets no max_tokens or max_completion_tokens"))
+        .ok_or_else(|| Finding::error(missing))
 }
 
 /// No choice delivers more tokens than the request's limit: neither by a
@@ -150,7 +163,11 @@ pub fn choice_indices(view: &View<'_>) -> Finding {
 
 /// No choice's text contains one of the request's stop sequences.
 pub fn stop_honoured(view: &View<'_>) -> Finding {
-    let stops: Vec<&str> = match view.request_field("stop") {
+    let field = match Dialect::of_url(&view.exchange.url) {
+        Dialect::AnthropicMessages => "stop_sequences",
+        Dialect::OpenaiChat | Dialect::OpenaiResponses => "stop",
+    };
+    let stops: Vec<&str> = match view.request_field(field) {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
