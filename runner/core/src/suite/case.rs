@@ -48,6 +48,19 @@ pub struct Case {
     pub checks: Vec<Check>,
 }
 
+impl Case {
+    /// The dialects the case speaks: its requests' endpoints', and a
+    /// performance case's workload's.
+    pub fn dialects(&self) -> std::collections::BTreeSet<Dialect> {
+        self.before
+            .iter()
+            .chain(&self.request)
+            .map(|r| r.endpoint.dialect())
+            .chain(self.performance.iter().map(|p| p.workload.dialect))
+            .collect()
+    }
+}
+
 /// What a performance case sends, and the class it is judged against.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
