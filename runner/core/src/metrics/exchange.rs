@@ -6,15 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{MetricsError, messages, milli_per_second, responses};
-use crate::check::choices;
+use super::{MetricsError, chat, messages, milli_per_second, responses};
 use crate::evidence::{Exchange, Outcome};
 use crate::sse;
 use crate::suite::Dialect;
 use crate::tokens::Tokenizer;
-
-/// The payload that ends a stream.
-const DONE: &str = "[DONE]";
 
 /// How an exchange ended, for error rates. Exactly one class per exchange,
 /// decided in this order:
@@ -340,58 +336,10 @@ fn read_stream(exchange: &Exchange, body: &[u8], dialect: Dialect) -> Classified
     }
     let times = ChunkTimes::new(exchange);
     match dialect {
-        Dialect::OpenaiChat => read_chat_stream(&parsed.events, &times),
+        Dialect::OpenaiChat => chat::read_stream(&parsed.events, &times),
         Dialect::AnthropicMessages => messages::read_stream(&parsed.events, &times),
         Dialect::OpenaiResponses => responses::read_stream(&parsed.events, &times),
     }
-}
-
-/// Reads a complete chat (or legacy completions) stream.
-fn read_chat_stream(events: &[sse::Event], times: &ChunkTimes) -> Classified<Read> {
-    let Some(done) = events.iter().position(|e| e.data == DONE) else {
-        return Err(protocol(format!(
-            "no [DONE] event among the {} events",
-            events.len()
-        )));
-    };
-    if let Some(after) = events.get(done + 1) {
-        return Err(protocol(format!(
-            "an event follows [DONE] at byte {}",
-            after.start
-        )));
-    }
-    let mut read = Read::default();
-    for (i, event) in events[..done].iter().enumerate() {
-        let value = event_json(i, event)?;
-        if let Some(tokens) = completion_tokens(&value) {
-            read.usage_output_tokens = Some(tokens);
-        }
-        let mut text = String::new();
-        let mut content = false;
-        for choice in choices(&value) {
-            let delta = choice.get("delta").unwrap_or(choice);
-            let mut choice_text = String::new();
-            for part in [delta.get("content"), choice.get("text")] {
-                if let Some(s) = part.and_then(Value::as_str) {
-                    choice_text.push_str(s);
-                }
-            }
-            let calls = delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
-            content |= calls || !choice_text.is_empty();
-            text.push_str(&choice_text);
-            read.texts
-                .entry(index_of(choice))
-                .or_default()
-                .push_str(&choice_text);
-        }
-        if content {
-            read.events.push(ContentEvent::at(times, i, event, text)?);
-        }
-    }
-    Ok(read)
 }
 
 /// Reads a complete body, not a stream, in `dialect`.
@@ -399,42 +347,10 @@ fn read_body(body: &[u8], dialect: Dialect) -> Classified<Read> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| protocol(format!("the body is not JSON: {e}")))?;
     Ok(match dialect {
-        Dialect::OpenaiChat => read_chat_body(&value),
+        Dialect::OpenaiChat => chat::read_body(&value),
         Dialect::AnthropicMessages => messages::read_body(&value),
         Dialect::OpenaiResponses => responses::read_body(&value),
     })
-}
-
-/// Reads a chat (or legacy completions) body.
-fn read_chat_body(value: &Value) -> Read {
-    let mut read = Read {
-        usage_output_tokens: completion_tokens(value),
-        ..Read::default()
-    };
-    for choice in choices(value) {
-        let message = choice.get("message").unwrap_or(choice);
-        let entry = read.texts.entry(index_of(choice)).or_default();
-        for part in [message.get("content"), choice.get("text")] {
-            if let Some(s) = part.and_then(Value::as_str) {
-                entry.push_str(s);
-            }
-        }
-    }
-    read
-}
-
-/// `usage.completion_tokens` of a body or chunk, when present.
-fn completion_tokens(value: &Value) -> Option<u64> {
-    value
-        .get("usage")
-        .and_then(|u| u.get("completion_tokens"))
-        .and_then(Value::as_u64)
-}
-
-/// A choice's index; 0 when it has none (a missing index is a conformance
-/// finding of the checks, not a reason to lose the text here).
-fn index_of(choice: &Value) -> u64 {
-    choice.get("index").and_then(Value::as_u64).unwrap_or(0)
 }
 
 /// The arrival time of each body byte, by chunk.

@@ -85,6 +85,7 @@
 //! - **Error rates** ([`ErrorRates`]): the exchanges of each class, as
 //!   counts and as parts per million of all exchanges.
 
+mod chat;
 mod distribution;
 mod errors;
 mod exchange;
