@@ -1,6 +1,8 @@
 //! Dialects a target does not declare: their cases are not claimed, naming
 //! the dialect; a profile without `dialects` serves OpenAI Chat alone.
 
+mod common;
+
 use std::path::Path;
 
 use serde_json::json;
@@ -51,6 +53,21 @@ fn cases_of_an_undeclared_dialect_are_not_claimed_naming_it() {
     assert_eq!(
         messages_only.unclaimed(&case("chat")),
         ["dialect openai-chat"]
+    );
+}
+
+#[test]
+fn a_performance_case_of_an_undeclared_dialect_is_not_claimed() {
+    let case = common::SUITE
+        .case("perf.messages.interactive")
+        .expect("the suite has a Messages load");
+    let chat_only = context(Dialects::default());
+    assert!(
+        chat_only
+            .unclaimed(case)
+            .contains(&"dialect anthropic-messages".to_string()),
+        "{:?}",
+        chat_only.unclaimed(case)
     );
 }
 
