@@ -186,7 +186,10 @@ fn summary(run: &RunInfo, results: &Results, signer: &Signer) -> [(&'static str,
 
 /// The metric definitions every report states (see `tokencert_core::metrics`).
 const DEFINITIONS: &str = "Definitions. **TTFB**: send → response head. **TTFT**: send → \
-the first server-sent event carrying output content (role-only events do not count). \
+the first server-sent event carrying output: a chat chunk with content or tool-call \
+arguments (role-only chunks do not count), an Anthropic Messages `content_block_delta` (text or \
+tool input), an OpenAI Responses `response.output_text.delta` or \
+`response.function_call_arguments.delta`. \
 **E2E**: send → end of the stream. **ITL**: gaps between content events; at token level \
 an event of k tokens (recounted with the declared tokenizer, o200k_base when none is \
 declared) contributes k gaps of a k-th of its gap. **TPOT**: (E2E − TTFT) / (output tokens − 1); **output speed** = 1 / TPOT \

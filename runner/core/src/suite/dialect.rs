@@ -44,14 +44,18 @@ impl Dialect {
 
     /// The dialect of a request URL, from its path: one ending in
     /// `/messages` or `/messages/count_tokens` is Anthropic Messages, one
-    /// ending in `/responses` is OpenAI Responses, any other OpenAI Chat.
+    /// ending in `/responses` is OpenAI Responses, any other OpenAI Chat
+    /// (a model retrieval such as `/models/messages` included).
     pub fn of_url(url: &str) -> Dialect {
         let path = url
             .split(['?', '#'])
             .next()
             .unwrap_or_default()
             .trim_end_matches('/');
-        if path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
+        let parent = path.rsplit('/').nth(1).unwrap_or_default();
+        if parent == "models" {
+            Dialect::OpenaiChat
+        } else if path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
             Dialect::AnthropicMessages
         } else if path.ends_with("/responses") {
             Dialect::OpenaiResponses
