@@ -100,6 +100,11 @@ fn against_the_reference_it_observes_what_reference_yaml_claims() {
     // No harmless probe sees a rate limit: a commented template.
     assert!(claims.remove(&Capability::RateLimits));
     assert_eq!(profile.claims, claims, "{written}\n{stderr}");
+    assert_eq!(profile.dialects, want.dialects, "{written}");
+    assert!(
+        written.contains("POST /messages/count_tokens counted"),
+        "{written}"
+    );
     assert_eq!(profile.limits, want.limits, "{written}");
     assert_eq!(profile.model, want.model);
     assert_eq!(profile.rate_limit, None);
@@ -200,6 +205,10 @@ struct Replay {
 
 impl Replay {
     fn answer(&self, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> Exchange {
+        // Its server has no such routes: 404 before any key is looked at.
+        if path == "/v1/messages" || path == "/v1/responses" {
+            return recorded("api.models.retrieve-unknown").remove(0);
+        }
         if auth != Some(&format!("Bearer {KEY}")) {
             return recorded("sec.auth.wrong-key").remove(0);
         }
@@ -317,6 +326,13 @@ fn against_llama_cpp_recorded_answers_it_claims_what_llama_cpp_yaml_claims() {
 
     let want = committed("llama-cpp.yaml");
     assert_eq!(profile.claims, want.claims, "{written}\n{stderr}");
+    assert_eq!(profile.dialects, want.dialects, "{written}");
+    assert!(
+        written.contains(
+            "# - anthropic-messages # not observed: POST /messages: status 404, no message object"
+        ),
+        "{written}"
+    );
     assert!(
         written.contains("# - n             # not observed: n: 2 gave 1 choice"),
         "{written}"

@@ -592,11 +592,11 @@ pub(crate) fn off_the_executor<T>(work: impl FnOnce() -> T) -> T {
 }
 
 /// The header Anthropic's API takes the key in.
-const X_API_KEY: &str = "x-api-key";
+pub(crate) const X_API_KEY: &str = "x-api-key";
 
 /// The `anthropic-version` sent with every Anthropic Messages request: the
 /// version the Messages API reference documents (read 2026-12-07).
-const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// A key as a request presents it: in the header's own way, or
 /// malformed (without the `Bearer` scheme, or with it where none belongs).

@@ -4,6 +4,9 @@
 //! Three parts: [`probe`] sends the requests (the only part with the
 //! network), `read` turns each answer into what it shows (pure), and
 //! [`profile_yaml`] writes the observations as a target profile (pure).
+//! Besides chat, one short request per other dialect (Anthropic Messages,
+//! with count_tokens when Messages answered; OpenAI Responses) shows which
+//! dialects the target serves.
 //! Every request has a deadline, asks for a few tokens at most (the
 //! prompt-caching probe sends a prompt of about 1,200 tokens twice), and
 //! none is sent twice but the seed and caching pairs. The probes run one
@@ -17,7 +20,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokencert_core::suite::Capability;
+use tokencert_core::suite::{Capability, Dialect};
 
 use crate::remote::{RemoteError, check_base_url};
 use crate::target::ApiKey;
@@ -71,6 +74,8 @@ pub struct Observations {
     pub model: String,
     /// When the probes ran (RFC 3339).
     pub probed_at: String,
+    /// Every dialect, and whether its short request was answered.
+    pub dialects: BTreeMap<Dialect, Seen>,
     /// Every capability a harmless probe can see (all but `rate_limits`).
     pub capabilities: BTreeMap<Capability, Seen>,
     /// The context window, in tokens.
@@ -136,8 +141,9 @@ pub async fn probe(
     let model = target.model.as_str();
     let mut ask = async |probe: Probe, key: Key, reading: Reading| {
         progress(probe.name());
-        let (method, path, body) = probe.request(model);
-        sender.send(method, path, body, key, reading).await
+        sender
+            .send(probe.dialect(), probe.request(model), key, reading)
+            .await
     };
     let chat = ask(Probe::Chat, Key::Given, Reading::Whole).await;
     if chat.status != Some(200) {
@@ -166,6 +172,24 @@ pub async fn probe(
     ];
     let context = ask(Probe::Context, Key::Given, Reading::UnlessRefused).await;
     let body_size = ask(Probe::BodySize, Key::Given, Reading::UnlessRefused).await;
+    let messages = ask(Probe::Messages, Key::Given, Reading::Whole).await;
+    let messages_seen = read::dialect(Dialect::AnthropicMessages, &messages);
+    let count_tokens = match messages_seen.observed {
+        true => Some(ask(Probe::CountTokens, Key::Given, Reading::Whole).await),
+        false => None,
+    };
+    let responses = ask(Probe::Responses, Key::Given, Reading::Whole).await;
+    let dialects = BTreeMap::from([
+        (
+            Dialect::OpenaiChat,
+            read::dialect(Dialect::OpenaiChat, &chat),
+        ),
+        (Dialect::AnthropicMessages, messages_seen),
+        (
+            Dialect::OpenaiResponses,
+            read::dialect(Dialect::OpenaiResponses, &responses),
+        ),
+    ]);
 
     let capabilities = BTreeMap::from([
         (
@@ -181,6 +205,10 @@ pub async fn probe(
         (Capability::Seed, read::seed(&seed)),
         (Capability::Reasoning, read::reasoning(&reasoning)),
         (Capability::PromptCaching, read::prompt_caching(&caching)),
+        (
+            Capability::CountTokens,
+            read::count_tokens(count_tokens.as_ref()),
+        ),
     ]);
     let mut notes = vec![read::models(&models, model), read::chat(&chat)];
     notes.push(read::stream(&stream));
@@ -189,6 +217,7 @@ pub async fn probe(
         base_url: target.base_url.clone(),
         model: model.to_string(),
         probed_at: crate::timestamp(),
+        dialects,
         capabilities,
         max_context_tokens: read::context_limit(&context, &refusals, &models, model),
         max_request_bytes: read::body_limit(&body_size),

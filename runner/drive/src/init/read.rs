@@ -1,6 +1,7 @@
 //! The probes' requests, and what each answer shows. Pure: no I/O.
 
 use serde_json::{Value, json};
+use tokencert_core::suite::Dialect;
 
 use super::send::{Answer, Method};
 use super::{BODY_SIZE_PROBE_BYTES, Seen, SeenLimit};
@@ -44,6 +45,12 @@ pub(super) enum Probe {
     Context,
     /// A short chat padded with whitespace to [`BODY_SIZE_PROBE_BYTES`].
     BodySize,
+    /// A short Anthropic Messages request, `POST /messages`.
+    Messages,
+    /// Its prompt counted, `POST /messages/count_tokens`.
+    CountTokens,
+    /// A short OpenAI Responses request, `POST /responses`.
+    Responses,
 }
 
 impl Probe {
@@ -64,6 +71,18 @@ impl Probe {
             Probe::Caching => "prompt caching",
             Probe::Context => "context window",
             Probe::BodySize => "request body size",
+            Probe::Messages => "Anthropic Messages",
+            Probe::CountTokens => "count_tokens",
+            Probe::Responses => "OpenAI Responses",
+        }
+    }
+
+    /// The dialect the probe speaks (its key goes in that dialect's header).
+    pub(super) fn dialect(self) -> Dialect {
+        match self {
+            Probe::Messages | Probe::CountTokens => Dialect::AnthropicMessages,
+            Probe::Responses => Dialect::OpenaiResponses,
+            _ => Dialect::OpenaiChat,
         }
     }
 
@@ -82,15 +101,28 @@ impl Probe {
             }
             body
         };
+        let post = |path, body: Value| (Method::Post, path, Some(body.to_string().into_bytes()));
         let body = match self {
             Probe::Models => return (Method::Get, "/models", None),
+            Probe::Messages => return post("/messages", chat("Say hello.", 8)),
+            Probe::CountTokens => {
+                let mut body = chat("Say hello.", 8);
+                if let Some(body) = body.as_object_mut() {
+                    body.remove("max_tokens");
+                }
+                return post("/messages/count_tokens", body);
+            }
+            // 16: the smallest max_output_tokens OpenAI's Responses API accepts.
+            Probe::Responses => {
+                return post(
+                    "/responses",
+                    json!({"model": model, "max_output_tokens": 16, "input": "Say hello."}),
+                );
+            }
             Probe::Completions => {
-                let body =
-                    json!({"model": model, "max_tokens": 8, "prompt": "The capital of France is"});
-                return (
-                    Method::Post,
+                return post(
                     "/completions",
-                    Some(body.to_string().into_bytes()),
+                    json!({"model": model, "max_tokens": 8, "prompt": "The capital of France is"}),
                 );
             }
             Probe::BodySize => {
@@ -160,11 +192,7 @@ impl Probe {
                 json!({"stream": true}),
             ),
         };
-        (
-            Method::Post,
-            "/chat/completions",
-            Some(body.to_string().into_bytes()),
-        )
+        post("/chat/completions", body)
     }
 }
 
@@ -281,6 +309,58 @@ pub(super) fn auth(wrong_key: &Answer, key_given: bool) -> Seen {
         _ => seen(
             false,
             format!("a key it did not issue: {}, not refused", status(wrong_key)),
+        ),
+    }
+}
+
+/// A dialect: its short request was answered 200 with the dialect's
+/// object (`type: message` for Messages, `object: response` for Responses).
+pub(super) fn dialect(dialect: Dialect, answer: &Answer) -> Seen {
+    let (path, field, value) = match dialect {
+        Dialect::OpenaiChat => return seen(true, "a short chat was answered"),
+        Dialect::AnthropicMessages => ("/messages", "type", "message"),
+        Dialect::OpenaiResponses => ("/responses", "object", "response"),
+    };
+    let object = answer
+        .json()
+        .filter(|_| answer.status == Some(200))
+        .and_then(|v| v.get(field).and_then(Value::as_str).map(str::to_string));
+    match object {
+        Some(got) if got == value => seen(true, format!("POST {path} gave a {value} object")),
+        Some(got) => seen(
+            false,
+            quote_line(&format!(
+                "POST {path}: status 200, {field} {got:?}, not {value:?}"
+            )),
+        ),
+        None => seen(
+            false,
+            format!("POST {path}: {}, no {value} object", status(answer)),
+        ),
+    }
+}
+
+/// `count_tokens`: an integer `input_tokens` for the short Messages
+/// prompt; not probed when Messages was not seen.
+pub(super) fn count_tokens(answer: Option<&Answer>) -> Seen {
+    let Some(answer) = answer else {
+        return seen(false, "not probed: Anthropic Messages was not observed");
+    };
+    let count = answer
+        .json()
+        .filter(|_| answer.status == Some(200))
+        .and_then(|v| v.get("input_tokens").and_then(Value::as_u64));
+    match count {
+        Some(n) => seen(
+            true,
+            format!("POST /messages/count_tokens counted {n} tokens"),
+        ),
+        None => seen(
+            false,
+            format!(
+                "POST /messages/count_tokens: {}, no input_tokens",
+                status(answer)
+            ),
         ),
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokencert_core::suite::WRONG_KEY;
+use tokencert_core::suite::{Dialect, KeyHeader, WRONG_KEY};
 
 use super::{InitError, InitTarget};
 use crate::redact::REDACTED;
@@ -102,16 +102,17 @@ impl Sender {
         })
     }
 
-    /// Sends one request and reads its answer, all within the deadline.
+    /// Sends one request of `dialect` and reads its answer, all within the
+    /// deadline. The key goes in the dialect's header (Anthropic Messages:
+    /// `x-api-key`, with `anthropic-version`; otherwise a bearer token).
     pub(super) async fn send(
         &self,
-        method: Method,
-        path: &str,
-        body: Option<Vec<u8>>,
+        dialect: Dialect,
+        (method, path, body): (Method, &str, Option<Vec<u8>>),
         key: Key,
         reading: Reading,
     ) -> Answer {
-        let exchange = self.exchange(method, path, body, key, reading);
+        let exchange = self.exchange(dialect, method, path, body, key, reading);
         let mut answer = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(answer) => answer,
             Err(_) => Answer {
@@ -131,6 +132,7 @@ impl Sender {
 
     async fn exchange(
         &self,
+        dialect: Dialect,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
@@ -146,13 +148,18 @@ impl Sender {
             reqwest::header::USER_AGENT,
             concat!("tokencert/", env!("CARGO_PKG_VERSION"), " (init)"),
         );
-        let bearer = match key {
+        let key = match key {
             Key::Given => self.api_key.as_ref().map(ApiKey::expose),
             Key::Wrong => Some(WRONG_KEY),
         };
-        if let Some(bearer) = bearer {
-            request = request.bearer_auth(bearer);
+        if dialect == Dialect::AnthropicMessages {
+            request = request.header("anthropic-version", crate::exchange::ANTHROPIC_VERSION);
         }
+        request = match (KeyHeader::of(dialect), key) {
+            (KeyHeader::Bearer, Some(key)) => request.bearer_auth(key),
+            (KeyHeader::XApiKey, Some(key)) => request.header(crate::exchange::X_API_KEY, key),
+            (_, None) => request,
+        };
         if let Some(body) = body {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -68,6 +68,21 @@ pub fn profile_yaml(observations: &Observations, service_classes: &BTreeSet<Stri
     );
     let _ = writeln!(y, "model: {}", scalar(&o.model));
 
+    // The short chat succeeded, so at least openai-chat is observed.
+    line(&mut y, "dialects:");
+    for (dialect, seen) in &o.dialects {
+        let name = dialect.name();
+        let entry = if seen.observed {
+            format!("  - {name:<18} # observed: {}", quote_line(&seen.evidence))
+        } else {
+            format!(
+                "  # - {name:<16} # not observed: {}",
+                quote_line(&seen.evidence)
+            )
+        };
+        line(&mut y, &entry);
+    }
+
     let observed: Vec<Capability> = o.observed().collect();
     if observed.is_empty() {
         line(
@@ -183,6 +198,8 @@ fn scalar(text: &str) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
+    use tokencert_core::suite::Dialect;
+
     use super::*;
     use crate::init::Seen;
 
@@ -198,10 +215,21 @@ mod tests {
                 (*c, seen)
             })
             .collect::<BTreeMap<_, _>>();
+        let dialects = Dialect::ALL
+            .into_iter()
+            .map(|d| {
+                let seen = Seen {
+                    observed: d != Dialect::OpenaiResponses,
+                    evidence: format!("saw {d}\n- openai-responses"),
+                };
+                (d, seen)
+            })
+            .collect();
         Observations {
             base_url: "https://api.example.com/v1".into(),
             model: "m: \"odd\"\n#".into(),
             probed_at: "2026-01-01T00:00:00Z".into(),
+            dialects,
             capabilities,
             max_context_tokens: SeenLimit {
                 value: Some(4096),
@@ -239,6 +267,11 @@ mod tests {
                 .filter(|c| *c != Capability::RateLimits)
                 .collect();
             assert_eq!(profile.claims, want, "{text}");
+            assert!(
+                profile.dialects.serves(Dialect::AnthropicMessages),
+                "{text}"
+            );
+            assert!(!profile.dialects.serves(Dialect::OpenaiResponses), "{text}");
             assert_eq!(profile.model.as_deref(), Some("m: \"odd\"\n#"));
             assert_eq!(profile.name, "api.example.com");
             assert_eq!(profile.limits.max_context_tokens, 4096);
