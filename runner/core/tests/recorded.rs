@@ -8,8 +8,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use common::{Ex, recorded, repo_root, run};
+use common::{CONTEXT, Ex, SCHEMAS, recorded, repo_root, run};
 use serde::Deserialize;
+use tokencert_core::check::View;
 use tokencert_core::evidence::Exchange;
 use tokencert_core::judge::Verdict;
 use tokencert_core::suite::Check;
@@ -48,6 +49,10 @@ struct Sample {
     fail: Vec<Check>,
     #[serde(default)]
     error: Vec<Check>,
+    /// Also judge the body cut in two at every byte (a few samples only:
+    /// it costs a judgement per byte).
+    #[serde(default)]
+    cut_everywhere: bool,
 }
 
 fn dir() -> PathBuf {
@@ -138,6 +143,66 @@ fn every_recorded_sample_gets_the_verdicts_the_standard_expects() {
         "{} of {judged} verdicts differ from expected.yaml:\n{}",
         mismatches.len(),
         mismatches.join("\n")
+    );
+}
+
+/// The samples marked `cut_everywhere` (good named-event streams of the
+/// Anthropic Messages and OpenAI Responses dialects), cut in two at every
+/// byte, get the same verdicts.
+#[test]
+fn marked_samples_get_the_same_verdicts_cut_at_every_byte() {
+    let expected = expected();
+    let mut mismatches = Vec::new();
+    let mut judged = 0;
+    for sample in expected.samples.iter().filter(|s| s.cut_everywhere) {
+        let whole = sample
+            .exchanges(&expected.requests)
+            .into_iter()
+            .next()
+            .expect("the whole exchange");
+        let body = whole.body();
+        for cut in 1..body.len() {
+            let (head, tail) = body.split_at(cut);
+            let mut exchange = whole.clone();
+            exchange.chunks = vec![
+                tokencert_core::evidence::Chunk {
+                    t_ns: 1001,
+                    bytes: head.to_vec(),
+                },
+                tokencert_core::evidence::Chunk {
+                    t_ns: 1002,
+                    bytes: tail.to_vec(),
+                },
+            ];
+            // One view per cut, shared by the checks, as the judge does.
+            let view = View::new(&exchange, &[]);
+            for (check, verdict) in sample.verdicts() {
+                let finding = tokencert_core::check::run(check, &view, &SCHEMAS, &CONTEXT);
+                judged += 1;
+                if finding.verdict != verdict {
+                    mismatches.push(format!(
+                        "{} (cut at byte {cut}): {}: expected {}, got {}: {}",
+                        sample.file,
+                        check.label(),
+                        verdict.name(),
+                        finding.verdict.name(),
+                        finding.reason
+                    ));
+                }
+            }
+        }
+    }
+    assert!(judged > 0, "no sample is marked cut_everywhere");
+    assert!(
+        mismatches.is_empty(),
+        "{} of {judged} verdicts differ from expected.yaml:\n{}",
+        mismatches.len(),
+        mismatches
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
