@@ -1094,3 +1094,64 @@ fn refusals_and_cached_tokens_in_each_dialect() {
         &["usage.cache_read_input_tokens"],
     );
 }
+
+// ---- hostile input -------------------------------------------------------------------
+
+/// Every check of both dialects, on streams and bodies broken byte by byte,
+/// gives a verdict and never panics.
+#[test]
+fn no_check_panics_on_mangled_streams_or_bodies() {
+    let mut checks = message_checks();
+    checks.extend(responses_checks());
+    checks.extend([
+        Check::UsageAddsUp,
+        Check::ToolCallsValid,
+        Check::MaxTokensHonoured,
+        Check::StopHonoured,
+        Check::PromptTokensRecount,
+        Check::CompletionTokensRecount,
+        Check::ContentMatchesRequestedSchema,
+        Check::ErrorType("api_error".into()),
+        Check::CountTokensMatches,
+        Check::IgnoredOrRefused,
+        Check::HonouredOrRefused(vec![
+            Check::Status(StatusSet::One(200)),
+            Check::EventsInOrder,
+        ]),
+    ]);
+    let mut tool = message_body(3, 1);
+    tool["content"] =
+        json!([{"type": "tool_use", "id": "t", "name": "get_weather", "input": {"city": "x"}}]);
+    let bodies = [
+        msg_stream(&message_events()),
+        rsp_stream(&responses_events()),
+        Ex::json(&tool)
+            .url(MSG_URL)
+            .request(&tool_request(json!({"type": "any"}))),
+        Ex::json(&response("incomplete", "x", json!({"input_tokens": 1}))).url(RSP_URL),
+    ];
+    let replacements: [&[u8]; 6] = [
+        b"",
+        b"\n\n",
+        b"\"",
+        b"9999999999999999999999",
+        b"\xff",
+        b"{",
+    ];
+    for ex in bodies {
+        let len = ex.body.len();
+        for at in (0..len).step_by(7) {
+            for with in replacements {
+                let mut mangled = ex.clone();
+                let end = (at + 3).min(len);
+                mangled.body.splice(at..end, with.iter().copied());
+                let exchange = mangled.build();
+                let view =
+                    tokencert_core::check::View::new(&exchange, std::slice::from_ref(&exchange));
+                for check in &checks {
+                    let _ = tokencert_core::check::run(check, &view, &SCHEMAS, &CONTEXT);
+                }
+            }
+        }
+    }
+}
