@@ -428,6 +428,27 @@ fn responses_events_in_order_fails_on_each_misplaced_event() {
             vec![at(&events, 10), "follows the terminal event".into()],
         ),
     ];
+    let queued = changed(&events, |e| {
+        let mut event = e[1].clone();
+        event["type"] = json!("response.queued");
+        e.insert(1, event);
+    });
+    verdict(
+        &Check::EventsInOrder,
+        &rsp_stream(&queued),
+        Verdict::Pass,
+        &[],
+    );
+    let twice = changed(&events, |e| {
+        let event = e[1].clone();
+        e.insert(1, event);
+    });
+    verdict(
+        &Check::EventsInOrder,
+        &rsp_stream(&twice),
+        Verdict::Fail,
+        &[&at(&events, 2), "only once"],
+    );
     for (broken, quotes) in cases {
         let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
         verdict(

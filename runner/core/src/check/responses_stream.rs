@@ -1,5 +1,6 @@
 //! The grammar of an OpenAI Responses event stream: `response.created`
-//! first, `response.in_progress` optionally next; output items opened by
+//! first, `response.queued` and `response.in_progress` optionally next;
+//! output items opened by
 //! `response.output_item.added` with output indices 0, 1, 2… and closed by
 //! their `response.output_item.done` before the next opens; content parts
 //! opened and closed the same way inside an open item; text deltas inside
@@ -89,7 +90,9 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
             State::Created { in_progress: false } if kind == "response.in_progress" => {
                 State::Created { in_progress: true }
             }
-            _ if kind == "response.in_progress" => {
+            // A background response may be queued before it runs.
+            State::Created { in_progress: false } if kind == "response.queued" => state,
+            _ if kind == "response.in_progress" || kind == "response.queued" => {
                 return wrong("which may come only once, right after response.created".into());
             }
             State::InItem(item) if terminal => {
