@@ -20,8 +20,8 @@ mod stream;
 
 use std::collections::BTreeMap;
 
-pub use accounting::{billed_usage, priced};
 pub(crate) use accounting::prompt_tokens;
+pub use accounting::{billed_usage, priced};
 pub use identity::same_model_as_declared;
 pub(crate) use output::choices;
 pub use rate::{RetryAfter, parse_retry_after};
