@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::check::prompt_tokens;
+use crate::check::prompt_tokens_of;
 use crate::suite::{Accounting, Case, Check, Limits, Request, Templates, overflows_on_purpose};
 use crate::tokens::Tokenizer;
 
@@ -70,13 +70,15 @@ fn request_misfit(request: &Request, limits: &Limits, counting: Counting<'_>) ->
     let Value::Object(body) = body else {
         return None;
     };
-    let completion = ["max_tokens", "max_completion_tokens"]
+    let completion = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
         .iter()
         .filter_map(|f| body.get(*f).and_then(Value::as_u64))
         .min()
         .unwrap_or(0);
     // A prompt that cannot be counted (tool calls, non-text parts) is sized by its completion alone.
-    let counted = prompt_tokens(&body, counting.tokenizer, counting.accounting).unwrap_or(0);
+    let dialect = request.endpoint.dialect();
+    let counted =
+        prompt_tokens_of(dialect, &body, counting.tokenizer, counting.accounting).unwrap_or(0);
     let (prompt, how) = if counting.accounting.tokenizer.is_some() {
         (counted, format!("by {}", counting.tokenizer.name()))
     } else {

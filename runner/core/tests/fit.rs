@@ -71,6 +71,37 @@ fn an_undeclared_tokenizer_estimates_with_a_margin() {
 }
 
 #[test]
+fn other_dialects_are_sized_by_their_own_prompt_and_output_limit() {
+    let tokenizer = o200k();
+    let declared = Accounting::openai_o200k();
+    let counting = Counting {
+        tokenizer: &tokenizer,
+        accounting: &declared,
+    };
+    let document = "word ".repeat(600);
+    let responses: Case = serde_json::from_value(serde_json::json!({
+        "id": "x.responses", "clause": "TS-X", "description": "d",
+        "request": {"endpoint": "responses", "body": {
+            "model": "${model}", "instructions": document, "input": "Sum it up.",
+            "max_output_tokens": 64}},
+        "checks": [{"status": 200}],
+    }))
+    .expect("a case");
+    let why = misfit(&responses, &limits(512, 1 << 20), counting).expect("too long for 512");
+    assert!(why.contains("64 for the completion"), "{why}");
+    assert_eq!(misfit(&responses, &limits(1024, 1 << 20), counting), None);
+    let messages: Case = serde_json::from_value(serde_json::json!({
+        "id": "x.messages", "clause": "TS-X", "description": "d",
+        "request": {"endpoint": "messages", "body": {
+            "model": "${model}", "system": document, "max_tokens": 64,
+            "messages": [{"role": "user", "content": "Sum it up."}]}},
+        "checks": [{"status": 200}],
+    }))
+    .expect("a case");
+    assert!(misfit(&messages, &limits(512, 1 << 20), counting).is_some());
+}
+
+#[test]
 fn a_body_beyond_the_declared_request_size_is_not_claimed() {
     let tokenizer = o200k();
     let declared = Accounting::openai_o200k();

@@ -140,6 +140,19 @@ fn an_unknown_schema_name_is_refused() {
 }
 
 #[test]
+fn an_unknown_schema_inside_honoured_or_refused_is_refused() {
+    let dir = suite_with_case(
+        "x/good.yaml",
+        &format!(
+            "{GOOD}  - honoured_or_refused: [{{status: 200}}, {{json_schema: chat.completion}}, {{json_schema: chat.nothing}}]\n"
+        ),
+    );
+    let p = only_problem(&dir);
+    assert!(p.to_string().contains("\"chat.nothing\""), "{p}");
+    assert_eq!(p.line, Some(8), "{p}");
+}
+
+#[test]
 fn broken_yaml_names_its_line() {
     let dir = suite_with_case(
         "x/good.yaml",

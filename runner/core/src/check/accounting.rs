@@ -192,7 +192,7 @@ fn prompt_recount(view: &View<'_>, context: &Context) -> Result<u64, Finding> {
 /// The prompt tokens of a request body of `dialect` under `tokenizer`: its
 /// prompt as chat messages ([`super::prompt::as_chat`]) counted as
 /// [`prompt_tokens`] counts a chat request's.
-fn prompt_tokens_of(
+pub(crate) fn prompt_tokens_of(
     dialect: Dialect,
     request: &serde_json::Map<String, Value>,
     tokenizer: &Tokenizer,

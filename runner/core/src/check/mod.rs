@@ -20,7 +20,7 @@ mod stream;
 
 use std::collections::BTreeMap;
 
-pub(crate) use accounting::prompt_tokens;
+pub(crate) use accounting::prompt_tokens_of;
 pub use accounting::{billed_usage, priced};
 pub use identity::same_model_as_declared;
 pub(crate) use output::choices;

@@ -583,13 +583,6 @@ impl Check {
         )
     }
 
-    /// The schema this check validates against, if any (for
-    /// `honoured_or_refused`, the first its listed checks name: see
-    /// [`Check::schemas`] for all).
-    pub fn schema(&self) -> Option<&str> {
-        self.schemas().into_iter().next()
-    }
-
     /// Every schema this check validates against, its listed checks' included.
     pub fn schemas(&self) -> Vec<&str> {
         match self {

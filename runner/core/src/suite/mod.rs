@@ -869,7 +869,11 @@ fn check_links(
                 ),
             ));
         }
-        if let Some(name) = check.schema().filter(|n| !schemas.contains_key(*n)) {
+        for name in check
+            .schemas()
+            .into_iter()
+            .filter(|n| !schemas.contains_key(*n))
+        {
             let field = format!("/checks/{i}/{}", check.name());
             problems.push(Problem {
                 line: line_of(&field),
