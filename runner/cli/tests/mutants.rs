@@ -17,7 +17,7 @@ use tokencert_drive::{Client, Limits, RunConfig};
 use tokencert_reference::Mutant;
 
 /// Mutant services run concurrently.
-const MUTANTS_AT_ONCE: usize = 4;
+const MUTANTS_AT_ONCE: usize = 8;
 
 fn suite() -> Suite {
     suite::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).expect("the suite loads")
