@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates reports/example/: a small bundle of the main job against the
-# embedded reference service (a few conformance cases, one priced case and
+# embedded reference service (a few conformance cases in each dialect, one priced case and
 # the interactive load), signed with a throwaway key whose public half is
 # kept as signing.pub.pem, and its report.md, report.html and junit.xml.
 #
@@ -12,7 +12,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-cases=(api.chat.basic api.chat.stream.done acc.recount.completion-chat perf.interactive)
+cases=(api.chat.basic api.chat.stream.done msg.stream.events.text rsp.stream.events.text acc.recount.completion-chat perf.interactive)
 
 cd "$root"
 cargo build --locked -q -p tokencert
