@@ -90,6 +90,7 @@ mod distribution;
 mod errors;
 mod exchange;
 mod messages;
+mod named_events;
 mod responses;
 mod window;
 

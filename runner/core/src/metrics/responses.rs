@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::exchange::{ChunkTimes, Classified, ContentEvent, Read, event_json, protocol};
-use super::messages::{describe_error, event_type};
+use super::exchange::{ChunkTimes, Classified, Read, event_json, protocol};
+use super::named_events::{Delivered, Delta, event_type, failed, one_choice};
 use crate::sse;
 
 /// The events that end a Responses stream that was answered.
@@ -17,8 +17,8 @@ const ENDS: [&str; 2] = ["response.completed", "response.incomplete"];
 /// event may be `[DONE]`, and every event's data is JSON. The output
 /// tokens are the final response's `usage.output_tokens`.
 pub(super) fn read_stream(events: &[sse::Event], times: &ChunkTimes) -> Classified<Read> {
-    let mut read = Read::default();
-    let mut text = String::new();
+    let mut delivered = Delivered::default();
+    let mut usage_output_tokens = None;
     let mut ended: Option<(usize, &str)> = None;
     for (i, event) in events.iter().enumerate() {
         if event.data == "[DONE]" {
@@ -37,40 +37,24 @@ pub(super) fn read_stream(events: &[sse::Event], times: &ChunkTimes) -> Classifi
         let kind = event_type(event, &value);
         if let Some(end) = ENDS.into_iter().find(|end| *end == kind) {
             ended = Some((i, end));
-            read.usage_output_tokens = value
+            usage_output_tokens = value
                 .pointer("/response/usage/output_tokens")
                 .and_then(Value::as_u64);
             continue;
         }
+        let delta = || value.get("delta").and_then(Value::as_str).unwrap_or("");
         match kind {
-            kind @ ("response.output_text.delta" | "response.function_call_arguments.delta") => {
-                let delta = value.get("delta").and_then(Value::as_str).unwrap_or("");
-                if delta.is_empty() {
-                    continue;
-                }
-                let carried = if kind == "response.output_text.delta" {
-                    text.push_str(delta);
-                    delta.to_string()
-                } else {
-                    String::new()
-                };
-                read.events
-                    .push(ContentEvent::at(times, i, event, carried)?);
+            "response.output_text.delta" => {
+                delivered.delta(times, i, event, delta(), Delta::Text)?;
+            }
+            "response.function_call_arguments.delta" => {
+                delivered.delta(times, i, event, delta(), Delta::ToolInput)?;
             }
             "response.failed" => {
-                return Err(protocol(format!(
-                    "event {i} (byte {}) is response.failed: {}",
-                    event.start,
-                    describe_error(value.pointer("/response/error"))
-                )));
+                let error = value.pointer("/response/error");
+                return Err(failed(i, event, "response.failed", error));
             }
-            "error" => {
-                return Err(protocol(format!(
-                    "event {i} (byte {}) is an error event: {}",
-                    event.start,
-                    describe_error(value.get("error"))
-                )));
-            }
+            "error" => return Err(failed(i, event, "an error event", value.get("error"))),
             _ => {}
         }
     }
@@ -80,8 +64,7 @@ pub(super) fn read_stream(events: &[sse::Event], times: &ChunkTimes) -> Classifi
             events.len()
         )));
     }
-    read.texts.insert(0, text);
-    Ok(read)
+    Ok(delivered.into_read(usage_output_tokens))
 }
 
 /// Reads a Responses body: the text of the `output_text` parts of its
@@ -98,12 +81,8 @@ pub(super) fn read_body(value: &Value) -> Read {
         .filter(|part| part.get("type").and_then(Value::as_str) == Some("output_text"))
         .filter_map(|part| part.get("text").and_then(Value::as_str))
         .collect();
-    let mut read = Read {
-        usage_output_tokens: value
-            .pointer("/usage/output_tokens")
-            .and_then(Value::as_u64),
-        ..Read::default()
-    };
-    read.texts.insert(0, text);
-    read
+    let output_tokens = value
+        .pointer("/usage/output_tokens")
+        .and_then(Value::as_u64);
+    one_choice(text, output_tokens)
 }
