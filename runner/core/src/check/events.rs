@@ -30,6 +30,16 @@ pub(super) fn dialect_of(
     )))
 }
 
+/// The payloads of a stream of `dialect`, for a check of that dialect only.
+fn dialect_payloads(
+    view: &View<'_>,
+    check: &str,
+    dialect: Dialect,
+) -> Result<Vec<Payload>, Finding> {
+    dialect_of(view, check, &[dialect])?;
+    payloads(view)
+}
+
 /// The payloads of a named-event stream (every event must be JSON).
 fn named_payloads(view: &View<'_>, check: &str) -> Result<(Dialect, Vec<Payload>), Finding> {
     let dialect = dialect_of(
@@ -142,14 +152,11 @@ pub fn no_done_terminator(view: &View<'_>) -> Finding {
 /// Every event has an integer `sequence_number`, each one more than the
 /// one before.
 pub fn sequence_numbers_increasing(view: &View<'_>) -> Finding {
-    if let Err(f) = dialect_of(
+    let payloads = match dialect_payloads(
         view,
         "sequence_numbers_increasing",
-        &[Dialect::OpenaiResponses],
+        Dialect::OpenaiResponses,
     ) {
-        return f;
-    }
-    let payloads = match payloads(view) {
         Ok(p) => p,
         Err(f) => return f,
     };
@@ -205,14 +212,7 @@ pub fn usage_never_decreases(view: &View<'_>) -> Finding {
 
 /// Every delta and stop names the open block, and each delta fits its block.
 pub fn block_indices_consistent(view: &View<'_>) -> Finding {
-    if let Err(f) = dialect_of(
-        view,
-        "block_indices_consistent",
-        &[Dialect::AnthropicMessages],
-    ) {
-        return f;
-    }
-    match payloads(view) {
+    match dialect_payloads(view, "block_indices_consistent", Dialect::AnthropicMessages) {
         Ok(payloads) => super::messages_stream::block_indices_consistent(&payloads),
         Err(f) => f,
     }
@@ -220,14 +220,7 @@ pub fn block_indices_consistent(view: &View<'_>) -> Finding {
 
 /// Each text part's deltas make its done text and its final text.
 pub fn stream_text_matches_done(view: &View<'_>) -> Finding {
-    if let Err(f) = dialect_of(
-        view,
-        "stream_text_matches_done",
-        &[Dialect::OpenaiResponses],
-    ) {
-        return f;
-    }
-    match payloads(view) {
+    match dialect_payloads(view, "stream_text_matches_done", Dialect::OpenaiResponses) {
         Ok(payloads) => super::responses_stream::stream_text_matches_done(&payloads),
         Err(f) => f,
     }

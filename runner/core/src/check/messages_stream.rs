@@ -25,14 +25,6 @@ enum State {
     Ended,
 }
 
-fn index_of(payload: &Payload) -> Option<u64> {
-    payload.value.get("index").and_then(Value::as_u64)
-}
-
-fn shown_index(payload: &Payload) -> String {
-    super::short(payload.value.get("index"))
-}
-
 /// The events follow the Messages grammar.
 pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
     let mut state = State::Start;
@@ -40,7 +32,7 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
     let mut last_at = String::new();
     for payload in payloads {
         let at = payload.at();
-        let Some(kind) = payload.kind().or(payload.name.as_deref()) else {
+        let Some(kind) = payload.kind_or_name() else {
             return Finding::fail(format!("{at} has no type"));
         };
         let out_of_place = |why: &str| Finding::fail(format!("{at} is {kind}, {why}"));
@@ -57,12 +49,12 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
             }
             (_, "message_start") => return out_of_place("but message_start was already sent"),
             (other, "ping") => other,
-            (State::Between, "content_block_start") => match index_of(payload) {
+            (State::Between, "content_block_start") => match payload.unsigned("index") {
                 Some(i) if i == next_block => State::InBlock(i),
                 _ => {
                     return out_of_place(&format!(
                         "opening block index {}, but the next block is {next_block}",
-                        shown_index(payload)
+                        payload.shown("index")
                     ));
                 }
             },
@@ -72,19 +64,19 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
                 ));
             }
             (State::InBlock(open), "content_block_delta") => {
-                if index_of(payload) != Some(open) {
+                if payload.unsigned("index") != Some(open) {
                     return out_of_place(&format!(
                         "for index {}, but the open block is {open}",
-                        shown_index(payload)
+                        payload.shown("index")
                     ));
                 }
                 State::InBlock(open)
             }
             (State::InBlock(open), "content_block_stop") => {
-                if index_of(payload) != Some(open) {
+                if payload.unsigned("index") != Some(open) {
                     return out_of_place(&format!(
                         "for index {}, but the open block is {open}",
-                        shown_index(payload)
+                        payload.shown("index")
                     ));
                 }
                 next_block = open + 1;
@@ -93,7 +85,7 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
             (State::Between | State::Delta, "content_block_delta" | "content_block_stop") => {
                 return out_of_place(&format!(
                     "for index {}, but no block is open",
-                    shown_index(payload)
+                    payload.shown("index")
                 ));
             }
             (State::Between, "message_delta") => State::Delta,
@@ -168,12 +160,12 @@ pub(super) fn block_indices_consistent(payloads: &[Payload]) -> Finding {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                match index_of(payload) {
+                match payload.unsigned("index") {
                     Some(i) if i == opened => {}
                     _ => {
                         return Finding::fail(format!(
                             "{at} opens block index {}, but {opened} block(s) were opened before it (expected index {opened})",
-                            shown_index(payload)
+                            payload.shown("index")
                         ));
                     }
                 }
@@ -184,13 +176,13 @@ pub(super) fn block_indices_consistent(payloads: &[Payload]) -> Finding {
                 let Some((index, block)) = &open else {
                     return Finding::fail(format!(
                         "{at} ({kind}) names index {}, but no block is open",
-                        shown_index(payload)
+                        payload.shown("index")
                     ));
                 };
-                if index_of(payload) != Some(*index) {
+                if payload.unsigned("index") != Some(*index) {
                     return Finding::fail(format!(
                         "{at} ({kind}) names index {}, but the open block is {index}",
-                        shown_index(payload)
+                        payload.shown("index")
                     ));
                 }
                 if kind == "content_block_stop" {

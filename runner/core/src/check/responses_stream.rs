@@ -40,14 +40,6 @@ enum State {
     Ended,
 }
 
-fn number(payload: &Payload, field: &str) -> Option<u64> {
-    payload.value.get(field).and_then(Value::as_u64)
-}
-
-fn shown(payload: &Payload, field: &str) -> String {
-    super::short(payload.value.get(field))
-}
-
 /// Events that belong to an open content part.
 const PART_EVENTS: [&str; 5] = [
     "response.output_text.delta",
@@ -64,7 +56,7 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
     let mut end_at = String::new();
     for payload in payloads {
         let at = payload.at();
-        let Some(kind) = payload.kind().or(payload.name.as_deref()) else {
+        let Some(kind) = payload.kind_or_name() else {
             return Finding::fail(format!("{at} has no type"));
         };
         let wrong = |why: String| Finding::fail(format!("{at} is {kind}, {why}"));
@@ -103,7 +95,7 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
             }
             _ if terminal => State::Ended,
             State::Created { .. } | State::Between if kind == "response.output_item.added" => {
-                match number(payload, "output_index") {
+                match payload.unsigned("output_index") {
                     Some(i) if i == next_item => State::InItem(Item {
                         index: i,
                         id: payload
@@ -118,7 +110,7 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
                     _ => {
                         return wrong(format!(
                             "opening output_index {}, but the next item is {next_item}",
-                            shown(payload, "output_index")
+                            payload.shown("output_index")
                         ));
                     }
                 }
@@ -165,10 +157,10 @@ pub(super) fn events_in_order(payloads: &[Payload]) -> Finding {
 /// One event inside the open item: the item as it is after it, `None`
 /// when the event closed it, or why the event is out of place.
 fn in_item(payload: &Payload, kind: &str, mut item: Item) -> Result<Option<Item>, String> {
-    if number(payload, "output_index") != Some(item.index) {
+    if payload.unsigned("output_index") != Some(item.index) {
         return Err(format!(
             "for output_index {}, but the open item is {}",
-            shown(payload, "output_index"),
+            payload.shown("output_index"),
             item.index
         ));
     }
@@ -178,7 +170,7 @@ fn in_item(payload: &Payload, kind: &str, mut item: Item) -> Result<Option<Item>
     {
         return Err(format!("for item_id {id:?}, but the open item is {open:?}"));
     }
-    let part = number(payload, "content_index");
+    let part = payload.unsigned("content_index");
     match kind {
         "response.output_item.added" => Err(format!(
             "but output item {} is still open (no response.output_item.done)",
@@ -198,7 +190,7 @@ fn in_item(payload: &Payload, kind: &str, mut item: Item) -> Result<Option<Item>
             }
             (None, _) => Err(format!(
                 "opening content_index {}, but the next part is {}",
-                shown(payload, "content_index"),
+                payload.shown("content_index"),
                 item.next_part
             )),
         },
@@ -213,11 +205,11 @@ fn in_item(payload: &Payload, kind: &str, mut item: Item) -> Result<Option<Item>
                 }
                 Some(open) => Err(format!(
                     "for content_index {}, but the open part is {open}",
-                    shown(payload, "content_index")
+                    payload.shown("content_index")
                 )),
                 None => Err(format!(
                     "for content_index {}, but no content part is open",
-                    shown(payload, "content_index")
+                    payload.shown("content_index")
                 )),
             }
         }
@@ -292,8 +284,8 @@ pub(super) fn stream_text_matches_done(payloads: &[Payload]) -> Finding {
             continue;
         }
         let (Some(item), Some(content)) = (
-            number(payload, "output_index"),
-            number(payload, "content_index"),
+            payload.unsigned("output_index"),
+            payload.unsigned("content_index"),
         ) else {
             return Finding::fail(format!(
                 "{} ({kind}) has no integer output_index and content_index",

@@ -27,6 +27,21 @@ impl Payload {
     pub(super) fn kind(&self) -> Option<&str> {
         self.value.get("type").and_then(Value::as_str)
     }
+
+    /// The payload's `type`, else its event's `event:` name.
+    pub(super) fn kind_or_name(&self) -> Option<&str> {
+        self.kind().or(self.name.as_deref())
+    }
+
+    /// The payload's `field` (an index, a count), if a non-negative integer.
+    pub(super) fn unsigned(&self, field: &str) -> Option<u64> {
+        self.value.get(field).and_then(Value::as_u64)
+    }
+
+    /// The payload's `field` as the findings show it.
+    pub(super) fn shown(&self, field: &str) -> String {
+        super::short(self.value.get(field))
+    }
 }
 
 /// The JSON payloads a client reads: every event before the first
