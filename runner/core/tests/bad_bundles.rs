@@ -155,7 +155,7 @@ fn a_run_record_with_wrong_types_is_refused() {
     assert!(matches!(e, BundleError::Malformed { .. }), "{e}");
     assert!(
         e.to_string()
-            .ends_with("run.json is not a valid run.json: invalid length 0, expected struct Plan with 7 elements at line 1 column 37"),
+            .ends_with("run.json is not a valid run.json: invalid length 0, expected struct Plan with 8 elements at line 1 column 37"),
         "{e}"
     );
 }
