@@ -1176,3 +1176,58 @@ fn no_check_panics_on_mangled_streams_or_bodies() {
         }
     }
 }
+
+#[test]
+fn a_choice_that_used_the_whole_limit_cannot_fail_a_natural_end() {
+    let end_turn = Check::FinishReason("end_turn".into());
+    let cut = |output_tokens: u64| {
+        let mut body = message_body(7, 0);
+        body["stop_reason"] = json!("max_tokens");
+        body["usage"]["output_tokens"] = json!(output_tokens);
+        Ex::json(&body).url(MSG_URL).request(
+            &json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hi"}]}),
+        )
+    };
+    // It used all 8 tokens: whether it would have ended cannot be told.
+    verdict(
+        &end_turn,
+        &cut(8),
+        Verdict::Error,
+        &["limit of 8 tokens", "cannot be judged"],
+    );
+    // It stopped short of the limit and still says max_tokens: a false reason.
+    verdict(
+        &end_turn,
+        &cut(3),
+        Verdict::Fail,
+        &["finish_reason \"max_tokens\", expected \"end_turn\""],
+    );
+    // Expecting the limit reason itself is judged as before.
+    verdict(
+        &Check::FinishReason("max_tokens".into()),
+        &cut(8),
+        Verdict::Pass,
+        &[],
+    );
+    let completed = Check::FinishReason("completed".into());
+    let incomplete = |output_tokens: u64| {
+        let usage = json!({"input_tokens": 5, "output_tokens": output_tokens, "total_tokens": 5 + output_tokens});
+        let mut body = response("incomplete", "Hello", usage);
+        body["incomplete_details"] = json!({"reason": "max_output_tokens"});
+        Ex::json(&body)
+            .url(RSP_URL)
+            .request(&json!({"model": "m", "max_output_tokens": 16, "input": "Say hello"}))
+    };
+    verdict(
+        &completed,
+        &incomplete(16),
+        Verdict::Error,
+        &["limit of 16 tokens"],
+    );
+    verdict(
+        &completed,
+        &incomplete(2),
+        Verdict::Fail,
+        &["expected \"completed\""],
+    );
+}

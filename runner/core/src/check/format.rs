@@ -46,10 +46,10 @@ fn finished_choices(output: &Output) -> Result<Vec<(u64, &Choice)>, Finding> {
         .choices
         .iter()
         .filter(|(_, c)| {
-            !matches!(
-                c.finish_reason.as_deref(),
-                Some("length" | "max_tokens" | "max_output_tokens")
-            ) || serde_json::from_str::<Value>(&c.text).is_ok()
+            !c.finish_reason
+                .as_deref()
+                .is_some_and(|r| super::params::LIMIT_REASONS.contains(&r))
+                || serde_json::from_str::<Value>(&c.text).is_ok()
         })
         .map(|(i, c)| (*i, c))
         .collect();

@@ -10,24 +10,62 @@ use super::{Finding, View, clip};
 use crate::judge::Context;
 use crate::suite::Dialect;
 
-/// Every choice's finish reason is `expected`.
+/// Every choice's finish reason is `expected`. A choice cut off by the
+/// completion limit, where the usage shows the limit was reached, cannot
+/// show whether it would have ended otherwise: that is an error (nothing to
+/// judge), not a failure, since a model that rambles is no fault of the
+/// service that stops it where it was asked to.
 pub fn finish_reason(view: &View<'_>, expected: &str) -> Finding {
     with_output(view, |output| {
         for (index, choice) in &output.choices {
-            if choice.finish_reason.as_deref() != Some(expected) {
-                return Finding::fail(format!(
-                    "choice {index} has finish_reason {}, expected {expected:?}",
-                    choice
-                        .finish_reason
-                        .as_deref()
-                        .map_or_else(|| "null".to_string(), |r| format!("{r:?}"))
+            let actual = choice.finish_reason.as_deref();
+            if actual == Some(expected) {
+                continue;
+            }
+            let shown = actual.map_or_else(|| "null".to_string(), |r| format!("{r:?}"));
+            if let Some(reached) = limit_reached(view, output, actual, expected) {
+                return Finding::error(format!(
+                    "choice {index} has finish_reason {shown}: it {reached} without ending, so \
+                     whether it would end with {expected:?} cannot be judged (the model's \
+                     length, not the service)"
                 ));
             }
+            return Finding::fail(format!(
+                "choice {index} has finish_reason {shown}, expected {expected:?}"
+            ));
         }
         Finding::pass(format!(
             "{} choice(s) finish with {expected:?}",
             output.choices.len()
         ))
+    })
+}
+
+/// The finish reasons that say a choice was cut off by the completion limit.
+pub(super) const LIMIT_REASONS: [&str; 3] = ["length", "max_tokens", "max_output_tokens"];
+
+/// How the completion limit was reached, when a choice that was expected
+/// to end otherwise says the limit cut it and the usage bears that out
+/// (every choice so cut used the whole limit); None otherwise.
+fn limit_reached(
+    view: &View<'_>,
+    output: &Output,
+    actual: Option<&str>,
+    expected: &str,
+) -> Option<String> {
+    let cut = |reason: Option<&str>| reason.is_some_and(|r| LIMIT_REASONS.contains(&r));
+    if !cut(actual) || cut(Some(expected)) {
+        return None;
+    }
+    let limit = completion_limit(view).ok()?;
+    let billed = output.usage.as_ref()?.get("completion_tokens")?.as_u64()?;
+    let cut_choices = output
+        .choices
+        .values()
+        .filter(|c| cut(c.finish_reason.as_deref()))
+        .count() as u64;
+    (billed >= limit.saturating_mul(cut_choices)).then(|| {
+        format!("generated up to the limit of {limit} tokens (completion tokens billed: {billed})")
     })
 }
 
