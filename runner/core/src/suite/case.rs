@@ -370,7 +370,10 @@ pub enum Check {
     /// The last chunk has empty choices and a usage that adds up; no
     /// earlier chunk carries usage.
     StreamUsageLast,
-    /// Every choice's finish reason is this one.
+    /// Every choice's finish reason is this one. A choice cut off by the
+    /// completion limit whose usage shows the whole limit used is an
+    /// error, not a failure, when another reason was expected: the model
+    /// did not end in time, which the service cannot help.
     FinishReason(String),
     /// No choice delivers more tokens (recounted with the declared
     /// tokenizer, within tolerance) than the request's `max_tokens` /
