@@ -78,22 +78,43 @@ impl Dialects {
     }
 }
 
-/// `dialects:` as a list of names or as a map from name to [`DialectClaim`].
+/// `dialects:` as a list of names or as a map from name to [`DialectClaim`];
+/// an unknown name is reported as such, with the known ones.
 impl<'de> Deserialize<'de> for Dialects {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            Names(Vec<Dialect>),
-            Claims(BTreeMap<Dialect, DialectClaim>),
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = Dialects;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a list of dialect names or a map from dialect name to {base_path, auth}",
+                )
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Dialects, A::Error> {
+                let mut dialects = BTreeMap::new();
+                while let Some(dialect) = seq.next_element::<Dialect>()? {
+                    dialects.insert(dialect, DialectClaim::default());
+                }
+                Ok(Dialects(dialects))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Dialects, A::Error> {
+                let mut dialects = BTreeMap::new();
+                while let Some((dialect, claim)) = map.next_entry::<Dialect, DialectClaim>()? {
+                    dialects.insert(dialect, claim);
+                }
+                Ok(Dialects(dialects))
+            }
         }
-        Ok(Dialects(match Form::deserialize(deserializer)? {
-            Form::Names(names) => names
-                .into_iter()
-                .map(|d| (d, DialectClaim::default()))
-                .collect(),
-            Form::Claims(claims) => claims,
-        }))
+        deserializer.deserialize_any(Either)
     }
 }
 
@@ -385,7 +406,12 @@ mod tests {
         );
         assert!(!profile.dialects.serves(Dialect::OpenaiChat));
         let problem = load("dialects: [anthropic]\n").expect_err("an unknown dialect");
-        assert!(problem.to_string().contains("target.yaml"), "{problem}");
+        let said = problem.to_string();
+        assert!(said.contains("target.yaml"), "{said}");
+        assert!(
+            said.contains("anthropic-messages"),
+            "names the known dialects: {said}"
+        );
     }
 
     #[test]
