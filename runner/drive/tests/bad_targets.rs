@@ -24,7 +24,9 @@ use tempfile::TempDir;
 use tokencert_core::bundle::{self, TargetInfo};
 use tokencert_core::evidence::{Outcome, read_exchanges};
 use tokencert_core::judge::{CaseResult, Results, Verdict};
-use tokencert_core::suite::{self, Accounting, Capability, Case, Suite};
+use tokencert_core::suite::{
+    self, Accounting, Capability, Case, Dialect, DialectClaim, Dialects, Suite,
+};
 use tokencert_drive::{ApiKey, Client, Limits, RunConfig, Target};
 use tokencert_reference::hostile::{self, Fault};
 use tokencert_reference::{Config, DEFAULT_MODEL};
@@ -131,7 +133,13 @@ async fn run_suite(base_url: String, limits: Limits, cases: Cases) -> Run {
         api_key: Some(ApiKey::new(KEY)),
         limits: Default::default(),
         rate_limit: None,
-        dialects: Default::default(),
+        // Every dialect, so that each is shown to end in a verdict.
+        dialects: Dialects(
+            Dialect::ALL
+                .into_iter()
+                .map(|d| (d, DialectClaim::default()))
+                .collect(),
+        ),
     };
     let config = RunConfig {
         suite,

@@ -19,8 +19,14 @@ pub fn status(view: &View<'_>, expected: &StatusSet) -> Finding {
         }
         _ => String::new(),
     };
+    // A body that never ended is part of what the target did.
+    let cut = view
+        .exchange
+        .incomplete()
+        .map(|why| format!(" (incomplete, {} bytes received: {why})", view.body.len()))
+        .unwrap_or_default();
     Finding::fail(format!(
-        "expected status {}, got {}{redirect}; body starts {}",
+        "expected status {}, got {}{redirect}; body starts {}{cut}",
         expected.label(),
         head.status,
         excerpt(&view.body, 200)
